@@ -1,0 +1,37 @@
+import Foundation
+
+/// A class-names map in ImageNet's `LOC_synset_mapping.txt` form, one class per line:
+/// `n01440764 tench, Tinca tinca`. The display name is the whole text after the id; the prompt
+/// name is its first comma-separated part ("tench"), the unambiguous common name. To
+/// disambiguate a polysemous class, write the prompt name you want first ("crane bird, crane").
+public struct ClassNamesFile: Sendable {
+    public var names: [String: (name: String, promptName: String)]
+
+    public init(path: String) throws {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw IngestError("cannot read class names file", path: path)
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw IngestError("class names file is not UTF-8 text", path: path)
+        }
+        try self.init(text: text, path: path)
+    }
+
+    public init(text: String, path: String = "<class names>") throws {
+        names = [:]
+        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = rawLine.trimmingCharacters(in: .whitespacesAndNewlines)
+            if line.isEmpty || line.hasPrefix("#") { continue }
+            let parts = line.split(separator: " ", maxSplits: 1).map(String.init)
+            guard parts.count == 2 else {
+                throw IngestError("line \(index + 1): expected `<folder id> <class name>`, got \"\(line)\"", path: path)
+            }
+            let display = parts[1].trimmingCharacters(in: .whitespaces)
+            let prompt = display.split(separator: ",").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? display
+            guard names[parts[0]] == nil else {
+                throw IngestError("line \(index + 1): class \(parts[0]) is named twice", path: path)
+            }
+            names[parts[0]] = (display, prompt.isEmpty ? display : prompt)
+        }
+    }
+}

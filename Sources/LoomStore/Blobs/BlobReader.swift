@@ -1,0 +1,122 @@
+import GRDB
+import Synchronization
+
+/// Random-access reads of blobs by location: one `pread` per record, checked on the way out.
+///
+/// Every read checks the record header (magic, checksum, digest, sizes) and the payload CRC-32;
+/// `verifyDigest` also recomputes SHA-256 (what `cat`, `export` and `verify` ask for). Shard
+/// descriptors are opened once and shared: `pread` carries its own offset, so any number of
+/// threads read through one descriptor.
+public final class BlobReader: Sendable {
+    let layout: StoreLayout
+    let catalog: Catalog
+    private let files = Mutex<[Int64: SystemFile]>([:])
+
+    init(layout: StoreLayout, catalog: Catalog) {
+        self.layout = layout
+        self.catalog = catalog
+    }
+
+    /// The location of the blob with `digest`, or nil when the catalog has none.
+    public func location(of digest: Digest) throws -> BlobLocation? {
+        try catalog.read { db in
+            try Row.fetchOne(db, sql: "SELECT \(BlobLocation.columns) FROM blobs WHERE digest = ?", arguments: [digest])
+                .map(BlobLocation.init(row:))
+        }
+    }
+
+    /// The original bytes of `digest`.
+    /// - Throws: `StoreError.notFound` when no blob has that digest, `.corrupt` when its record is damaged.
+    public func read(digest: Digest, verifyDigest: Bool = true) throws -> [UInt8] {
+        for attempt in 0..<2 {
+            guard let location = try location(of: digest) else {
+                throw StoreError(.notFound, "no blob \(digest.hex)")
+            }
+            do {
+                return try read(location, verifyDigest: verifyDigest)
+            } catch let error as StoreError where error.code == .notFound && attempt == 0 {
+                // `loom gc` may have moved the record and removed the shard between the lookup
+                // and the read: look the location up once more.
+                forget(shardID: location.shardID)
+            }
+        }
+        throw StoreError(.notFound, "blob \(digest.hex) moved twice while being read")
+    }
+
+    /// The original bytes of the record at `location`.
+    public func read(_ location: BlobLocation, verifyDigest: Bool = true) throws -> [UInt8] {
+        var buffer: [UInt8] = []
+        let range = try read(location, into: &buffer, verifyDigest: verifyDigest)
+        if range.lowerBound == 0 && range.count == buffer.count { return buffer }
+        return Array(buffer[range])
+    }
+
+    /// Reads the record at `location` into `buffer` (grown as needed, reused across calls so a
+    /// hot loop does not allocate) and returns the range of `buffer` that holds the original bytes.
+    public func read(_ location: BlobLocation, into buffer: inout [UInt8], verifyDigest: Bool = false) throws -> Range<Int> {
+        let file = try shardFile(location.shardID)
+        let recordSize = location.recordSize
+        let rawStart = location.codec == .raw ? ShardFormat.recordHeaderSize : recordSize
+        let needed = location.codec == .raw ? recordSize : recordSize + location.rawSize
+        if buffer.count < needed { buffer = [UInt8](repeating: 0, count: needed) }
+        try buffer.withUnsafeMutableBytes { bytes in
+            try file.read(into: UnsafeMutableRawBufferPointer(rebasing: bytes[0..<recordSize]), at: location.offset)
+            if let problem = Self.check(UnsafeRawBufferPointer(rebasing: bytes[0..<recordSize]), expected: location) {
+                throw corrupt(location, problem.description)
+            }
+            if location.codec == .lz4 {
+                let frame = UnsafeRawBufferPointer(rebasing: bytes[ShardFormat.recordHeaderSize..<recordSize])
+                if let problem = BlobCodec.decompressFrame(frame, into: UnsafeMutableRawBufferPointer(rebasing: bytes[rawStart..<needed])) {
+                    throw corrupt(location, problem.description)
+                }
+            }
+            if verifyDigest {
+                let actual = Digest.sha256(UnsafeRawBufferPointer(rebasing: bytes[rawStart..<(rawStart + location.rawSize)]))
+                if actual != location.digest {
+                    throw corrupt(location, "content hashes to \(actual.hex), not its digest")
+                }
+            }
+        }
+        return rawStart..<(rawStart + location.rawSize)
+    }
+
+    /// Checks a whole record (header + payload) against what the catalog expects of it.
+    static func check(_ record: UnsafeRawBufferPointer, expected: BlobLocation) -> ShardFormat.FormatProblem? {
+        let header: ShardFormat.RecordHeader
+        switch ShardFormat.decodeRecordHeader(record) {
+        case .failure(let problem): return problem
+        case .success(let decoded): header = decoded
+        }
+        guard header.digest == expected.digest else {
+            return ShardFormat.FormatProblem("record holds blob \(header.digest.hex), the catalog expects \(expected.digest.hex)")
+        }
+        guard header.codec == expected.codec, header.storedSize == expected.storedSize, header.rawSize == expected.rawSize else {
+            return ShardFormat.FormatProblem("record sizes or codec disagree with the catalog")
+        }
+        guard record.count >= header.recordSize else { return ShardFormat.FormatProblem("record cut short") }
+        let payload = UnsafeRawBufferPointer(rebasing: record[ShardFormat.recordHeaderSize..<header.recordSize])
+        guard CRC32.checksum(payload) == header.payloadCRC else {
+            return ShardFormat.FormatProblem("payload checksum mismatch")
+        }
+        return nil
+    }
+
+    private func corrupt(_ location: BlobLocation, _ reason: String) -> StoreError {
+        StoreError(.corrupt, "blob \(location.digest.hex) at offset \(location.offset): \(reason)",
+                   path: layout.shardPath(location.shardID))
+    }
+
+    func shardFile(_ id: Int64) throws -> SystemFile {
+        if let file = files.withLock({ $0[id] }) { return file }
+        let file = try SystemFile(path: layout.shardPath(id), mode: .readOnly)
+        return files.withLock { open in
+            if let existing = open[id] { return existing }
+            open[id] = file
+            return file
+        }
+    }
+
+    func forget(shardID: Int64) {
+        _ = files.withLock { $0.removeValue(forKey: shardID) }
+    }
+}

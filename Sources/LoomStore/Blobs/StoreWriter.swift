@@ -1,0 +1,180 @@
+import Foundation
+import GRDB
+
+/// The one writer of a store: appends records to the open shard and commits catalog rows that
+/// point at them.
+///
+/// Write order is what makes a crash harmless: records are appended and `fdatasync`'ed, and only
+/// then does the catalog transaction commit the rows (and the shard's new committed length). A
+/// crash before the commit leaves bytes past the committed length, which the next writer
+/// truncates; it can never leave a row pointing at missing bytes.
+///
+/// Not thread-safe: one thread stages and commits (ingest funnels its workers into one).
+public final class StoreWriter {
+    public struct Options: Sendable {
+        /// A shard is sealed once its committed length passes this size.
+        public var targetShardBytes: Int
+        /// Pending record bytes are written to the shard file once they pass this size.
+        public var writeBufferBytes: Int
+
+        /// Defaults: 512 MiB shards (`$LOOM_SHARD_BYTES` overrides, for tests), 8 MiB writes.
+        public init(targetShardBytes: Int? = nil, writeBufferBytes: Int = 8 << 20) {
+            let env = ProcessInfo.processInfo.environment["LOOM_SHARD_BYTES"].flatMap(Int.init)
+            self.targetShardBytes = targetShardBytes ?? env ?? 512 << 20
+            self.writeBufferBytes = writeBufferBytes
+        }
+    }
+
+    /// Catalog ids of the blobs a commit inserted, by digest.
+    public typealias BlobIDs = [Digest: Int64]
+
+    public let store: Store
+    public let options: Options
+    private let lock: StoreLock
+    private var shard: OpenShard
+    private var buffer: [UInt8] = []
+    private var pending: [(location: BlobLocation, mediaType: String)] = []
+    private var pendingIndex: [Digest: Int] = [:]
+
+    struct OpenShard {
+        let id: Int64
+        let file: SystemFile
+        /// End of the last record a committed row may point into.
+        var committedEnd: Int
+        /// End of the bytes written to the file (committed or not).
+        var writtenEnd: Int
+    }
+
+    init(store: Store, options: Options) throws {
+        self.store = store
+        self.options = options
+        lock = try StoreLock(path: store.layout.lockPath)
+        shard = try Recovery.run(store: store)
+    }
+
+    /// The shard new records go to.
+    public var currentShardID: Int64 { shard.id }
+
+    /// Bytes staged since the last commit.
+    public var pendingBytes: Int { shard.writtenEnd - shard.committedEnd + buffer.count }
+
+    /// Catalog ids of those `digests` that already have a committed blob.
+    public func committedBlobIDs(_ digests: some Sequence<Digest>) throws -> BlobIDs {
+        try store.catalog.read { db in
+            let select = try db.cachedStatement(sql: "SELECT id FROM blobs WHERE digest = ?")
+            var found: BlobIDs = [:]
+            for digest in digests {
+                if let id = try Int64.fetchOne(select, arguments: [digest]) { found[digest] = id }
+            }
+            return found
+        }
+    }
+
+    /// Appends a record holding `bytes` (not yet durable, not yet in the catalog).
+    ///
+    /// Staging the same digest twice before a commit stores it once. The caller checks the
+    /// catalog (``committedBlobIDs(_:)``) so committed blobs are not stored again.
+    @discardableResult
+    public func stage(_ bytes: UnsafeRawBufferPointer, digest: Digest, mediaType: String,
+                      policy: BlobCodec.Policy = .auto) throws -> BlobLocation {
+        if let index = pendingIndex[digest] { return pending[index].location }
+        let (codec, frame) = try BlobCodec.encode(bytes, mediaType: mediaType, policy: policy)
+        let offset = shard.writtenEnd + buffer.count
+        func append(_ payload: UnsafeRawBufferPointer) -> BlobLocation {
+            let header = ShardFormat.RecordHeader(
+                codec: codec, storedSize: payload.count, rawSize: bytes.count, digest: digest,
+                payloadCRC: CRC32.checksum(payload))
+            ShardFormat.encodeRecordHeader(header, into: &buffer)
+            buffer.append(contentsOf: payload)
+            return BlobLocation(digest: digest, shardID: shard.id, offset: offset, storedSize: payload.count,
+                                rawSize: bytes.count, codec: codec)
+        }
+        let location = frame.map { f in f.withUnsafeBytes(append) } ?? append(bytes)
+        pendingIndex[digest] = pending.count
+        pending.append((location, mediaType))
+        if buffer.count >= options.writeBufferBytes { try flush() }
+        return location
+    }
+
+    /// Appends a whole record copied from another shard (gc), after checking it.
+    func stageRecord(_ record: UnsafeRawBufferPointer, from old: BlobLocation, mediaType: String) throws -> BlobLocation {
+        if let problem = BlobReader.check(record, expected: old) {
+            throw StoreError(.corrupt, "blob \(old.digest.hex) at offset \(old.offset): \(problem)", path: store.layout.shardPath(old.shardID))
+        }
+        var location = old
+        location.shardID = shard.id
+        location.offset = shard.writtenEnd + buffer.count
+        buffer.append(contentsOf: record)
+        pendingIndex[old.digest] = pending.count
+        pending.append((location, mediaType))
+        if buffer.count >= options.writeBufferBytes { try flush() }
+        return location
+    }
+
+    /// Makes staged records durable, then runs `body` in one catalog transaction together with
+    /// the `blobs` rows for them and the shard's new committed length.
+    ///
+    /// `body` receives the new blobs' ids; whatever it inserts commits atomically with them. If
+    /// anything throws, the transaction rolls back and the staged bytes are cut off again.
+    @discardableResult
+    public func commit<T>(_ body: (Database, BlobIDs) throws -> T) throws -> T {
+        do {
+            try flush()
+            if shard.writtenEnd > shard.committedEnd { try shard.file.syncData() }
+            let newEnd = shard.writtenEnd, shardID = shard.id, blobs = pending
+            let result = try store.catalog.write { db in
+                var ids: BlobIDs = [:]
+                let insert = try db.cachedStatement(sql: """
+                    INSERT INTO blobs (digest, shard_id, offset, stored_size, raw_size, codec, media_type)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (digest) DO UPDATE SET shard_id = excluded.shard_id, offset = excluded.offset
+                    RETURNING id
+                    """)
+                for (location, mediaType) in blobs {
+                    ids[location.digest] = try Int64.fetchOne(insert, arguments: [
+                        location.digest, location.shardID, location.offset, location.storedSize, location.rawSize,
+                        location.codec.name, mediaType,
+                    ])
+                }
+                let result = try body(db, ids)
+                try db.execute(sql: "UPDATE shards SET committed_bytes = ? WHERE id = ?", arguments: [newEnd, shardID])
+                return result
+            }
+            shard.committedEnd = newEnd
+            pending.removeAll(keepingCapacity: true)
+            pendingIndex.removeAll(keepingCapacity: true)
+            if shard.committedEnd >= options.targetShardBytes { try rollOver() }
+            return result
+        } catch {
+            discardUncommitted()
+            throw error
+        }
+    }
+
+    /// Seals the open shard (index + trailer) and starts a new one.
+    public func rollOver() throws {
+        try flush()
+        guard pending.isEmpty else { throw StoreError(.invalidArgument, "commit staged records before sealing a shard") }
+        if shard.committedEnd > ShardFormat.fileHeaderSize {
+            try Recovery.seal(store: store, id: shard.id, file: shard.file, committedEnd: shard.committedEnd)
+            shard = try Recovery.createShard(store: store)
+        }
+    }
+
+    private func flush() throws {
+        guard !buffer.isEmpty else { return }
+        try buffer.withUnsafeBytes { try shard.file.write($0, at: shard.writtenEnd) }
+        shard.writtenEnd += buffer.count
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    private func discardUncommitted() {
+        buffer.removeAll(keepingCapacity: true)
+        pending.removeAll(keepingCapacity: true)
+        pendingIndex.removeAll(keepingCapacity: true)
+        if shard.writtenEnd > shard.committedEnd {
+            try? shard.file.truncate(to: shard.committedEnd)
+            shard.writtenEnd = shard.committedEnd
+        }
+    }
+}

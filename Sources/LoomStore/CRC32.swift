@@ -1,0 +1,18 @@
+internal import CZlib
+
+/// CRC-32 (zlib's `crc32`), the per-record and per-footer checksum of the shard format.
+/// It catches torn writes and flipped bits cheaply on every read; SHA-256 proves identity.
+enum CRC32 {
+    static func checksum(_ bytes: UnsafeRawBufferPointer, seed: UInt32 = 0) -> UInt32 {
+        guard let base = bytes.baseAddress, !bytes.isEmpty else { return seed }
+        var crc = UInt(seed)
+        var offset = 0
+        // zlib takes a 32-bit length: feed very large buffers in pieces.
+        while offset < bytes.count {
+            let n = min(bytes.count - offset, 1 << 30)
+            crc = crc32(crc, base.advanced(by: offset).assumingMemoryBound(to: UInt8.self), UInt32(n))
+            offset += n
+        }
+        return UInt32(truncatingIfNeeded: crc)
+    }
+}

@@ -1,0 +1,159 @@
+import GRDB
+
+/// A class of a dataset as the catalog holds it.
+public struct ClassRecord: Codable, Hashable, Sendable {
+    public var id: Int64
+    public var label: Int
+    public var wnid: String
+    public var name: String
+    public var promptName: String
+}
+
+/// What the catalog remembers of an ingested file, to skip it when it has not changed.
+public struct IngestedFile: Sendable {
+    public var id: Int64
+    public var size: Int
+    public var mtimeNanoseconds: Int64
+    public var digest: Digest
+}
+
+/// A real image row to insert.
+public struct RealImageRow: Sendable {
+    public var splitID: Int64
+    public var classID: Int64
+    public var blobID: Int64
+    public var path: String
+    public var name: String
+    public var width: Int
+    public var height: Int
+    public var format: String
+    public var colorSpace: String
+    public var fileSize: Int
+    public var mtimeNanoseconds: Int64
+
+    public init(splitID: Int64, classID: Int64, blobID: Int64, path: String, name: String, width: Int, height: Int,
+                format: String, colorSpace: String, fileSize: Int, mtimeNanoseconds: Int64) {
+        self.splitID = splitID
+        self.classID = classID
+        self.blobID = blobID
+        self.path = path
+        self.name = name
+        self.width = width
+        self.height = height
+        self.format = format
+        self.colorSpace = colorSpace
+        self.fileSize = fileSize
+        self.mtimeNanoseconds = mtimeNanoseconds
+    }
+}
+
+/// Dataset, split, class and real-image statements. Plain SQL, portable where that is free.
+public enum DatasetCatalog {
+    public static func datasetID(_ db: Database, name: String) throws -> Int64? {
+        try Int64.fetchOne(db, sql: "SELECT id FROM datasets WHERE name = ?", arguments: [name])
+    }
+
+    public static func ensureDataset(_ db: Database, name: String) throws -> Int64 {
+        if let id = try datasetID(db, name: name) { return id }
+        try db.execute(sql: "INSERT INTO datasets (name) VALUES (?)", arguments: [name])
+        return db.lastInsertedRowID
+    }
+
+    public static func ensureSplit(_ db: Database, datasetID: Int64, name: String) throws -> Int64 {
+        if let id = try Int64.fetchOne(db, sql: "SELECT id FROM splits WHERE dataset_id = ? AND name = ?", arguments: [datasetID, name]) {
+            return id
+        }
+        try db.execute(sql: "INSERT INTO splits (dataset_id, name) VALUES (?, ?)", arguments: [datasetID, name])
+        return db.lastInsertedRowID
+    }
+
+    public static func classes(_ db: Database, datasetID: Int64) throws -> [ClassRecord] {
+        try Row.fetchAll(db, sql: "SELECT id, label, wnid, name, prompt_name FROM classes WHERE dataset_id = ? ORDER BY label",
+                         arguments: [datasetID]).map {
+            ClassRecord(id: $0["id"], label: $0["label"], wnid: $0["wnid"], name: $0["name"], promptName: $0["prompt_name"])
+        }
+    }
+
+    /// Adds the classes not yet known, labelled after the existing ones in sorted `wnid` order
+    /// (so a dataset ingested in one go gets torchvision's labels), and applies `names`
+    /// (`wnid -> (display name, prompt name)`) to new and existing classes alike.
+    public static func ensureClasses(
+        _ db: Database, datasetID: Int64, wnids: some Sequence<String>, names: [String: (name: String, promptName: String)]
+    ) throws -> [String: ClassRecord] {
+        var byWnid = Dictionary(uniqueKeysWithValues: try classes(db, datasetID: datasetID).map { ($0.wnid, $0) })
+        var nextLabel = (byWnid.values.map(\.label).max() ?? -1) + 1
+        for wnid in Set(wnids).sorted() where byWnid[wnid] == nil {
+            let named = names[wnid] ?? (wnid, wnid)
+            try db.execute(sql: "INSERT INTO classes (dataset_id, label, wnid, name, prompt_name) VALUES (?, ?, ?, ?, ?)",
+                           arguments: [datasetID, nextLabel, wnid, named.name, named.promptName])
+            byWnid[wnid] = ClassRecord(id: db.lastInsertedRowID, label: nextLabel, wnid: wnid, name: named.name, promptName: named.promptName)
+            nextLabel += 1
+        }
+        for (wnid, named) in names {
+            guard var record = byWnid[wnid], record.name != named.name || record.promptName != named.promptName else { continue }
+            try db.execute(sql: "UPDATE classes SET name = ?, prompt_name = ? WHERE id = ?", arguments: [named.name, named.promptName, record.id])
+            record.name = named.name
+            record.promptName = named.promptName
+            byWnid[wnid] = record
+        }
+        return byWnid
+    }
+
+    /// Files already ingested into a split, by path.
+    public static func ingestedFiles(_ db: Database, splitID: Int64) throws -> [String: IngestedFile] {
+        var files: [String: IngestedFile] = [:]
+        let rows = try Row.fetchCursor(db, sql: """
+            SELECT r.id, r.path, r.file_size, r.file_mtime_ns, b.digest
+            FROM real_images r JOIN blobs b ON b.id = r.blob_id WHERE r.split_id = ?
+            """, arguments: [splitID])
+        while let row = try rows.next() {
+            files[row["path"]] = IngestedFile(id: row["id"], size: row["file_size"], mtimeNanoseconds: row["file_mtime_ns"], digest: row["digest"])
+        }
+        return files
+    }
+
+    /// Inserts a real image, or repoints the row at a path whose content changed.
+    public static func upsertRealImage(_ db: Database, _ image: RealImageRow) throws {
+        let statement = try db.cachedStatement(sql: """
+            INSERT INTO real_images (split_id, class_id, blob_id, path, name, width, height, format, color_space, file_size, file_mtime_ns)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (split_id, path) DO UPDATE SET
+                class_id = excluded.class_id, blob_id = excluded.blob_id, width = excluded.width, height = excluded.height,
+                format = excluded.format, color_space = excluded.color_space, file_size = excluded.file_size,
+                file_mtime_ns = excluded.file_mtime_ns
+            """)
+        try statement.execute(arguments: [
+            image.splitID, image.classID, image.blobID, image.path, image.name, image.width, image.height,
+            image.format, image.colorSpace, image.fileSize, image.mtimeNanoseconds,
+        ])
+    }
+
+    /// Records that an unchanged file's modification time moved (content identical).
+    public static func touchRealImage(_ db: Database, id: Int64, mtimeNanoseconds: Int64) throws {
+        try db.execute(sql: "UPDATE real_images SET file_mtime_ns = ? WHERE id = ?", arguments: [mtimeNanoseconds, id])
+    }
+}
+
+extension DatasetCatalog {
+    /// Deletes a dataset (or one split of it) and its image rows; the bytes stay until `loom gc`.
+    /// - Returns: the number of real-image rows deleted.
+    public static func delete(_ db: Database, dataset: String, split: String?) throws -> Int {
+        guard let datasetID = try datasetID(db, name: dataset) else {
+            throw StoreError(.notFound, "no dataset named \"\(dataset)\"")
+        }
+        let images: Int
+        if let split {
+            guard let splitID = try Int64.fetchOne(db, sql: "SELECT id FROM splits WHERE dataset_id = ? AND name = ?", arguments: [datasetID, split]) else {
+                throw StoreError(.notFound, "dataset \"\(dataset)\" has no split \"\(split)\"")
+            }
+            images = try Int.fetchOne(db, sql: "SELECT count(*) FROM real_images WHERE split_id = ?", arguments: [splitID]) ?? 0
+            try db.execute(sql: "DELETE FROM splits WHERE id = ?", arguments: [splitID])
+        } else {
+            images = try Int.fetchOne(db, sql: """
+                SELECT count(*) FROM real_images r JOIN splits s ON s.id = r.split_id WHERE s.dataset_id = ?
+                """, arguments: [datasetID]) ?? 0
+            try db.execute(sql: "DELETE FROM datasets WHERE id = ?", arguments: [datasetID])
+        }
+        return images
+    }
+}
