@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "LoomStore", targets: ["LoomStore"]),
         .library(name: "LoomImage", targets: ["LoomImage"]),
         .library(name: "LoomIngest", targets: ["LoomIngest"]),
+        .library(name: "LoomLoader", targets: ["LoomLoader"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
@@ -34,16 +35,19 @@ let package = Package(
 
         .target(name: "LoomImage", dependencies: ["CTurboJPEG", "CSPNG"]),
         .target(name: "LoomStore", dependencies: [grdb, "CLZ4", "CZlib", "CLibCrypto"]),
-        .target(name: "LoomIngest", dependencies: ["LoomStore", "LoomImage"]),
+        .target(name: "LoomParallel"),
+        .target(name: "LoomIngest", dependencies: ["LoomStore", "LoomImage", "LoomParallel"]),
         .target(name: "LoomDatasets", dependencies: ["LoomImage", "CZlib"]),
+        .target(name: "LoomLoader", dependencies: ["LoomStore", "LoomImage", "LoomParallel", grdb]),
         .executableTarget(
             name: "loom",
-            dependencies: ["LoomStore", "LoomImage", "LoomIngest", "LoomDatasets", argumentParser]),
+            dependencies: ["LoomStore", "LoomImage", "LoomIngest", "LoomDatasets", "LoomLoader", argumentParser]),
 
         .target(name: "LoomTestSupport", dependencies: ["LoomImage", "LoomStore"], path: "Tests/LoomTestSupport"),
         .testTarget(name: "LoomImageTests", dependencies: ["LoomImage", "LoomTestSupport"]),
         .testTarget(name: "LoomStoreTests", dependencies: ["LoomStore", "LoomTestSupport", grdb]),
         .testTarget(name: "LoomIngestTests", dependencies: ["LoomIngest", "LoomDatasets", "LoomTestSupport"]),
+        .testTarget(name: "LoomLoaderTests", dependencies: ["LoomLoader", "LoomIngest", "LoomTestSupport"]),
         .testTarget(name: "LoomCLITests", dependencies: ["LoomStore", "LoomTestSupport"]),
     ]
 )

@@ -37,7 +37,7 @@ public struct DecodeLimits: Sendable, Equatable {
 
     public static let `default` = DecodeLimits()
 
-    func check(width: Int, height: Int, format: ImageFormat) throws {
+    public func check(width: Int, height: Int, format: ImageFormat) throws {
         guard width > 0, height > 0 else {
             throw ImageError(.badHeader, "\(format.rawValue.uppercased()) header gives a size of \(width)x\(height)")
         }

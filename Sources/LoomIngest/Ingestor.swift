@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import LoomImage
+import LoomParallel
 import LoomStore
 
 /// Ingests a dataset folder into a store.

@@ -22,6 +22,7 @@ public final class Catalog: Sendable {
             // shard bytes are fdatasync'ed before the commit that references them.
             config.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = NORMAL") }
         }
+        if readOnly { try Self.migrateIfBehind(path: path) }
         do {
             pool = try DatabasePool(path: path, configuration: config)
         } catch let error as DatabaseError {
@@ -31,6 +32,23 @@ public final class Catalog: Sendable {
             try Migrations.check(pool, path: path)
         } else {
             try Migrations.migrate(pool, path: path)
+        }
+    }
+
+    /// A catalog written by an older loom is migrated even by a reading command (migrations are
+    /// transactional and additive); only a catalog we cannot write stays as it is and fails the
+    /// version check that follows.
+    private static func migrateIfBehind(path: String) throws {
+        var config = Configuration()
+        config.readonly = true
+        let version = try? DatabaseQueue(path: path, configuration: config).read { db in
+            try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
+        }
+        guard let version, version < Migrations.latestVersion else { return }
+        var writable = Configuration()
+        writable.busyMode = .timeout(30)
+        if let queue = try? DatabaseQueue(path: path, configuration: writable) {
+            try Migrations.migrate(queue, path: path)
         }
     }
 

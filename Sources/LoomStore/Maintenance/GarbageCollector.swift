@@ -18,7 +18,8 @@ public struct GCReport: Codable, Sendable {
 
 /// Reclaims bytes no row references.
 ///
-/// 1. Deletes `blobs` rows that nothing in `v_blob_refs` points at.
+/// 1. Deletes derived rows whose source is gone, then `blobs` rows that nothing in `v_blob_refs`
+///    points at.
 /// 2. Rewrites every shard holding dead records: live records are copied verbatim (after their
 ///    checksums are checked) into the open shard; one commit repoints their rows and drops the
 ///    old shard's row; only then is the old file unlinked. A crash before that commit leaves the
@@ -30,6 +31,8 @@ public enum GarbageCollector {
         let store = writer.store
         var report = GCReport(deletedBlobs: 0, rewrittenShards: 0, removedShards: 0, reclaimedBytes: 0)
         report.deletedBlobs = try writer.commit { db, _ in
+            // Derived rows (pixel caches) of deleted data go first: they would keep their blobs alive.
+            try db.execute(sql: "DELETE FROM pixel_cache WHERE blob_id NOT IN (SELECT blob_id FROM v_blob_roots)")
             try db.execute(sql: "DELETE FROM blobs WHERE id NOT IN (SELECT blob_id FROM v_blob_refs)")
             return db.changesCount
         }

@@ -27,6 +27,11 @@ enum Output {
         FileHandle.standardOutput.write(Data((text + "\n").utf8))
     }
 
+    /// Raw text to stdout, no newline added (for large listings built in one piece).
+    static func write(_ text: String) {
+        FileHandle.standardOutput.write(Data(text.utf8))
+    }
+
     static func stderr(_ text: String) {
         FileHandle.standardError.write(Data((text + "\n").utf8))
     }

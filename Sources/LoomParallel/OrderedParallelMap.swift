@@ -6,7 +6,7 @@ import Foundation
 /// holds a file's bytes) and gives backpressure when the consumer (the store writer) is slower.
 /// Each worker thread builds its own state through `makeWorker` (a libjpeg-turbo handle, a
 /// scratch buffer), so the hot path never shares a codec or takes a lock per item.
-final class OrderedParallelMap<Output: Sendable>: @unchecked Sendable {
+public final class OrderedParallelMap<Output: Sendable>: @unchecked Sendable {
     // @unchecked: every mutable field below is read and written only while holding `condition`.
     private let condition = NSCondition()
     private var results: [Int: Output] = [:]
@@ -16,7 +16,7 @@ final class OrderedParallelMap<Output: Sendable>: @unchecked Sendable {
     private let count: Int
     private let window: Int
 
-    init(count: Int, workers: Int, window: Int, makeWorker: @escaping @Sendable () -> (Int) -> Output) {
+    public init(count: Int, workers: Int, window: Int, makeWorker: @escaping @Sendable () -> (Int) -> Output) {
         self.count = count
         self.window = max(window, workers)
         let threads = max(1, min(workers, count))
@@ -37,7 +37,7 @@ final class OrderedParallelMap<Output: Sendable>: @unchecked Sendable {
     }
 
     /// The next result in index order; nil after the last one (or after ``cancel()``).
-    func next() -> Output? {
+    public func next() -> Output? {
         condition.lock()
         defer { condition.unlock() }
         while nextToDeliver < count {
@@ -53,7 +53,7 @@ final class OrderedParallelMap<Output: Sendable>: @unchecked Sendable {
     }
 
     /// Stops handing out new items and waits for the workers to finish the ones they hold.
-    func cancel() {
+    public func cancel() {
         condition.lock()
         nextToClaim = count
         nextToDeliver = count

@@ -1,0 +1,136 @@
+/// How an epoch's samples are split across ranks when the count does not divide evenly.
+public enum RankRemainder: String, Sendable, Codable, CaseIterable {
+    /// Wrap around to the epoch's first samples so every rank gets `ceil(n / world)` (PyTorch's
+    /// `DistributedSampler` default): a few samples are seen twice in the epoch.
+    case pad
+    /// Drop the last `n % world` samples of the permutation: every rank gets `floor(n / world)`.
+    case drop
+}
+
+/// The sampler's settings; with the epoch they determine a rank's order completely.
+public struct SamplerConfig: Sendable, Hashable {
+    public var seed: UInt64
+    public var rank: Int
+    public var world: Int
+    public var remainder: RankRemainder
+    /// Samples per epoch for a mixture (default: all samples of all components).
+    public var epochLength: Int?
+
+    public init(seed: UInt64, rank: Int = 0, world: Int = 1, remainder: RankRemainder = .pad, epochLength: Int? = nil) {
+        self.seed = seed
+        self.rank = rank
+        self.world = world
+        self.remainder = remainder
+        self.epochLength = epochLength
+    }
+
+    public func validate() throws {
+        guard world >= 1, rank >= 0, rank < world else { throw LoaderError("rank \(rank) is outside world size \(world)") }
+    }
+}
+
+/// One rank's sample order for one epoch.
+///
+/// The epoch's permutation depends only on (seed, epoch) — never on worker count or rank — so
+/// ranks are disjoint slices of one shared order (rank r takes positions r, r + world, ...), and
+/// together they cover the epoch.
+public struct EpochPlan: Sendable {
+    public let epoch: Int
+    /// Indices into the ``SampleTable``, in delivery order.
+    public let order: [UInt32]
+
+    public init(table: SampleTable, config: SamplerConfig, epoch: Int) {
+        self.epoch = epoch
+        let all = Self.epochOrder(table: table, config: config, epoch: epoch)
+        let n = all.count, world = config.world
+        guard world > 1 else { order = all; return }
+        let perRank = config.remainder == .pad ? (n + world - 1) / world : n / world
+        var mine: [UInt32] = []
+        mine.reserveCapacity(perRank)
+        for k in 0..<perRank {
+            let position = config.rank + k * world
+            mine.append(all[position % n])
+        }
+        order = mine
+    }
+
+    /// The whole epoch's order (all ranks): a permutation of the samples, or for a mixture, a
+    /// weighted draw from each component's own permutation, then shuffled together.
+    static func epochOrder(table: SampleTable, config: SamplerConfig, epoch: Int) -> [UInt32] {
+        var rng = SplitMix64(keys: config.seed, UInt64(epoch), 0x5A4D_504C)
+        if table.components.count <= 1 {
+            return permutation(count: table.count, rng: &rng, offset: 0)
+        }
+        let length = config.epochLength ?? table.count
+        let totalWeight = table.components.reduce(0) { $0 + $1.weight }
+        // Largest-remainder rounding: counts add up to exactly `length`.
+        let exact = table.components.map { Double(length) * $0.weight / totalWeight }
+        var counts = exact.map { Int($0.rounded(.down)) }
+        let order = exact.indices.sorted { exact[$0] - Double(counts[$0]) > exact[$1] - Double(counts[$1]) }
+        for i in order.prefix(length - counts.reduce(0, +)) { counts[i] += 1 }
+        var drawn: [UInt32] = []
+        drawn.reserveCapacity(length)
+        for (index, component) in table.components.enumerated() {
+            var componentRNG = SplitMix64(keys: config.seed, UInt64(epoch), UInt64(index), 0x434F_4D50)
+            var pool: [UInt32] = []
+            let target = drawn.count + counts[index]
+            while drawn.count < target {
+                if pool.isEmpty {
+                    pool = permutation(count: component.range.count, rng: &componentRNG, offset: component.range.lowerBound).reversed()
+                }
+                drawn.append(pool.removeLast())
+            }
+        }
+        shuffle(&drawn, rng: &rng)
+        return drawn
+    }
+
+    static func permutation(count: Int, rng: inout SplitMix64, offset: Int) -> [UInt32] {
+        var order = (0..<count).map { UInt32($0 + offset) }
+        shuffle(&order, rng: &rng)
+        return order
+    }
+
+    /// Fisher-Yates with our own generator (the standard library's shuffle algorithm is not
+    /// specified, so it could change between Swift versions and break reproducibility).
+    static func shuffle(_ values: inout [UInt32], rng: inout SplitMix64) {
+        guard values.count > 1 else { return }
+        for i in stride(from: values.count - 1, to: 0, by: -1) {
+            let j = Int(rng.next() % UInt64(i + 1))
+            values.swapAt(i, j)
+        }
+    }
+}
+
+/// Where a stream stands: printed as a token, accepted back by `--resume`.
+///
+/// `loom1.<seed>.<epoch>.<position>.<rank>.<world>`, where position counts the samples this rank
+/// has already received in the epoch. Starting from a token yields exactly the samples (and the
+/// same crops: augmentation is keyed by sample, not by position) an uninterrupted run would have.
+public struct ResumeToken: Sendable, Hashable, CustomStringConvertible {
+    public var seed: UInt64
+    public var epoch: Int
+    public var position: Int
+    public var rank: Int
+    public var world: Int
+
+    public init(seed: UInt64, epoch: Int, position: Int, rank: Int, world: Int) {
+        self.seed = seed
+        self.epoch = epoch
+        self.position = position
+        self.rank = rank
+        self.world = world
+    }
+
+    public init(parsing text: String) throws {
+        let parts = text.split(separator: ".").map(String.init)
+        guard parts.count == 6, parts[0] == "loom1", let seed = UInt64(parts[1]), let epoch = Int(parts[2]),
+              let position = Int(parts[3]), let rank = Int(parts[4]), let world = Int(parts[5]),
+              epoch >= 0, position >= 0, world >= 1, rank >= 0, rank < world else {
+            throw LoaderError("\"\(text)\" is not a resume token (expected loom1.SEED.EPOCH.POSITION.RANK.WORLD)")
+        }
+        self.init(seed: seed, epoch: epoch, position: position, rank: rank, world: world)
+    }
+
+    public var description: String { "loom1.\(seed).\(epoch).\(position).\(rank).\(world)" }
+}

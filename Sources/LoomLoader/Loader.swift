@@ -1,0 +1,264 @@
+import Foundation
+import LoomImage
+import LoomStore
+
+/// Streams one rank's epoch as batches of decoded, augmented pixels.
+///
+/// Worker threads claim samples in delivery order, a few at a time, read each record with one
+/// `pread`, decode and transform it straight into its slot of a preallocated batch buffer. A
+/// ring of `prefetch` batch buffers gives prefetch and backpressure: workers run ahead of the
+/// consumer by at most that many batches, and memory stays at `prefetch` batches whatever the
+/// dataset size. Batches come out in order; every sample's crop and flip are keyed by
+/// (seed, epoch, sample), so output does not depend on the number of workers.
+public final class Loader: @unchecked Sendable {
+    // @unchecked: mutable state is guarded by `condition`; each slot's pixel memory is written
+    // only by the worker that claimed those sample positions, and read by the consumer only
+    // after the slot is complete (published under the lock).
+
+    public struct Options: Sendable {
+        public var batchSize: Int
+        public var workers: Int
+        /// Batch buffers in flight (default: workers + 2).
+        public var prefetch: Int?
+        /// Drop the epoch's last, partial batch.
+        public var dropLast: Bool
+        /// Replace an unreadable or undecodable sample with the next good one (counted) instead of failing.
+        public var skipBad: Bool
+        /// Use pixel-cache images when the catalog has them.
+        public var useCache: Bool
+
+        public init(batchSize: Int, workers: Int = ProcessInfo.processInfo.activeProcessorCount, prefetch: Int? = nil,
+                    dropLast: Bool = false, skipBad: Bool = false, useCache: Bool = true) {
+            self.batchSize = batchSize
+            self.workers = workers
+            self.prefetch = prefetch
+            self.dropLast = dropLast
+            self.skipBad = skipBad
+            self.useCache = useCache
+        }
+    }
+
+    /// A batch, valid until the next call to ``next()``.
+    public struct BatchView {
+        /// Index of the batch in this rank's epoch.
+        public let index: Int
+        public let count: Int
+        /// `count x size x size x 3` bytes, NHWC, RGB.
+        public let pixels: UnsafeRawBufferPointer
+        public let labels: UnsafeBufferPointer<Int32>
+        /// Indices into the ``SampleTable``.
+        public let samples: ArraySlice<UInt32>
+        /// Position in the epoch after this batch (what a resume token records).
+        public let endPosition: Int
+    }
+
+    public let table: SampleTable
+    public let plan: EpochPlan
+    public let spec: TransformSpec
+    public let options: Options
+    public let config: SamplerConfig
+    public let startPosition: Int
+    public let endPosition: Int
+
+    private let store: Store
+    private let condition = NSCondition()
+    private let slots: [Slot]
+    private var nextPosition: Int
+    private var nextBatch = 0
+    private var holding: Int? = nil
+    private var releasedBatches = 0
+    private var cancelled = false
+    private var running = 0
+    private var skipped: [Digest] = []
+
+    final class Slot {
+        let pixels: UnsafeMutableRawBufferPointer
+        var labels: [Int32]
+        var batch = -1
+        var filled = 0
+        var expected = 0
+        var error: (any Error)?
+
+        init(bytes: Int, batchSize: Int) {
+            pixels = UnsafeMutableRawBufferPointer.allocate(byteCount: max(bytes, 1), alignment: 64)
+            labels = [Int32](repeating: 0, count: batchSize)
+        }
+
+        deinit { pixels.deallocate() }
+    }
+
+    /// - Parameter startPosition: samples of this rank's epoch already consumed (from a resume token).
+    public init(store: Store, table: SampleTable, spec: TransformSpec, config: SamplerConfig, epoch: Int,
+                options: Options, startPosition: Int = 0) throws {
+        try config.validate()
+        guard options.batchSize > 0 else { throw LoaderError("batch size must be positive") }
+        guard spec.size > 0 && spec.size <= 4096 else { throw LoaderError("size must be 1...4096") }
+        self.store = store
+        self.table = table
+        self.spec = spec
+        self.options = options
+        self.config = config
+        self.plan = EpochPlan(table: table, config: config, epoch: epoch)
+        let total = plan.order.count
+        self.endPosition = options.dropLast ? total - total % options.batchSize : total
+        guard startPosition >= 0 && startPosition <= endPosition else {
+            throw LoaderError("resume position \(startPosition) is outside this epoch (0...\(endPosition))")
+        }
+        self.startPosition = startPosition
+        self.nextPosition = startPosition
+        let ring = max(2, options.prefetch ?? options.workers + 2)
+        slots = (0..<ring).map { _ in Slot(bytes: options.batchSize * spec.sampleBytes, batchSize: options.batchSize) }
+        let workers = max(1, options.workers)
+        running = workers
+        for index in 0..<workers {
+            let thread = Thread { [self] in work() }
+            thread.name = "loom-loader-\(index)"
+            thread.stackSize = 4 << 20
+            thread.start()
+        }
+    }
+
+    deinit { cancel() }
+
+    /// Batches in this rank's epoch from the start position on.
+    public var batchCount: Int { (endPosition - startPosition + options.batchSize - 1) / options.batchSize }
+
+    /// Digests of samples that `skipBad` replaced so far.
+    public var skippedSamples: [Digest] { condition.withLock { skipped } }
+
+    /// The next batch in order, or nil at the end of the epoch.
+    /// - Throws: the first error a sample of that batch met (naming its digest) unless `skipBad`.
+    public func next() throws -> BatchView? {
+        condition.lock()
+        defer { condition.unlock() }
+        if let held = holding {
+            releasedBatches = held + 1
+            holding = nil
+            condition.broadcast()
+        }
+        let batch = nextBatch
+        let first = startPosition + batch * options.batchSize
+        guard first < endPosition else { return nil }
+        let slot = slots[batch % slots.count]
+        while !(slot.batch == batch && slot.filled == slot.expected) {
+            condition.wait()
+        }
+        if let error = slot.error { throw error }
+        nextBatch += 1
+        holding = batch
+        let count = slot.expected
+        return BatchView(
+            index: (first) / options.batchSize, count: count,
+            pixels: UnsafeRawBufferPointer(rebasing: slot.pixels[0..<(count * spec.sampleBytes)]),
+            labels: slot.labels.withUnsafeBufferPointer { UnsafeBufferPointer(rebasing: $0[0..<count]) },
+            samples: plan.order[first..<(first + count)], endPosition: first + count)
+    }
+
+    /// The token that resumes right after the last batch returned.
+    public var resumeToken: ResumeToken {
+        let position = condition.withLock { startPosition + nextBatch * options.batchSize }
+        return ResumeToken(seed: config.seed, epoch: plan.epoch, position: min(position, endPosition), rank: config.rank, world: config.world)
+    }
+
+    /// Stops the workers (idempotent); waits for them to leave.
+    public func cancel() {
+        condition.lock()
+        cancelled = true
+        condition.broadcast()
+        while running > 0 { condition.wait() }
+        condition.unlock()
+    }
+
+    private static let chunk = 4
+
+    private func work() {
+        defer {
+            condition.lock()
+            running -= 1
+            condition.broadcast()
+            condition.unlock()
+        }
+        guard let renderer = try? SampleRenderer(spec: spec) else { return }
+        var encoded: [UInt8] = []
+        while true {
+            condition.lock()
+            var claim: (slot: Slot, from: Int, to: Int, batchStart: Int)? = nil
+            while claim == nil {
+                if cancelled || nextPosition >= endPosition { break }
+                let batch = (nextPosition - startPosition) / options.batchSize
+                if batch >= releasedBatches + slots.count {  // its slot still holds a batch not yet released
+                    condition.wait()
+                    continue
+                }
+                let batchStart = startPosition + batch * options.batchSize
+                let batchEnd = min(batchStart + options.batchSize, endPosition)
+                let slot = slots[batch % slots.count]
+                if slot.batch != batch {
+                    slot.batch = batch
+                    slot.filled = 0
+                    slot.expected = batchEnd - batchStart
+                    slot.error = nil
+                }
+                let to = min(nextPosition + Self.chunk, batchEnd)
+                claim = (slot, nextPosition, to, batchStart)
+                nextPosition = to
+            }
+            condition.unlock()
+            guard let (slot, from, to, batchStart) = claim else { return }
+            var firstError: (any Error)? = nil
+            var replaced: [Digest] = []
+            for position in from..<to {
+                let offset = position - batchStart
+                let target = slot.pixels.baseAddress!.assumingMemoryBound(to: UInt8.self) + offset * spec.sampleBytes
+                var sample = Int(plan.order[position])
+                var attempts = 0
+                while true {
+                    do {
+                        try render(sample: sample, renderer: renderer, buffer: &encoded, into: target)
+                        slot.labels[offset] = table.labels[sample]
+                        break
+                    } catch {
+                        guard options.skipBad, attempts < 16 else {
+                            if firstError == nil { firstError = error }
+                            break
+                        }
+                        replaced.append(table.locations[sample].digest)
+                        attempts += 1
+                        sample = (sample + 1) % table.count
+                    }
+                }
+            }
+            condition.lock()
+            slot.filled += to - from
+            if let firstError, slot.error == nil { slot.error = firstError }
+            skipped += replaced
+            condition.broadcast()
+            condition.unlock()
+        }
+    }
+
+    private func render(sample: Int, renderer: SampleRenderer, buffer: inout [UInt8], into target: UnsafeMutablePointer<UInt8>) throws {
+        var rng = SplitMix64(keys: config.seed, UInt64(plan.epoch), UInt64(sample), 0x4155_474D)
+        let location = table.locations[sample]
+        do {
+            if options.useCache, let cached = table.cached[sample] {
+                let range = try store.blobs.read(cached.location, into: &buffer)
+                guard range.count == cached.width * cached.height * 3 else {
+                    throw LoaderError("pixel cache entry has \(range.count) bytes, expected \(cached.width)x\(cached.height)x3")
+                }
+                buffer.withUnsafeBufferPointer { bytes in
+                    renderer.render(cached: bytes.baseAddress! + range.lowerBound, width: cached.width, height: cached.height,
+                                    rng: &rng, into: target)
+                }
+            } else {
+                let range = try store.blobs.read(location, into: &buffer)
+                try buffer.withUnsafeBytes { bytes in
+                    try renderer.render(encoded: UnsafeRawBufferPointer(rebasing: bytes[range]), rng: &rng, into: target)
+                }
+            }
+        } catch {
+            let reason = (error as? StoreError)?.description ?? (error as? ImageError)?.reason ?? "\(error)"
+            throw LoaderError("sample \(location.digest.hex) (label \(table.labels[sample])): \(reason)")
+        }
+    }
+}

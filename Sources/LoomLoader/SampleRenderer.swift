@@ -1,0 +1,110 @@
+import LoomImage
+
+/// Turns one encoded image into `size x size` RGB pixels: DCT-scaled decode, crop, resize, flip.
+///
+/// One per worker thread (it owns a libjpeg-turbo handle and scratch buffers that grow to the
+/// largest image seen and are then reused: no allocation per sample in steady state).
+public final class SampleRenderer {
+    public let spec: TransformSpec
+    private let jpeg: JPEGDecoder
+    private let resampler = Resampler()
+    private var decoded: [UInt8] = []
+    private var cmyk: [UInt8] = []
+
+    public init(spec: TransformSpec) throws {
+        self.spec = spec
+        jpeg = try JPEGDecoder()
+    }
+
+    /// Renders an encoded JPEG or PNG into `destination` (`spec.sampleBytes` bytes).
+    /// - Parameter rng: the sample's own generator (crop and flip for `.train`; unused for `.eval`).
+    public func render(encoded: UnsafeRawBufferPointer, rng: inout SplitMix64, into destination: UnsafeMutablePointer<UInt8>) throws {
+        try decode(encoded, rng: &rng) { source, width, height, plan in
+            resampler.render(
+                source: source, sourceWidth: width, sourceHeight: height, region: plan.scaledRegion,
+                virtualWidth: plan.plan.virtualWidth, virtualHeight: plan.plan.virtualHeight,
+                windowX: plan.plan.windowX, windowY: plan.plan.windowY, windowWidth: spec.size, windowHeight: spec.size,
+                flip: plan.plan.flip, destination: destination)
+        }
+    }
+
+    /// Renders from a pixel-cache image (RGB8, the evaluation resize of the original).
+    public func render(cached source: UnsafePointer<UInt8>, width: Int, height: Int, rng: inout SplitMix64,
+                       into destination: UnsafeMutablePointer<UInt8>) {
+        let plan = makePlan(width: width, height: height, rng: &rng)
+        resampler.render(
+            source: source, sourceWidth: width, sourceHeight: height,
+            region: ResampleRegion(x: plan.region.x, y: plan.region.y, width: plan.region.width, height: plan.region.height),
+            virtualWidth: plan.virtualWidth, virtualHeight: plan.virtualHeight, windowX: plan.windowX, windowY: plan.windowY,
+            windowWidth: spec.size, windowHeight: spec.size, flip: plan.flip, destination: destination)
+    }
+
+    /// The whole evaluation-resized image (short side `spec.evalResize`): what the pixel cache stores.
+    public func renderCacheImage(encoded: UnsafeRawBufferPointer) throws -> (width: Int, height: Int, pixels: [UInt8]) {
+        var rng = SplitMix64(seed: 0)
+        var result: (Int, Int, [UInt8]) = (0, 0, [])
+        let evalSpec = TransformSpec(size: spec.size, augment: .eval, evalCropFraction: spec.evalCropFraction)
+        try decode(encoded, rng: &rng, specOverride: evalSpec) { source, width, height, plan in
+            let vw = plan.plan.virtualWidth, vh = plan.plan.virtualHeight
+            var pixels = [UInt8](repeating: 0, count: vw * vh * 3)
+            pixels.withUnsafeMutableBufferPointer { out in
+                resampler.render(
+                    source: source, sourceWidth: width, sourceHeight: height, region: plan.scaledRegion,
+                    virtualWidth: vw, virtualHeight: vh, windowX: 0, windowY: 0, windowWidth: vw, windowHeight: vh,
+                    destination: out.baseAddress!)
+            }
+            result = (vw, vh, pixels)
+        }
+        return result
+    }
+
+    struct ScaledPlan {
+        var plan: CropPlan
+        var scaledRegion: ResampleRegion
+    }
+
+    /// Decodes at the smallest DCT scale that still gives the crop enough pixels, then calls
+    /// `body` with the decoded RGB image and the plan in decoded coordinates.
+    private func decode(
+        _ encoded: UnsafeRawBufferPointer, rng: inout SplitMix64, specOverride: TransformSpec? = nil,
+        _ body: (UnsafePointer<UInt8>, Int, Int, ScaledPlan) throws -> Void
+    ) throws {
+        let spec = specOverride ?? self.spec
+        switch try ImageFormat.sniff(encoded) {
+        case .jpeg:
+            let header = try jpeg.readHeader(encoded)
+            try DecodeLimits.default.check(width: header.width, height: header.height, format: .jpeg)
+            let plan = makePlan(width: header.width, height: header.height, rng: &rng, spec: spec)
+            let minWidth = Int((Double(header.width) * Double(plan.virtualWidth) / plan.region.width).rounded(.up))
+            let minHeight = Int((Double(header.height) * Double(plan.virtualHeight) / plan.region.height).rounded(.up))
+            let scale = JPEGScale.smallest(covering: minWidth, minHeight, width: header.width, height: header.height)
+            let width = scale.scaled(header.width), height = scale.scaled(header.height)
+            if decoded.count < width * height * 3 { decoded = [UInt8](repeating: 0, count: width * height * 3) }
+            try decoded.withUnsafeMutableBytes { buffer in
+                try jpeg.decodeRGB(encoded, header: header, scale: scale, into: buffer, scratch: &cmyk)
+            }
+            let sx = Double(width) / Double(header.width), sy = Double(height) / Double(header.height)
+            let region = ResampleRegion(x: plan.region.x * sx, y: plan.region.y * sy,
+                                        width: plan.region.width * sx, height: plan.region.height * sy)
+            try decoded.withUnsafeBufferPointer { try body($0.baseAddress!, width, height, ScaledPlan(plan: plan, scaledRegion: region)) }
+        case .png:
+            let info = try PNGCodec.readHeader(encoded)
+            try DecodeLimits.default.check(width: info.width, height: info.height, format: .png)
+            if decoded.count < info.pixelCount * 3 { decoded = [UInt8](repeating: 0, count: info.pixelCount * 3) }
+            try decoded.withUnsafeMutableBytes { buffer in _ = try PNGCodec.decodeRGB(encoded, into: buffer) }
+            let plan = makePlan(width: info.width, height: info.height, rng: &rng, spec: spec)
+            let region = ResampleRegion(x: plan.region.x, y: plan.region.y, width: plan.region.width, height: plan.region.height)
+            try decoded.withUnsafeBufferPointer {
+                try body($0.baseAddress!, info.width, info.height, ScaledPlan(plan: plan, scaledRegion: region))
+            }
+        }
+    }
+
+    private func makePlan(width: Int, height: Int, rng: inout SplitMix64, spec: TransformSpec? = nil) -> CropPlan {
+        let spec = spec ?? self.spec
+        switch spec.augment {
+        case .train: return CropPlan.randomResizedCrop(width: width, height: height, spec: spec, rng: &rng)
+        case .eval: return CropPlan.evaluation(width: width, height: height, size: spec.size, resize: spec.evalResize)
+        }
+    }
+}
