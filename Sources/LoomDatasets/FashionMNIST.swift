@@ -92,6 +92,10 @@ public enum FashionMNIST {
         let (name, prefix) = split
         let labelsFile = labelsPath(sourceDirectory, prefix)
         let imagesFile = imagesPath(sourceDirectory, prefix)
+        // Zero per class means the split is not wanted: do not spend a second decompressing it.
+        if perClass == 0 {
+            return ExportSummary.Split(name: name, source: imagesFile, images: 0, written: 0, unchanged: 0, perClass: [:])
+        }
         let labels = try IDXFile(contentsOf: labelsFile, expecting: .labels)
         // Check the labels before decompressing 47 MB of images they may not match.
         if let bad = labels.bytes.firstIndex(where: { Int($0) >= classes.count }) {
@@ -110,7 +114,7 @@ public enum FashionMNIST {
         let digits = max(5, String(max(images.count - 1, 0)).count)
         var taken = [Int](repeating: 0, count: classes.count)
         var directories = [String?](repeating: nil, count: classes.count)
-        var full = limit == 0 ? classes.count : 0
+        var full = 0
         var written = 0
         var unchanged = 0
         for index in 0..<images.count {

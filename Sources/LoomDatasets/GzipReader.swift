@@ -47,6 +47,8 @@ struct GzipReader: ~Copyable {
         var code: Int32 = 0
         let message = gzerror(file, &code)
         guard code != Z_OK, let message else { return nil }
-        return String(cString: message)
+        // zlib prefixes the path we opened; DatasetError adds it already.
+        let text = String(cString: message)
+        return text.hasPrefix(path + ": ") ? String(text.dropFirst(path.count + 2)) : text
     }
 }

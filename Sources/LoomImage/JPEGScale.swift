@@ -8,6 +8,11 @@ public struct JPEGScale: Hashable, Sendable, Comparable, CustomStringConvertible
     public let numerator: Int
     public let denominator: Int
 
+    public init(numerator: Int, denominator: Int) {
+        self.numerator = numerator
+        self.denominator = denominator
+    }
+
     public static let full = JPEGScale(numerator: 1, denominator: 1)
     public static let eighth = JPEGScale(numerator: 1, denominator: 8)
 

@@ -75,9 +75,7 @@ public final class SampleRenderer {
             let header = try jpeg.readHeader(encoded)
             try DecodeLimits.default.check(width: header.width, height: header.height, format: .jpeg)
             let plan = makePlan(width: header.width, height: header.height, rng: &rng, spec: spec)
-            let minWidth = Int((Double(header.width) * Double(plan.virtualWidth) / plan.region.width).rounded(.up))
-            let minHeight = Int((Double(header.height) * Double(plan.virtualHeight) / plan.region.height).rounded(.up))
-            let scale = JPEGScale.smallest(covering: minWidth, minHeight, width: header.width, height: header.height)
+            let scale = Self.decodeScale(for: plan, width: header.width, height: header.height)
             let width = scale.scaled(header.width), height = scale.scaled(header.height)
             if decoded.count < width * height * 3 { decoded = [UInt8](repeating: 0, count: width * height * 3) }
             try decoded.withUnsafeMutableBytes { buffer in
@@ -98,6 +96,20 @@ public final class SampleRenderer {
                 try body($0.baseAddress!, info.width, info.height, ScaledPlan(plan: plan, scaledRegion: region))
             }
         }
+    }
+
+    /// The smallest DCT scale at which the plan's source region still has at least as many
+    /// pixels as its output needs (never upscaling inside the decoder).
+    static func decodeScale(for plan: CropPlan, width: Int, height: Int) -> JPEGScale {
+        let minWidth = Int((Double(width) * Double(plan.virtualWidth) / plan.region.width).rounded(.up))
+        let minHeight = Int((Double(height) * Double(plan.virtualHeight) / plan.region.height).rounded(.up))
+        return JPEGScale.smallest(covering: minWidth, minHeight, width: width, height: height)
+    }
+
+    /// The DCT scale the loader decodes a `width x height` JPEG at for this sample's generator
+    /// (`bench decode` uses it to measure the decode-only limit at the loader's own scales).
+    public func plannedScale(width: Int, height: Int, rng: inout SplitMix64) -> JPEGScale {
+        Self.decodeScale(for: makePlan(width: width, height: height, rng: &rng), width: width, height: height)
     }
 
     private func makePlan(width: Int, height: Int, rng: inout SplitMix64, spec: TransformSpec? = nil) -> CropPlan {

@@ -24,7 +24,7 @@ struct FashionMNISTCommand: ParsableCommand {
             size are skipped, so running it again is cheap.
             """)
 
-    @Argument(help: "Directory to write train/, val/ and LOC_synset_mapping.txt into.")
+    @Argument(help: ArgumentHelp("Directory to write train/, val/ and LOC_synset_mapping.txt into.", valueName: "out"))
     var output: String
 
     @Option(help: ArgumentHelp("Training images per class, the first ones in file order (default: all 6,000).", valueName: "n"))

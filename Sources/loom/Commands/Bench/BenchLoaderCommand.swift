@@ -1,0 +1,93 @@
+import ArgumentParser
+import Foundation
+import LoomLoader
+import LoomStore
+
+struct BenchLoaderCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "loader",
+        abstract: "Run the loader for whole epochs; print img/s per epoch, time to first batch and peak RSS.",
+        discussion: "Compare with `loom bench decode` (the decode-only limit on the same images) and tools/bench/loader-vs-pytorch. Build with -c release.")
+
+    @OptionGroup var options: StoreOptions
+    @OptionGroup var selection: SelectionOptions
+
+    @Option(help: "Batch size.")
+    var batch: Int = 256
+
+    @Option(help: "Output side in pixels.")
+    var size: Int = 224
+
+    @Option(help: "train or eval.")
+    var augment: Augment = .train
+
+    @Option(help: "Decoding threads (default: all cores).")
+    var workers: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    @Option(help: "Epochs to run.")
+    var epochs: Int = 2
+
+    @Option(help: "Shuffle seed.")
+    var seed: UInt64 = 0
+
+    @Flag(name: .customLong("no-cache"), help: "Ignore the pixel cache.")
+    var noCache = false
+
+    struct Epoch: Codable {
+        var epoch: Int
+        var images: Int
+        var seconds: Double
+        var images_per_s: Double
+        var first_batch_ms: Double
+    }
+
+    struct Report: Codable {
+        var selection: String
+        var images: Int
+        var cached: Int
+        var batch: Int
+        var size: Int
+        var augment: String
+        var workers: Int
+        var epochs: [Epoch]
+        var peak_rss_mb: Double
+    }
+
+    func run() throws {
+        let store = try options.openReadOnly()
+        let spec = TransformSpec(size: size, augment: augment)
+        let chosen = try selection.resolve()
+        let table = try SampleTable.load(store, selection: chosen, cacheShortSide: noCache ? nil : spec.evalResize)
+        var results: [Epoch] = []
+        var checksum: UInt64 = 0
+        for epoch in 0..<max(1, epochs) {
+            let start = ContinuousClock.now
+            let loader = try Loader(store: store, table: table, spec: spec, config: SamplerConfig(seed: seed), epoch: epoch,
+                                    options: .init(batchSize: batch, workers: workers, useCache: !noCache))
+            var images = 0
+            var firstBatch: Duration? = nil
+            while let view = try loader.next() {
+                if firstBatch == nil { firstBatch = ContinuousClock.now - start }
+                images += view.count
+                // Touch the batch as a consumer would, so nothing is optimised away.
+                checksum &+= UInt64(view.pixels[view.pixels.count / 2])
+            }
+            let seconds = (ContinuousClock.now - start).seconds
+            results.append(Epoch(epoch: epoch, images: images, seconds: seconds, images_per_s: Double(images) / seconds,
+                                 first_batch_ms: (firstBatch ?? .zero).seconds * 1000))
+        }
+        let report = Report(
+            selection: chosen.description, images: table.count, cached: noCache ? 0 : table.cachedCount, batch: batch, size: size,
+            augment: augment.rawValue, workers: workers, epochs: results, peak_rss_mb: Double(peakResidentBytes()) / 1e6)
+        if options.json { return try Output.json(report) }
+        Output.stdout("\(report.selection): \(report.images) images (\(report.cached) from the pixel cache), batch \(batch), \(size)px \(augment.rawValue), \(workers) workers")
+        for e in results {
+            Output.stdout(String(format: "  epoch %d: %.0f img/s (%.2f s), first batch %.0f ms", e.epoch, e.images_per_s, e.seconds, e.first_batch_ms))
+        }
+        Output.stdout(String(format: "  peak RSS %.0f MB   (checksum %llu)", report.peak_rss_mb, checksum))
+    }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}
