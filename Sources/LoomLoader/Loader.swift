@@ -10,10 +10,43 @@ import LoomStore
 /// consumer by at most that many batches, and memory stays at `prefetch` batches whatever the
 /// dataset size. Batches come out in order; every sample's crop and flip are keyed by
 /// (seed, epoch, sample), so output does not depend on the number of workers.
-public final class Loader: @unchecked Sendable {
-    // @unchecked: mutable state is guarded by `condition`; each slot's pixel memory is written
-    // only by the worker that claimed those sample positions, and read by the consumer only
-    // after the slot is complete (published under the lock).
+public final class Loader {
+    /// The worker threads hold the pipeline, never the loader: when the loader is released
+    /// mid-epoch its `deinit` stops them, so no thread waits forever on a consumer that is gone.
+    private let pipeline: LoaderPipeline
+
+    public var table: SampleTable { pipeline.table }
+    public var plan: EpochPlan { pipeline.plan }
+    public var spec: TransformSpec { pipeline.spec }
+    public var options: Options { pipeline.options }
+    public var config: SamplerConfig { pipeline.config }
+    public var startPosition: Int { pipeline.startPosition }
+    public var endPosition: Int { pipeline.endPosition }
+
+    /// - Parameter startPosition: samples of this rank's epoch already consumed (from a resume token).
+    public init(store: Store, table: SampleTable, spec: TransformSpec, config: SamplerConfig, epoch: Int,
+                options: Options, startPosition: Int = 0) throws {
+        pipeline = try LoaderPipeline(store: store, table: table, spec: spec, config: config, epoch: epoch,
+                                      options: options, startPosition: startPosition)
+    }
+
+    deinit { pipeline.cancel() }
+
+    /// Batches in this rank's epoch from the start position on.
+    public var batchCount: Int { pipeline.batchCount }
+
+    /// Digests of samples that `skipBad` replaced so far.
+    public var skippedSamples: [Digest] { pipeline.skippedSamples }
+
+    /// The next batch in order, or nil at the end of the epoch. The view is valid until the next call.
+    /// - Throws: the first error a sample of that batch met (naming its digest) unless `skipBad`.
+    public func next() throws -> BatchView? { try pipeline.next() }
+
+    /// The token that resumes right after the last batch returned.
+    public var resumeToken: ResumeToken { pipeline.resumeToken }
+
+    /// Stops the workers (idempotent); waits for them to leave.
+    public func cancel() { pipeline.cancel() }
 
     public struct Options: Sendable {
         public var batchSize: Int
@@ -38,7 +71,10 @@ public final class Loader: @unchecked Sendable {
         }
     }
 
-    /// A batch, valid until the next call to ``next()``.
+}
+
+extension Loader {
+    /// A batch, valid until the next call to ``Loader/next()``.
     public struct BatchView {
         /// Index of the batch in this rank's epoch.
         public let index: Int
@@ -51,14 +87,23 @@ public final class Loader: @unchecked Sendable {
         /// Position in the epoch after this batch (what a resume token records).
         public let endPosition: Int
     }
+}
 
-    public let table: SampleTable
-    public let plan: EpochPlan
-    public let spec: TransformSpec
-    public let options: Options
-    public let config: SamplerConfig
-    public let startPosition: Int
-    public let endPosition: Int
+/// The shared state of a loader's workers and its consumer.
+final class LoaderPipeline: @unchecked Sendable {
+    // @unchecked: mutable state is guarded by `condition`; each slot's pixel memory is written
+    // only by the worker that claimed those sample positions, and read by the consumer only
+    // after the slot is complete (published under the lock).
+    typealias Options = Loader.Options
+    typealias BatchView = Loader.BatchView
+
+    let table: SampleTable
+    let plan: EpochPlan
+    let spec: TransformSpec
+    let options: Options
+    let config: SamplerConfig
+    let startPosition: Int
+    let endPosition: Int
 
     private let store: Store
     private let condition = NSCondition()
@@ -87,9 +132,8 @@ public final class Loader: @unchecked Sendable {
         deinit { pixels.deallocate() }
     }
 
-    /// - Parameter startPosition: samples of this rank's epoch already consumed (from a resume token).
-    public init(store: Store, table: SampleTable, spec: TransformSpec, config: SamplerConfig, epoch: Int,
-                options: Options, startPosition: Int = 0) throws {
+    init(store: Store, table: SampleTable, spec: TransformSpec, config: SamplerConfig, epoch: Int,
+         options: Options, startPosition: Int) throws {
         try config.validate()
         guard options.batchSize > 0 else { throw LoaderError("batch size must be positive") }
         guard spec.size > 0 && spec.size <= 4096 else { throw LoaderError("size must be 1...4096") }
@@ -118,17 +162,11 @@ public final class Loader: @unchecked Sendable {
         }
     }
 
-    deinit { cancel() }
+    var batchCount: Int { (endPosition - startPosition + options.batchSize - 1) / options.batchSize }
 
-    /// Batches in this rank's epoch from the start position on.
-    public var batchCount: Int { (endPosition - startPosition + options.batchSize - 1) / options.batchSize }
+    var skippedSamples: [Digest] { condition.withLock { skipped } }
 
-    /// Digests of samples that `skipBad` replaced so far.
-    public var skippedSamples: [Digest] { condition.withLock { skipped } }
-
-    /// The next batch in order, or nil at the end of the epoch.
-    /// - Throws: the first error a sample of that batch met (naming its digest) unless `skipBad`.
-    public func next() throws -> BatchView? {
+    func next() throws -> BatchView? {
         condition.lock()
         defer { condition.unlock() }
         if let held = holding {
@@ -154,14 +192,12 @@ public final class Loader: @unchecked Sendable {
             samples: plan.order[first..<(first + count)], endPosition: first + count)
     }
 
-    /// The token that resumes right after the last batch returned.
-    public var resumeToken: ResumeToken {
+    var resumeToken: ResumeToken {
         let position = condition.withLock { startPosition + nextBatch * options.batchSize }
         return ResumeToken(seed: config.seed, epoch: plan.epoch, position: min(position, endPosition), rank: config.rank, world: config.world)
     }
 
-    /// Stops the workers (idempotent); waits for them to leave.
-    public func cancel() {
+    func cancel() {
         condition.lock()
         cancelled = true
         condition.broadcast()
