@@ -1,8 +1,10 @@
 /// Proves that encoded bytes are an image Loom can decode, and learns its size.
 ///
 /// JPEGs are decoded at the smallest DCT scale (1/8): Huffman decoding still reads every bit of
-/// every scan, so truncation and corrupt entropy data are found at about twice the speed of a
-/// full decode. PNGs are decoded in full (PNG has no reduced decode; they are small here).
+/// every scan, so truncation and most scan corruption are found at about twice the speed of a
+/// full decode. (JPEG carries no checksum: damage that keeps the Huffman decoder in step decodes
+/// to wrong pixels without any warning, in libjpeg-turbo as in Pillow. From ingest on, the
+/// shard's per-record CRC-32 and SHA-256 guard the bytes.) PNGs are decoded in full (PNG has no reduced decode; they are small here).
 /// One validator per thread: it owns a libjpeg-turbo handle and a reusable scratch buffer.
 public final class ImageValidator {
     public let limits: DecodeLimits

@@ -57,6 +57,10 @@ public final class JPEGDecoder {
         guard status == 0 else {
             throw ImageError(.badHeader, "unreadable JPEG header: \(lastError())")
         }
+        // libjpeg-turbo reports success with a 0x0 size when the file ends before the frame header.
+        guard width > 0, height > 0 else {
+            throw ImageError(.badHeader, "JPEG has no frame header (cut short before the image?)")
+        }
         let space: ImageInfo.ColorSpace
         switch UInt32(colorspace) {
         case TJCS_GRAY.rawValue: space = .gray

@@ -123,7 +123,7 @@ public struct ResumeToken: Sendable, Hashable, CustomStringConvertible {
     }
 
     public init(parsing text: String) throws {
-        let parts = text.split(separator: ".").map(String.init)
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
         guard parts.count == 6, parts[0] == "loom1", let seed = UInt64(parts[1]), let epoch = Int(parts[2]),
               let position = Int(parts[3]), let rank = Int(parts[4]), let world = Int(parts[5]),
               epoch >= 0, position >= 0, world >= 1, rank >= 0, rank < world else {

@@ -19,47 +19,61 @@ public enum FixtureImages {
             range.lowerBound + (range.upperBound - range.lowerBound) * rng.nextUnit()
         }
 
-        struct Wave { var base, dx, dy, amplitude, fx, fy, phase: Double }
+        struct Wave {
+            var base, dx, dy, amplitude, fx, fy, phase: Double
+            func value(_ u: Double, _ v: Double) -> Double {
+                base + dx * (u - 0.5) + dy * (v - 0.5) + amplitude * sin(2 * Double.pi * (fx * u + fy * v) + phase)
+            }
+        }
         let waves = (0..<3).map { _ in
             Wave(base: uniform(50...170), dx: uniform(-70...70), dy: uniform(-70...70),
                  amplitude: uniform(10...35), fx: uniform(0.3...2.5), fy: uniform(0.3...2.5),
                  phase: uniform(0...(2 * Double.pi)))
         }
 
-        struct Shape { var isEllipse: Bool; var cx, cy, rx, ry: Double; var color: (Double, Double, Double) }
+        struct Shape { var isEllipse: Bool; var cx, cy, rx, ry, r, g, b: Double }
         let shapes = (0..<5).map { index in
             Shape(isEllipse: index % 2 == 0,
                   cx: uniform(0...1), cy: uniform(0...1), rx: uniform(0.08...0.3), ry: uniform(0.08...0.3),
-                  color: (uniform(0...255), uniform(0...255), uniform(0...255)))
+                  r: uniform(0...255), g: uniform(0...255), b: uniform(0...255))
         }
 
         var pixels = [UInt8](repeating: 0, count: width * height * 3)
-        for y in 0..<height {
-            let v = (Double(y) + 0.5) / Double(height)
-            for x in 0..<width {
-                let u = (Double(x) + 0.5) / Double(width)
-                var rgb = (0..<3).map { channel -> Double in
-                    let w = waves[channel]
-                    return w.base + w.dx * (u - 0.5) + w.dy * (v - 0.5)
-                        + w.amplitude * sin(2 * Double.pi * (w.fx * u + w.fy * v) + w.phase)
-                }
-                for shape in shapes {
-                    let du = (u - shape.cx) / shape.rx, dv = (v - shape.cy) / shape.ry
-                    let inside = shape.isEllipse ? du * du + dv * dv <= 1 : abs(du) <= 1 && abs(dv) <= 1
-                    if inside {
-                        // A soft shading across the shape, so it is not a flat patch either.
-                        let shade = 1 + 0.15 * du
-                        rgb = [shape.color.0 * shade, shape.color.1 * shade, shape.color.2 * shade]
+        pixels.withUnsafeMutableBufferPointer { (out) in
+            for y in 0..<height {
+                let v = (Double(y) + 0.5) / Double(height)
+                for x in 0..<width {
+                    let u = (Double(x) + 0.5) / Double(width)
+                    // Mostly smooth: gradients and waves per channel.
+                    var r = waves[0].value(u, v), g = waves[1].value(u, v), b = waves[2].value(u, v)
+                    for shape in shapes {
+                        let du = (u - shape.cx) / shape.rx, dv = (v - shape.cy) / shape.ry
+                        let inside = shape.isEllipse ? du * du + dv * dv <= 1 : abs(du) <= 1 && abs(dv) <= 1
+                        if inside {
+                            // Shaded across the shape, so it is not a flat patch either.
+                            let shade = 1 + 0.15 * du
+                            (r, g, b) = (shape.r * shade, shape.g * shade, shape.b * shade)
+                        }
                     }
-                }
-                let offset = (y * width + x) * 3
-                for channel in 0..<3 {
-                    let noise = Double(Int(rng.nextByte() % 13) - 6)
-                    pixels[offset + channel] = UInt8(max(0, min(255, (rgb[channel] + noise).rounded())))
+                    // A little sensor noise: -6...6 per channel, from one 64-bit draw.
+                    let draw = rng.next()
+                    let offset = (y * width + x) * 3
+                    out[offset] = clampToByte(r + noise(draw))
+                    out[offset + 1] = clampToByte(g + noise(draw >> 16))
+                    out[offset + 2] = clampToByte(b + noise(draw >> 32))
                 }
             }
         }
         return pixels
+    }
+
+    /// -6...6 from the low 16 bits of `bits`.
+    private static func noise(_ bits: UInt64) -> Double {
+        Double(Int(bits & 0xFFFF) % 13 - 6)
+    }
+
+    private static func clampToByte(_ value: Double) -> UInt8 {
+        UInt8(max(0, min(255, value.rounded())))
     }
 
     /// One-channel pixels: the BT.601 luma of ``photo(width:height:seed:)``.
@@ -172,21 +186,29 @@ public enum FixtureImages {
         return Array(whole.prefix(whole.count * 6 / 10))
     }
 
-    /// A baseline JPEG with intact headers whose entropy-coded scan is overwritten, from 40% of
-    /// the way in, with a run of stuffed `0xFF 0x00` bytes: 16 or more one bits in a row are no
-    /// code in any of the standard Huffman tables, and the run knocks the decoder off the MCU
-    /// boundaries for the rest of the scan, so libjpeg-turbo reports corrupt data (a bad Huffman
-    /// code, extraneous bytes before EOI or a premature end of the data segment).
+    /// A baseline JPEG with intact headers whose entropy-coded scan is damaged from 40% of the
+    /// way in: 64 bytes of seeded garbage ending in a stray RST marker (`0xFF 0xD3`, in a file
+    /// without restart intervals). libjpeg-turbo always reports this ("Corrupt JPEG data:
+    /// premature end of data segment"), because the decoder meets a marker while the frame still
+    /// needs data.
+    ///
+    /// Garbage alone is not enough: JPEG has no checksum, and libjpeg-turbo's fast Huffman path
+    /// decodes an invalid code as zero without a warning, so a burst of bad bytes is only noticed
+    /// when it leaves the decoder out of step at the end of the scan (about half the time for a
+    /// 64-byte burst in these fixtures).
     public static func corruptScanJPEG(width: Int = 96, height: Int = 72, seed: UInt64 = 1) -> [UInt8] {
         var bytes = jpeg(width: width, height: height, seed: seed)
         let scan = scanData(ofBaselineJPEG: bytes)
-        let length = max(2, min(64, scan.count / 5)) & ~1
+        let length = 64
         let start = scan.lowerBound + scan.count * 2 / 5
-        precondition(start + length < scan.upperBound, "scan too short to corrupt")
-        for i in stride(from: start, to: start + length, by: 2) {
-            bytes[i] = 0xFF
-            bytes[i + 1] = 0x00
+        // Real scan data must follow the marker, so the decoder still needs bits when it meets it.
+        precondition(start + length + 8 <= scan.upperBound, "scan of \(scan.count) bytes is too short to corrupt")
+        var rng = SeededGenerator(seed: seed ^ 0xC0FF_EE00)
+        for i in start..<(start + length - 2) {
+            bytes[i] = rng.nextByte() % 0xFF  // never 0xFF: no accidental markers or stuffing
         }
+        bytes[start + length - 2] = 0xFF
+        bytes[start + length - 1] = 0xD3
         return bytes
     }
 

@@ -7,7 +7,10 @@ final class StoreLock {
     private let fd: Int32
 
     init(path: String) throws {
-        fd = try SystemFile.retrying("open", path) { open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644) }
+        // `self.fd` is set only once the lock is held: a throw after every stored property is
+        // initialized still runs `deinit`, which would close the descriptor a second time (and
+        // with it whatever another thread had opened under the same number in between).
+        let fd = try SystemFile.retrying("open", path) { open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644) }
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {
             let code = errno
             var holder = [UInt8](repeating: 0, count: 32)
@@ -22,6 +25,7 @@ final class StoreLock {
         let pid = Array("\(getpid())\n".utf8)
         _ = ftruncate(fd, 0)
         _ = pwrite(fd, pid, pid.count, 0)
+        self.fd = fd
     }
 
     deinit {
