@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import LoomLoader
 import LoomStore
 
@@ -48,6 +49,29 @@ struct SamplerOptions: ParsableArguments {
     var config: SamplerConfig {
         SamplerConfig(seed: seed, rank: rank, world: world, remainder: remainder, epochLength: epochLength)
     }
+}
+
+/// Batch geometry and transform, shared by `stream` and `bench loader`.
+struct BatchOptions: ParsableArguments {
+    @Option(help: "Batch size.")
+    var batch: Int = 256
+
+    @Option(help: "Output side in pixels.")
+    var size: Int = 224
+
+    @Option(help: "train (random resized crop + flip) or eval (resize + centre crop).")
+    var augment: Augment = .train
+
+    @Option(help: "Decoding threads (default: all cores).")
+    var workers: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    @Flag(name: .customLong("no-cache"), help: "Ignore the pixel cache.")
+    var noCache = false
+
+    var spec: TransformSpec { TransformSpec(size: size, augment: augment) }
+
+    /// The cache short side to look up, unless the cache is off.
+    var cacheShortSide: Int? { noCache ? nil : spec.evalResize }
 }
 
 extension RankRemainder: ExpressibleByArgument {}

@@ -12,17 +12,7 @@ struct StreamCommand: ParsableCommand {
     @OptionGroup var selection: SelectionOptions
     @OptionGroup var sampler: SamplerOptions
 
-    @Option(help: "Batch size.")
-    var batch: Int = 256
-
-    @Option(help: "Output side in pixels.")
-    var size: Int = 224
-
-    @Option(help: "train (random resized crop + flip) or eval (resize + centre crop).")
-    var augment: Augment = .train
-
-    @Option(help: "Decoding threads (default: all cores).")
-    var workers: Int = ProcessInfo.processInfo.activeProcessorCount
+    @OptionGroup var batching: BatchOptions
 
     @Option(help: "Resume token from an earlier stream's last line.")
     var resume: String?
@@ -35,9 +25,6 @@ struct StreamCommand: ParsableCommand {
 
     @Flag(name: .customLong("skip-bad"), help: "Replace undecodable samples with the next good one instead of failing (counted).")
     var skipBad = false
-
-    @Flag(name: .customLong("no-cache"), help: "Ignore the pixel cache.")
-    var noCache = false
 
     struct BatchLine: Encodable {
         var index: Int
@@ -70,11 +57,11 @@ struct StreamCommand: ParsableCommand {
             start = token.position
         }
         let store = try options.openReadOnly()
-        let spec = TransformSpec(size: size, augment: augment)
-        let table = try SampleTable.load(store, selection: try selection.resolve(), cacheShortSide: noCache ? nil : spec.evalResize)
+        let table = try SampleTable.load(store, selection: try selection.resolve(), cacheShortSide: batching.cacheShortSide)
         let loader = try Loader(
-            store: store, table: table, spec: spec, config: config, epoch: epoch,
-            options: .init(batchSize: batch, workers: workers, dropLast: dropLast, skipBad: skipBad, useCache: !noCache),
+            store: store, table: table, spec: batching.spec, config: config, epoch: epoch,
+            options: .init(batchSize: batching.batch, workers: batching.workers, dropLast: dropLast, skipBad: skipBad,
+                           useCache: !batching.noCache),
             startPosition: start)
         let encoder = Output.lineEncoder()
         let clock = ContinuousClock.now

@@ -12,26 +12,13 @@ struct BenchLoaderCommand: ParsableCommand {
     @OptionGroup var options: StoreOptions
     @OptionGroup var selection: SelectionOptions
 
-    @Option(help: "Batch size.")
-    var batch: Int = 256
-
-    @Option(help: "Output side in pixels.")
-    var size: Int = 224
-
-    @Option(help: "train or eval.")
-    var augment: Augment = .train
-
-    @Option(help: "Decoding threads (default: all cores).")
-    var workers: Int = ProcessInfo.processInfo.activeProcessorCount
+    @OptionGroup var batching: BatchOptions
 
     @Option(help: "Epochs to run.")
     var epochs: Int = 2
 
     @Option(help: "Shuffle seed.")
     var seed: UInt64 = 0
-
-    @Flag(name: .customLong("no-cache"), help: "Ignore the pixel cache.")
-    var noCache = false
 
     struct Epoch: Codable {
         var epoch: Int
@@ -55,9 +42,10 @@ struct BenchLoaderCommand: ParsableCommand {
 
     func run() throws {
         let store = try options.openReadOnly()
-        let spec = TransformSpec(size: size, augment: augment)
+        let spec = batching.spec
+        let (batch, size, augment, workers, noCache) = (batching.batch, batching.size, batching.augment, batching.workers, batching.noCache)
         let chosen = try selection.resolve()
-        let table = try SampleTable.load(store, selection: chosen, cacheShortSide: noCache ? nil : spec.evalResize)
+        let table = try SampleTable.load(store, selection: chosen, cacheShortSide: batching.cacheShortSide)
         var results: [Epoch] = []
         var checksum: UInt64 = 0
         for epoch in 0..<max(1, epochs) {
