@@ -8,7 +8,7 @@ struct SelectionOptions: ParsableArguments {
     @Option(help: "Dataset name.")
     var dataset: String?
 
-    @Option(help: "Split (default: train).")
+    @Option(help: "Split.")
     var split: String = "train"
 
     @Option(name: .customLong("class"), help: "Only this class (repeatable; folder id, display or prompt name).")
