@@ -57,8 +57,9 @@ public struct DatasetScanner {
     }
 
     public func scan() throws -> Result {
+        try Self.checkRoot(root)
         guard let top = try listDirectory(root, relative: "", rejected: nil) else {
-            throw IngestError("not a directory", path: root)
+            throw IngestError("cannot read the dataset folder: \(String(cString: strerror(errno)))", path: root)
         }
         let splitDirectories = top.filter { $0.isDirectory && Self.splitFolderNames.contains($0.name) }
         var result: Result
@@ -72,6 +73,17 @@ public struct DatasetScanner {
             walkSplit(root, relative: "", split: split ?? "train", into: &result)
         }
         return result
+    }
+
+    /// Fails unless `root` is a readable directory, saying which of those it is not.
+    public static func checkRoot(_ root: String) throws {
+        var info = stat()
+        guard stat(root, &info) == 0 else {
+            throw IngestError("cannot use as a dataset folder: \(String(cString: strerror(errno)))", path: root)
+        }
+        guard (info.st_mode & S_IFMT) == S_IFDIR else {
+            throw IngestError("is not a directory (ingest takes a dataset folder)", path: root)
+        }
     }
 
     private func walkSplit(_ directory: String, relative: String, split: String, into result: inout Result) {

@@ -82,7 +82,8 @@ extension Loader {
         /// `count x size x size x 3` bytes, NHWC, RGB.
         public let pixels: UnsafeRawBufferPointer
         public let labels: UnsafeBufferPointer<Int32>
-        /// Indices into the ``SampleTable``.
+        /// Indices into the ``SampleTable`` of the samples delivered (with `skipBad`, a
+        /// replacement appears here in place of the sample it replaced).
         public let samples: ArraySlice<UInt32>
         /// Position in the epoch after this batch (what a resume token records).
         public let endPosition: Int
@@ -119,6 +120,8 @@ final class LoaderPipeline: @unchecked Sendable {
     final class Slot {
         let pixels: UnsafeMutableRawBufferPointer
         var labels: [Int32]
+        /// The samples actually delivered (a `skipBad` replacement shows here, not the bad one).
+        var samples: [UInt32]
         var batch = -1
         var filled = 0
         var expected = 0
@@ -127,6 +130,7 @@ final class LoaderPipeline: @unchecked Sendable {
         init(bytes: Int, batchSize: Int) {
             pixels = UnsafeMutableRawBufferPointer.allocate(byteCount: max(bytes, 1), alignment: 64)
             labels = [Int32](repeating: 0, count: batchSize)
+            samples = [UInt32](repeating: 0, count: batchSize)
         }
 
         deinit { pixels.deallocate() }
@@ -189,7 +193,7 @@ final class LoaderPipeline: @unchecked Sendable {
             index: (first) / options.batchSize, count: count,
             pixels: UnsafeRawBufferPointer(rebasing: slot.pixels[0..<(count * spec.sampleBytes)]),
             labels: slot.labels.withUnsafeBufferPointer { UnsafeBufferPointer(rebasing: $0[0..<count]) },
-            samples: plan.order[first..<(first + count)], endPosition: first + count)
+            samples: slot.samples[0..<count], endPosition: first + count)
     }
 
     var resumeToken: ResumeToken {
@@ -252,6 +256,7 @@ final class LoaderPipeline: @unchecked Sendable {
                     do {
                         try render(sample: sample, renderer: renderer, buffer: &encoded, into: target)
                         slot.labels[offset] = table.labels[sample]
+                        slot.samples[offset] = UInt32(sample)
                         break
                     } catch {
                         guard options.skipBad, attempts < 16 else {

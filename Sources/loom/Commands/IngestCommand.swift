@@ -40,6 +40,8 @@ struct IngestCommand: ParsableCommand {
     var strict = false
 
     func run() throws {
+        // Check the folder before the store: a typo in ROOT must not leave an empty store behind.
+        try DatasetScanner.checkRoot(root)
         let store = try options.openReadWrite()
         let ingestor = Ingestor(store: store, options: .init(
             dataset: dataset, split: split, classNamesPath: classNames, workers: workers,
