@@ -29,10 +29,17 @@ public struct JPEGScale: Hashable, Sendable, Comparable, CustomStringConvertible
         (dimension * numerator + denominator - 1) / denominator
     }
 
-    /// The smallest supported scale at which both sides stay at least `minWidth x minHeight`,
-    /// capped at full size (never upscale in the decoder).
-    public static func smallest(covering minWidth: Int, _ minHeight: Int, width: Int, height: Int) -> JPEGScale {
-        for scale in supported where scale <= .full {
+    /// The scales libjpeg-turbo decodes with SIMD code (1/8, 1/4, 1/2, 1/1). The others (3/8,
+    /// 5/8, 3/4, 7/8) run scalar inverse DCTs and are slower than a full-size decode (measured
+    /// with `loom bench decode`), so the loader only picks among these.
+    public static let accelerated: [JPEGScale] = [1, 2, 4, 8].map { JPEGScale(numerator: 1, denominator: $0) }
+        .filter { supported.contains($0) }.sorted()
+
+    /// The smallest scale among `candidates` at which both sides stay at least
+    /// `minWidth x minHeight`, capped at full size (never upscale in the decoder).
+    public static func smallest(covering minWidth: Int, _ minHeight: Int, width: Int, height: Int,
+                                among candidates: [JPEGScale] = supported) -> JPEGScale {
+        for scale in candidates where scale <= .full {
             if scale.scaled(width) >= minWidth && scale.scaled(height) >= minHeight { return scale }
         }
         return .full

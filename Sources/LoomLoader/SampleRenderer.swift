@@ -98,12 +98,12 @@ public final class SampleRenderer {
         }
     }
 
-    /// The smallest DCT scale at which the plan's source region still has at least as many
-    /// pixels as its output needs (never upscaling inside the decoder).
+    /// The smallest SIMD-accelerated DCT scale at which the plan's source region still has at
+    /// least as many pixels as its output needs (never upscaling inside the decoder).
     static func decodeScale(for plan: CropPlan, width: Int, height: Int) -> JPEGScale {
         let minWidth = Int((Double(width) * Double(plan.virtualWidth) / plan.region.width).rounded(.up))
         let minHeight = Int((Double(height) * Double(plan.virtualHeight) / plan.region.height).rounded(.up))
-        return JPEGScale.smallest(covering: minWidth, minHeight, width: width, height: height)
+        return JPEGScale.smallest(covering: minWidth, minHeight, width: width, height: height, among: JPEGScale.accelerated)
     }
 
     /// The DCT scale the loader decodes a `width x height` JPEG at for this sample's generator
