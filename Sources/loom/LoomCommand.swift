@@ -12,6 +12,6 @@ struct LoomCommand: ParsableCommand {
         subcommands: [
             IngestCommand.self, StatsCommand.self, LsCommand.self, CatCommand.self, VerifyCommand.self,
             GCCommand.self, ExportCommand.self, RmCommand.self, DatasetCommand.self, OrderCommand.self,
-            StreamCommand.self, CacheCommand.self, BenchCommand.self,
+            StreamCommand.self, CacheCommand.self, SQLCommand.self, BenchCommand.self,
         ])
 }
