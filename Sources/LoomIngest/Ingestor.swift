@@ -104,11 +104,11 @@ public final class Ingestor {
                 if batch.count >= options.commitImages || batchBytes >= options.commitBytes { try flush() }
             }
             progress(IngestProgress(done: done, total: files.count, bytes: summary.bytesRead,
-                                    seconds: (ContinuousClock.now - clock).seconds))
+                                    seconds: (ContinuousClock.now - clock) / .seconds(1)))
         }
         try flush()
 
-        let elapsed = (ContinuousClock.now - clock).seconds
+        let elapsed = (ContinuousClock.now - clock) / .seconds(1)
         summary.seconds = elapsed
         summary.imagesPerSecond = elapsed > 0 ? Double(done) / elapsed : 0
         try finishRun(setup.runID, summary: summary, writer: writer)
@@ -247,8 +247,4 @@ enum FileOutcome: Sendable {
         let digest = Digest.sha256(bytes)
         return .image(CheckedImage(file: file, bytes: bytes, digest: digest, info: info))
     }
-}
-
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }

@@ -92,11 +92,7 @@ public enum PixelCache {
             progress(done, locations.count)
         }
         try flush()
-        summary.seconds = (ContinuousClock.now - clock).seconds
+        summary.seconds = (ContinuousClock.now - clock) / .seconds(1)
         return summary
     }
-}
-
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }

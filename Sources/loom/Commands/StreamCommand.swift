@@ -78,8 +78,7 @@ struct StreamCommand: ParsableCommand {
             progress.update(done: batches, total: loader.batchCount, unit: "batch")
         }
         progress.finish()
-        let seconds = (ContinuousClock.now - clock).components
-        let elapsed = Double(seconds.seconds) + Double(seconds.attoseconds) / 1e18
+        let elapsed = (ContinuousClock.now - clock) / .seconds(1)
         let skipped = loader.skippedSamples
         let summary = Summary(resume: loader.resumeToken.description, batches: batches, samples: samples, skipped: skipped.count,
                               skipped_digests: skipped.map(\.hex), seconds: elapsed, images_per_s: Double(samples) / max(elapsed, 1e-9))

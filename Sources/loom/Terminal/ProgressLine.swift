@@ -23,7 +23,7 @@ final class ProgressLine {
         let now = ContinuousClock.now
         guard now - lastDraw >= .milliseconds(100) || done == total else { return }
         lastDraw = now
-        let elapsed = Double((now - start).components.seconds) + Double((now - start).components.attoseconds) / 1e18
+        let elapsed = (now - start) / .seconds(1)
         let rate = elapsed > 0 ? Double(done) / elapsed : 0
         let eta = rate > 0 && total > done ? Self.clock(Double(total - done) / rate) : "--:--"
         let percent = total > 0 ? Double(done) * 100 / Double(total) : 100

@@ -113,6 +113,6 @@ struct BenchIngestCommand: ParsableCommand {
             process.waitUntilExit()
         }
         let elapsed = ContinuousClock.now - start
-        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        return elapsed / .seconds(1)
     }
 }

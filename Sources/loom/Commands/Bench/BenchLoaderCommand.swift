@@ -60,9 +60,9 @@ struct BenchLoaderCommand: ParsableCommand {
                 // Touch the batch as a consumer would, so nothing is optimised away.
                 checksum &+= UInt64(view.pixels[view.pixels.count / 2])
             }
-            let seconds = (ContinuousClock.now - start).seconds
+            let seconds = (ContinuousClock.now - start) / .seconds(1)
             results.append(Epoch(epoch: epoch, images: images, seconds: seconds, images_per_s: Double(images) / seconds,
-                                 first_batch_ms: (firstBatch ?? .zero).seconds * 1000))
+                                 first_batch_ms: (firstBatch ?? .zero) / .milliseconds(1)))
         }
         let report = Report(
             selection: chosen.description, images: table.count, cached: noCache ? 0 : table.cachedCount, batch: batch, size: size,
@@ -74,8 +74,4 @@ struct BenchLoaderCommand: ParsableCommand {
         }
         Output.stdout(String(format: "  peak RSS %.0f MB   (checksum %llu)", report.peak_rss_mb, checksum))
     }
-}
-
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }

@@ -14,5 +14,5 @@ func timedParallel<State>(count: Int, workers: Int, makeState: @Sendable () -> S
         }
     }
     let elapsed = ContinuousClock.now - start
-    return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    return elapsed / .seconds(1)
 }
