@@ -46,7 +46,14 @@ enum Recovery {
     /// Creates the next shard file (header, fsync, directory fsync), then its catalog row.
     /// A crash in between leaves a file with no row, which the next ``run(store:)`` removes.
     static func createShard(store: Store) throws -> StoreWriter.OpenShard {
-        let id = try store.catalog.read { db in try Int64.fetchOne(db, sql: "SELECT coalesce(max(id), 0) + 1 FROM shards") ?? 1 }
+        // The id AUTOINCREMENT will hand out next (we hold the writer lock, so nobody else can
+        // take it): ids of shards that gc removed are never reused.
+        let id = try store.catalog.read { db in
+            try Int64.fetchOne(db, sql: """
+                SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'shards'), 0),
+                           coalesce((SELECT max(id) FROM shards), 0)) + 1
+                """) ?? 1
+        }
         let path = store.layout.shardPath(id)
         try? FileManager.default.removeItem(atPath: path)
         let file = try SystemFile(path: path, mode: .createReadWrite)

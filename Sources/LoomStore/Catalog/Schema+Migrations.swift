@@ -9,7 +9,7 @@ extension Migrations {
 -- SQL here stays portable where that costs nothing (a PostgreSQL catalog is a later step).
 
 CREATE TABLE shards (
-    id              INTEGER PRIMARY KEY,
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: a reader may still hold a removed shard open
     name            TEXT    NOT NULL UNIQUE,          -- file name under shards/
     format_version  INTEGER NOT NULL,
     committed_bytes INTEGER NOT NULL,                 -- end of the last committed record
