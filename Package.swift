@@ -39,15 +39,17 @@ let package = Package(
         .target(name: "LoomIngest", dependencies: ["LoomStore", "LoomImage", "LoomParallel"]),
         .target(name: "LoomDatasets", dependencies: ["LoomImage", "CZlib"]),
         .target(name: "LoomLoader", dependencies: ["LoomStore", "LoomImage", "LoomParallel", grdb]),
+        .target(name: "LoomPipeline", dependencies: ["LoomStore", grdb]),
         .executableTarget(
             name: "loom",
-            dependencies: ["LoomStore", "LoomImage", "LoomIngest", "LoomDatasets", "LoomLoader", argumentParser]),
+            dependencies: ["LoomStore", "LoomImage", "LoomIngest", "LoomDatasets", "LoomLoader", "LoomPipeline", argumentParser]),
 
         .target(name: "LoomTestSupport", dependencies: ["LoomImage", "LoomStore"], path: "Tests/LoomTestSupport"),
         .testTarget(name: "LoomImageTests", dependencies: ["LoomImage", "LoomTestSupport"]),
         .testTarget(name: "LoomStoreTests", dependencies: ["LoomStore", "LoomTestSupport", grdb]),
         .testTarget(name: "LoomIngestTests", dependencies: ["LoomIngest", "LoomDatasets", "LoomTestSupport"]),
         .testTarget(name: "LoomLoaderTests", dependencies: ["LoomLoader", "LoomIngest", "LoomTestSupport"]),
+        .testTarget(name: "LoomPipelineTests", dependencies: ["LoomPipeline", "LoomIngest", "LoomTestSupport", grdb]),
         .testTarget(name: "LoomCLITests", dependencies: ["LoomStore", "LoomTestSupport"]),
     ]
 )

@@ -12,6 +12,7 @@ struct LoomCommand: ParsableCommand {
         subcommands: [
             IngestCommand.self, StatsCommand.self, LsCommand.self, CatCommand.self, VerifyCommand.self,
             GCCommand.self, ExportCommand.self, RmCommand.self, DatasetCommand.self, OrderCommand.self,
-            StreamCommand.self, CacheCommand.self, SQLCommand.self, BenchCommand.self,
+            StreamCommand.self, CacheCommand.self, CaptionCommand.self, PromptsCommand.self, SQLCommand.self,
+            BenchCommand.self,
         ])
 }
