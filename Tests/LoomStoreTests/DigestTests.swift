@@ -77,8 +77,10 @@ struct DigestTests {
         #expect(same <= same)
 
         let digests = (0..<200).map { Digest.sha256(randomBytes(16, seed: UInt64($0))) }
-        #expect(digests.sorted().map(\.hex) == digests.map(\.hex).sorted())
-        #expect(digests.sorted(by: >).map(\.hex) == digests.map(\.hex).sorted(by: >))
+        let misplaced = zip(digests.sorted().map(\.hex), digests.map(\.hex).sorted()).filter { $0 != $1 }.count
+        #expect(misplaced == 0, "\(misplaced) of 200 digests sort differently from their hex")
+        let misplacedDescending = zip(digests.sorted(by: >).map(\.hex), digests.map(\.hex).sorted(by: >)).filter { $0 != $1 }.count
+        #expect(misplacedDescending == 0)
     }
 
     @Test("stored in SQLite as a 32-byte blob and read back")

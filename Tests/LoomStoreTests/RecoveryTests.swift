@@ -72,10 +72,17 @@ struct RecoveryTests {
             try writer.commit { _, _ in }
             try writer.rollOver()
         }
-        // Simulate a crash right after sealing: the next shard's row was never written.
+        // Simulate a crash right after sealing: the next shard's file exists (header only) but
+        // its row was never written, nor (with AUTOINCREMENT) the sequence bumped.
         let shards = try shardRows(scratch.store)
         #expect(shards.count == 2)
-        try scratch.store.catalog.write { db in try db.execute(sql: "DELETE FROM shards WHERE id = 2") }
+        #expect(fileExists(scratch.layout.shardPath(2)))
+        try scratch.store.catalog.write { db in
+            try db.execute(sql: "DELETE FROM shards WHERE id = 2")
+            if try db.tableExists("sqlite_sequence") {
+                try db.execute(sql: "UPDATE sqlite_sequence SET seq = 1 WHERE name = 'shards'")
+            }
+        }
         let writer = try scratch.makeWriter()
         #expect(writer.currentShardID == 2)
         #expect(try shardRows(scratch.store).map(\.id) == [1, 2])

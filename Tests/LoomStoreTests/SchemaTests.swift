@@ -19,14 +19,26 @@ struct SchemaTests {
         for (name, migration) in zip(names, embedded) {
             var text = try String(contentsOf: schema.appendingPathComponent(name), encoding: .utf8)
             while text.unicodeScalars.last == "\n" { text.unicodeScalars.removeLast() }
-            #expect(Array(migration.sql.utf8) == Array(text.utf8),
-                    "embedded SQL of \(name) differs from schema/\(name): run tools/gen-schema")
+            // Byte-wise (String == would treat canonically equivalent text as equal).
+            let same = Array(migration.sql.utf8) == Array(text.utf8)
+            #expect(same, "embedded SQL of \(name) differs from schema/\(name) (\(Self.firstDifference(migration.sql, text))): run tools/gen-schema")
             #expect(migration.version == Int(name.prefix { $0.isNumber }),
                     "\(name) is embedded as version \(migration.version): run tools/gen-schema")
         }
         let versions = embedded.map(\.version)
         #expect(versions == versions.sorted() && Set(versions).count == versions.count, "versions \(versions)")
         #expect(Migrations.latestVersion == versions.last)
+    }
+
+    /// "line N: embedded `...`, file `...`" for the first line that differs.
+    static func firstDifference(_ embedded: String, _ file: String) -> String {
+        let a = embedded.split(separator: "\n", omittingEmptySubsequences: false)
+        let b = file.split(separator: "\n", omittingEmptySubsequences: false)
+        for i in 0..<max(a.count, b.count) {
+            let x = i < a.count ? String(a[i]) : "<end>", y = i < b.count ? String(b[i]) : "<end>"
+            if Array(x.utf8) != Array(y.utf8) { return "line \(i + 1): embedded `\(x)`, file `\(y)`" }
+        }
+        return "no line differs"
     }
 
     @Test("a new catalog is migrated to the latest version")

@@ -9,11 +9,10 @@ struct InjectedFailure: Error {}
 
 /// A store in a fresh temporary directory, removed when the object goes away.
 ///
-/// The store must close its catalog before the directory goes: SQLite files deleted under open
-/// connections can leave SQLite's per-inode state pointing at a later test's new catalog (seen
-/// as "no such table" or "disk I/O error" on a freshly created store). Stored properties are
-/// destroyed in declaration order, so `store` comes before `directory`; tests hold any other
-/// `Store` or `StoreWriter` in locals declared after their `ScratchStore`.
+/// The store closes its catalog before the directory goes (SQLite files should not be deleted
+/// under open connections): stored properties are destroyed in declaration order, so `store`
+/// comes before `directory`; tests hold any other `Store` or `StoreWriter` in locals declared
+/// after their `ScratchStore`.
 final class ScratchStore {
     let store: Store
     let layout: StoreLayout

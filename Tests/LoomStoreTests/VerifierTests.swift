@@ -150,7 +150,7 @@ struct VerifierTests {
     func swappedRows() throws {
         let fixture = try Fixture()
         let a = fixture.blobs[0].digest, b = fixture.blobs[1].digest
-        let la = try #require(fixture.locations[a]), lb = try #require(fixture.locations[b])
+        let lb = try #require(fixture.locations[b])
         // Point blob 0's row at blob 1's record (same sizes are not needed: the digest check comes first).
         try fixture.scratch.store.catalog.write { db in
             try db.execute(sql: "UPDATE blobs SET offset = ?, stored_size = ?, raw_size = ? WHERE digest = ?",
@@ -161,6 +161,5 @@ struct VerifierTests {
         #expect(report.problems.count == 1)
         #expect(report.problems.first?.digest == a.hex)
         #expect(report.problems.first?.rows == fixture.rows([0]))
-        _ = la
     }
 }
