@@ -13,19 +13,24 @@ enum FileReading {
         var info = stat()
         guard fstat(fd, &info) == 0 else { throw Failure(description: "cannot stat: \(String(cString: strerror(errno)))") }
         if (info.st_mode & S_IFMT) == S_IFDIR { throw Failure(description: "is a directory, not an image file") }
-        var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
-        var done = 0
-        let total = bytes.count
-        while done < total {
-            let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + done, total - done) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw Failure(description: "read failed: \(String(cString: strerror(errno)))")
+        // Read straight into uninitialised storage: no zero-fill of memory about to be overwritten.
+        let total = Int(info.st_size)
+        var failure: String? = nil
+        let bytes = [UInt8](unsafeUninitializedCapacity: total) { buffer, count in
+            var done = 0
+            while done < total {
+                let n = read(fd, buffer.baseAddress! + done, total - done)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    failure = "read failed: \(String(cString: strerror(errno)))"
+                    break
+                }
+                if n == 0 { break }
+                done += n
             }
-            if n == 0 { break }
-            done += n
+            count = done
         }
-        if done < total { bytes.removeLast(total - done) }
+        if let failure { throw Failure(description: failure) }
         return bytes
     }
 }

@@ -84,8 +84,9 @@ struct BenchDecodeCommand: ParsableCommand {
         if options.json { return try Output.json(report) }
         Output.stdout(String(format: "%d JPEGs, %.1f MB, decode to RGB (libjpeg-turbo), %d threads", images.count, megabytes, workers))
         for f in figures {
-            Output.stdout(String(format: "  %-32@ 1 thread %7.0f img/s   %d threads %7.0f img/s", f.name as NSString,
-                                 f.images_per_s_one_thread, workers, f.images_per_s_all_threads))
+            let padded = f.name.count < 34 ? f.name + String(repeating: " ", count: 34 - f.name.count) : f.name
+            Output.stdout("  " + padded + String(format: "1 thread %7.0f img/s   %d threads %7.0f img/s",
+                                                 f.images_per_s_one_thread, workers, f.images_per_s_all_threads))
         }
     }
 }

@@ -92,7 +92,8 @@ struct BenchIngestCommand: ParsableCommand {
         if json { return try Output.json(report) }
         Output.stdout(String(format: "%d files, %.1f MB, %d threads", paths.count, megabytes, workers))
         func line(_ name: String, _ r: Rate) {
-            Output.stdout(String(format: "  %-30@ %9.0f img/s %9.1f MB/s", name as NSString, r.images_per_s, r.mb_per_s))
+            let padded = name.count < 32 ? name + String(repeating: " ", count: 32 - name.count) : name
+            Output.stdout("  " + padded + String(format: "%9.0f img/s %9.1f MB/s", r.images_per_s, r.mb_per_s))
         }
         line("sha256 (OpenSSL, all threads)", report.sha256)
         if let tool = report.sha256sum_tool { line("sha256sum (1 process)", tool) }
