@@ -39,7 +39,7 @@ let package = Package(
         .target(name: "LoomIngest", dependencies: ["LoomStore", "LoomImage", "LoomParallel"]),
         .target(name: "LoomDatasets", dependencies: ["LoomImage", "CZlib"]),
         .target(name: "LoomLoader", dependencies: ["LoomStore", "LoomImage", "LoomParallel", grdb]),
-        .target(name: "LoomPipeline", dependencies: ["LoomStore", grdb]),
+        .target(name: "LoomPipeline", dependencies: ["LoomStore", "LoomImage", grdb]),
         .executableTarget(
             name: "loom",
             dependencies: ["LoomStore", "LoomImage", "LoomIngest", "LoomDatasets", "LoomLoader", "LoomPipeline", argumentParser]),

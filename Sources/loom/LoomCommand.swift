@@ -12,7 +12,8 @@ struct LoomCommand: ParsableCommand {
         subcommands: [
             IngestCommand.self, StatsCommand.self, LsCommand.self, CatCommand.self, VerifyCommand.self,
             GCCommand.self, ExportCommand.self, RmCommand.self, DatasetCommand.self, OrderCommand.self,
-            StreamCommand.self, CacheCommand.self, CaptionCommand.self, PromptsCommand.self, SQLCommand.self,
+            StreamCommand.self, CacheCommand.self, CaptionCommand.self, PromptsCommand.self, GenerateCommand.self, SQLCommand.self,
+            LineageCommand.self, SyntheticCommand.self,
             BenchCommand.self,
         ])
 }

@@ -4,7 +4,45 @@ import LoomStore
 
 struct CaptionCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "caption", abstract: "Captions of real images.", subcommands: [Import.self])
+        commandName: "caption", abstract: "Captions of real images.",
+        subcommands: [Run.self, Import.self], defaultSubcommand: Run.self)
+
+    struct Run: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "run",
+            abstract: "Caption the real images of a dataset that have no caption from this captioner yet.",
+            discussion: """
+                Backends: builtin:stats (loom-builtin-stats, an offline stand-in that describes measurable
+                statistics: brightness, contrast, dominant colour, orientation, size; it is not a captioning
+                model). A captioner is its name plus its parameters; re-running sends only uncaptioned images.
+                """)
+
+        @OptionGroup var options: StoreOptions
+
+        @Option(help: "Dataset name.")
+        var dataset: String
+
+        @Option(help: "Only this split.")
+        var split: String?
+
+        @Option(help: "Captioner backend, e.g. builtin:stats.")
+        var backend: String
+
+        @Option(help: "Images per captioner call.")
+        var batch = 16
+
+        func run() throws {
+            let captioner = try Backends.captioner(backend)
+            let writer = try options.openReadWrite().makeWriter()
+            let line = ProgressLine("caption")
+            let summary = try CaptionRun.run(writer: writer, dataset: dataset, split: split, captioner: captioner,
+                                             batchSize: batch) { done, total in line.update(done: done, total: total) }
+            line.finish()
+            if options.json { return try Output.json(summary) }
+            Output.stderr("captions by \(summary.captioner): \(summary.captioned) captioned, \(summary.skipped) skipped (already captioned), \(summary.failed.count) failed")
+            for failure in summary.failed.prefix(20) { Output.stderr("  \(failure.path): \(failure.error)") }
+        }
+    }
 
     struct Import: ParsableCommand {
         static let configuration = CommandConfiguration(

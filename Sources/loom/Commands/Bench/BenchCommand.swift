@@ -4,5 +4,6 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks that print numbers beside the physical yardsticks measured in the same run.",
-        subcommands: [BenchIngestCommand.self, BenchLoaderCommand.self, BenchDecodeCommand.self, BenchCorpusCommand.self])
+        subcommands: [BenchIngestCommand.self, BenchLoaderCommand.self, BenchDecodeCommand.self, BenchCorpusCommand.self,
+                       BenchLineageCommand.self])
 }
