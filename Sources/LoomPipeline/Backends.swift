@@ -1,0 +1,105 @@
+import Foundation
+
+/// One real image handed to a captioner: its catalog id and its encoded bytes.
+public struct CaptionInput: Sendable {
+    public var realImageID: Int64
+    public var bytes: [UInt8]
+    public var mediaType: String
+
+    public init(realImageID: Int64, bytes: [UInt8], mediaType: String) {
+        self.realImageID = realImageID
+        self.bytes = bytes
+        self.mediaType = mediaType
+    }
+}
+
+/// Something that writes a caption for each image of a batch (`builtin:stats` now; `process:`
+/// and `http:` backends, e.g. a BLIP-2 server, later).
+///
+/// A captioner is identified in the catalog by ``name`` plus ``params``: a different model,
+/// prompt or decoding setting is a different captioner, so its captions are stored beside the
+/// others rather than over them.
+public protocol Captioner {
+    var name: String { get }
+    var version: String { get }
+    /// Settings that change the output (the version is added to them in the catalog).
+    var params: [String: String] { get }
+    /// The spec it came from (`builtin:stats`), recorded in `captioners.backend`.
+    var backend: String { get }
+    /// One result per input, in order: the caption or why there is none.
+    func caption(_ batch: [CaptionInput]) -> [Result<String, any Error>]
+}
+
+/// One image to make: the prompt text and every setting that decides the pixels.
+public struct GenerationRequest: Sendable, Hashable {
+    public var promptID: Int64
+    public var prompt: String
+    public var seed: Int64
+    public var steps: Int
+    public var guidance: Double
+    public var width: Int
+    public var height: Int
+
+    public init(promptID: Int64, prompt: String, seed: Int64, steps: Int, guidance: Double, width: Int, height: Int) {
+        self.promptID = promptID
+        self.prompt = prompt
+        self.seed = seed
+        self.steps = steps
+        self.guidance = guidance
+        self.width = width
+        self.height = height
+    }
+}
+
+/// An encoded image a generator made.
+public struct GeneratedImage: Sendable {
+    public var bytes: [UInt8]
+    public var mediaType: String
+    /// Time the model took for this image, when known.
+    public var seconds: Double?
+
+    public init(bytes: [UInt8], mediaType: String, seconds: Double? = nil) {
+        self.bytes = bytes
+        self.mediaType = mediaType
+        self.seconds = seconds
+    }
+}
+
+/// Something that renders an image per request (`builtin:procedural` now; `process:` and
+/// `http:` backends, e.g. a Stable Diffusion server, later). Identified by name, version, params.
+public protocol Generator {
+    var name: String { get }
+    var version: String { get }
+    var params: [String: String] { get }
+    var backend: String { get }
+    /// One result per request, in order; a failure affects only its own request.
+    func generate(_ batch: [GenerationRequest]) -> [Result<GeneratedImage, any Error>]
+}
+
+/// Makes backends from a `--backend` spec (`kind:rest`).
+public enum Backends {
+    public static let captionerKinds = ["builtin:stats"]
+    public static let generatorKinds = ["builtin:procedural"]
+
+    public static func captioner(_ spec: String) throws -> any Captioner {
+        switch spec {
+        case "builtin:stats": return try StatsCaptioner()
+        default: throw unknown(spec, role: "captioner", available: captionerKinds)
+        }
+    }
+
+    public static func generator(_ spec: String) throws -> any Generator {
+        switch spec {
+        case "builtin:procedural": return try ProceduralGenerator()
+        default: throw unknown(spec, role: "generator", available: generatorKinds)
+        }
+    }
+
+    static func unknown(_ spec: String, role: String, available: [String]) -> PipelineError {
+        let kind = spec.split(separator: ":", maxSplits: 1).first.map(String.init) ?? spec
+        let why = ["process", "http"].contains(kind)
+            ? "\(kind): backends are not implemented yet"
+            : "unknown \(role) backend \"\(spec)\""
+        return PipelineError("\(why); available \(role) backends: \(available.joined(separator: ", ")) (offline built-in stand-ins, not real models)")
+    }
+}

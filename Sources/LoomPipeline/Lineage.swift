@@ -1,0 +1,395 @@
+import Foundation
+import GRDB
+import LoomStore
+
+/// `loom lineage` and `loom synthetic`: where a synthetic image came from, and what a real image
+/// became. JSON keys are part of the CLI contract.
+///
+/// Both directions run on indexes: a synthetic digest goes blobs(digest) -> synthetic_by_blob ->
+/// primary keys; a real digest goes blobs(digest) -> real_images_by_blob -> captions(real_image_id,
+/// captioner_id) -> prompts(caption_id) -> synthetic_images(prompt_id, ...).
+public enum Lineage {
+    public struct PromptInfo: Codable, Sendable, Hashable {
+        public var text: String
+        public var strategy: String
+        public var template: String
+        public var truncated: Bool
+        /// The uncut text, when the prompt was cut to the token limit.
+        public var fullText: String?
+
+        enum CodingKeys: String, CodingKey {
+            case text, strategy, template, truncated
+            case fullText = "full_text"
+        }
+    }
+
+    public struct CaptionInfo: Codable, Sendable, Hashable {
+        public var text: String
+        public var captioner: String
+    }
+
+    public struct RealInfo: Codable, Sendable, Hashable {
+        public var digest: String
+        public var path: String
+        public var split: String
+    }
+
+    public struct ClassInfo: Codable, Sendable, Hashable {
+        public var wnid: String
+        public var label: Int
+        public var name: String
+    }
+
+    public struct GeneratorInfo: Codable, Sendable, Hashable {
+        public var name: String
+        public var version: String
+    }
+
+    /// A synthetic image traced back to its prompt, caption, real image and class.
+    public struct SyntheticLineage: Codable, Sendable, Hashable {
+        public var kind = "synthetic"
+        public var digest: String
+        public var prompt: PromptInfo
+        /// Nil for class strategies (the prompt came from the class name alone).
+        public var caption: CaptionInfo?
+        /// The real image the caption was made from (nil without a caption).
+        public var real: RealInfo?
+        public var `class`: ClassInfo
+        public var dataset: String
+        public var generator: GeneratorInfo
+        public var seed: Int64
+        public var steps: Int
+        public var guidance: Double
+        public var width: Int
+        public var height: Int
+    }
+
+    /// One synthetic image made from a prompt (the real -> derived direction).
+    public struct SyntheticRef: Codable, Sendable, Hashable {
+        public var digest: String
+        public var seed: Int64
+        public var generator: String
+        public var generatorVersion: String
+        public var steps: Int
+        public var guidance: Double
+        public var width: Int
+        public var height: Int
+
+        enum CodingKeys: String, CodingKey {
+            case digest, seed, generator, steps, guidance, width, height
+            case generatorVersion = "generator_version"
+        }
+    }
+
+    public struct DerivedPrompt: Codable, Sendable, Hashable {
+        public var text: String
+        public var strategy: String
+        public var template: String
+        public var truncated: Bool
+        public var synthetic: [SyntheticRef]
+    }
+
+    public struct DerivedCaption: Codable, Sendable, Hashable {
+        public var captioner: String
+        public var text: String
+        /// Which real image row the caption belongs to (the same bytes may be in several datasets).
+        public var dataset: String
+        public var path: String
+        public var prompts: [DerivedPrompt]
+    }
+
+    public struct RealImageInfo: Codable, Sendable, Hashable {
+        public var dataset: String
+        public var split: String
+        public var path: String
+        public var `class`: ClassInfo
+    }
+
+    /// A real image with everything made from it.
+    public struct RealLineage: Codable, Sendable, Hashable {
+        public var kind = "real"
+        public var digest: String
+        /// Every real-image row with these bytes (usually one).
+        public var images: [RealImageInfo]
+        public var captions: [DerivedCaption]
+    }
+
+    public enum Result: Sendable, Hashable, Encodable {
+        case synthetic(SyntheticLineage)
+        case real(RealLineage)
+
+        public func encode(to encoder: any Encoder) throws {
+            switch self {
+            case .synthetic(let value): try value.encode(to: encoder)
+            case .real(let value): try value.encode(to: encoder)
+            }
+        }
+    }
+
+    /// The lineage of a digest given in full or as a unique prefix.
+    /// - Throws: `StoreError` when no blob matches (or the prefix is ambiguous), `PipelineError`
+    ///   when the blob is neither a real nor a synthetic image.
+    public static func lookup(_ store: Store, _ text: String) throws -> Result {
+        let digest = try RealImageListing.resolveDigest(store, text)
+        return try store.catalog.read { db in try lookup(db, digest: digest) }
+    }
+
+    /// The lineage of a full digest. A blob that is both (the same bytes ingested as real and
+    /// produced by a generator) is reported as synthetic.
+    public static func lookup(_ db: Database, digest: Digest) throws -> Result {
+        guard let blobID = try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM blobs WHERE digest = ?"), arguments: [digest]) else {
+            throw StoreError(.notFound, "no blob with digest \(digest.hex)")
+        }
+        if let synthetic = try synthetic(db, blobID: blobID, digest: digest) { return .synthetic(synthetic) }
+        if let real = try real(db, blobID: blobID, digest: digest) { return .real(real) }
+        throw PipelineError("\(digest.hex) is in the store but is neither a real nor a synthetic image (e.g. a cached pixel blob)")
+    }
+
+    static func synthetic(_ db: Database, blobID: Int64, digest: Digest) throws -> SyntheticLineage? {
+        let statement = try db.cachedStatement(sql: """
+            SELECT p.text AS prompt, p.strategy, p.template, p.truncated, p.full_text,
+                   c.text AS caption, cr.name AS captioner,
+                   rb.digest AS real_digest, r.path AS real_path, sp.name AS real_split,
+                   cl.wnid, cl.label, cl.name AS class_name, d.name AS dataset,
+                   g.name AS generator, g.version AS generator_version,
+                   s.seed, s.steps, s.guidance, s.width, s.height
+            FROM synthetic_images s
+            JOIN prompts p ON p.id = s.prompt_id
+            JOIN classes cl ON cl.id = p.class_id
+            JOIN datasets d ON d.id = p.dataset_id
+            JOIN generators g ON g.id = s.generator_id
+            LEFT JOIN captions c ON c.id = p.caption_id
+            LEFT JOIN captioners cr ON cr.id = c.captioner_id
+            LEFT JOIN real_images r ON r.id = c.real_image_id
+            LEFT JOIN splits sp ON sp.id = r.split_id
+            LEFT JOIN blobs rb ON rb.id = r.blob_id
+            WHERE s.blob_id = ?
+            ORDER BY s.id LIMIT 1
+            """)
+        guard let row = try Row.fetchOne(statement, arguments: [blobID]) else { return nil }
+        let caption: CaptionInfo? = (row["caption"] as String?).map { CaptionInfo(text: $0, captioner: row["captioner"] ?? "") }
+        var real: RealInfo?
+        if let realDigest = row["real_digest"] as Digest? {
+            real = RealInfo(digest: realDigest.hex, path: row["real_path"], split: row["real_split"])
+        }
+        return SyntheticLineage(
+            digest: digest.hex,
+            prompt: PromptInfo(text: row["prompt"], strategy: row["strategy"], template: row["template"],
+                               truncated: row["truncated"], fullText: row["full_text"]),
+            caption: caption, real: real,
+            class: ClassInfo(wnid: row["wnid"], label: row["label"], name: row["class_name"]),
+            dataset: row["dataset"],
+            generator: GeneratorInfo(name: row["generator"], version: row["generator_version"]),
+            seed: row["seed"], steps: row["steps"], guidance: row["guidance"], width: row["width"], height: row["height"])
+    }
+
+    static func real(_ db: Database, blobID: Int64, digest: Digest) throws -> RealLineage? {
+        let images = try Row.fetchAll(db.cachedStatement(sql: """
+            SELECT r.id, d.name AS dataset, sp.name AS split, r.path, cl.wnid, cl.label, cl.name AS class_name
+            FROM real_images r
+            JOIN splits sp ON sp.id = r.split_id
+            JOIN datasets d ON d.id = sp.dataset_id
+            JOIN classes cl ON cl.id = r.class_id
+            WHERE r.blob_id = ?
+            ORDER BY d.name, sp.name, r.path
+            """), arguments: [blobID])
+        guard !images.isEmpty else { return nil }
+        let captionsOf = try db.cachedStatement(sql: """
+            SELECT c.id, c.text, cr.name AS captioner FROM captions c JOIN captioners cr ON cr.id = c.captioner_id
+            WHERE c.real_image_id = ? ORDER BY cr.name, c.id
+            """)
+        let promptsOf = try db.cachedStatement(sql: """
+            SELECT id, text, strategy, template, truncated FROM prompts WHERE caption_id = ? ORDER BY strategy, template, id
+            """)
+        let syntheticOf = try db.cachedStatement(sql: """
+            SELECT b.digest, s.seed, s.steps, s.guidance, s.width, s.height, g.name AS generator, g.version AS generator_version
+            FROM synthetic_images s JOIN blobs b ON b.id = s.blob_id JOIN generators g ON g.id = s.generator_id
+            WHERE s.prompt_id = ? ORDER BY s.id
+            """)
+        var result = RealLineage(digest: digest.hex, images: [], captions: [])
+        for image in images {
+            let dataset: String = image["dataset"], path: String = image["path"]
+            result.images.append(RealImageInfo(
+                dataset: dataset, split: image["split"], path: path,
+                class: ClassInfo(wnid: image["wnid"], label: image["label"], name: image["class_name"])))
+            for caption in try Row.fetchAll(captionsOf, arguments: [image["id"] as Int64]) {
+                var derived = DerivedCaption(captioner: caption["captioner"], text: caption["text"], dataset: dataset, path: path, prompts: [])
+                for prompt in try Row.fetchAll(promptsOf, arguments: [caption["id"] as Int64]) {
+                    let synthetic = try Row.fetchAll(syntheticOf, arguments: [prompt["id"] as Int64]).map { s in
+                        SyntheticRef(digest: (s["digest"] as Digest).hex, seed: s["seed"], generator: s["generator"],
+                                     generatorVersion: s["generator_version"], steps: s["steps"], guidance: s["guidance"],
+                                     width: s["width"], height: s["height"])
+                    }
+                    derived.prompts.append(DerivedPrompt(text: prompt["text"], strategy: prompt["strategy"], template: prompt["template"],
+                                                         truncated: prompt["truncated"], synthetic: synthetic))
+                }
+                result.captions.append(derived)
+            }
+        }
+        return result
+    }
+
+    // MARK: - Listing synthetic images
+
+    /// Filters of `loom synthetic`; nil means any. They combine with AND.
+    public struct Filter: Sendable, Hashable {
+        public var dataset: String?
+        /// Case-insensitive substring of the caption (ASCII case folding, as SQLite's LIKE).
+        public var captionContains: String?
+        public var strategy: String?
+        /// wnid, display name or prompt name.
+        public var className: String?
+        public var generator: String?
+
+        public init(dataset: String? = nil, captionContains: String? = nil, strategy: String? = nil,
+                    className: String? = nil, generator: String? = nil) {
+            self.dataset = dataset
+            self.captionContains = captionContains
+            self.strategy = strategy
+            self.className = className
+            self.generator = generator
+        }
+    }
+
+    /// One synthetic image as `loom synthetic --json` prints it.
+    public struct SyntheticEntry: Codable, Sendable, Hashable {
+        public var digest: String
+        public var prompt: String
+        public var strategy: String
+        public var caption: String?
+        public var captioner: String?
+        public var realDigest: String?
+        public var realPath: String?
+        public var `class`: String
+        public var label: Int
+        public var dataset: String
+        public var generator: String
+        public var generatorVersion: String
+        public var seed: Int64
+        public var steps: Int
+        public var guidance: Double
+        public var width: Int
+        public var height: Int
+
+        enum CodingKeys: String, CodingKey {
+            case digest, prompt, strategy, caption, captioner
+            case realDigest = "real_digest"
+            case realPath = "real_path"
+            case `class`, label, dataset, generator
+            case generatorVersion = "generator_version"
+            case seed, steps, guidance, width, height
+        }
+    }
+
+    /// `text` as a LIKE pattern matching it anywhere, with `%`, `_` and the escape character escaped (ESCAPE '\').
+    public static func containsPattern(_ text: String) -> String {
+        var pattern = "%"
+        for character in text {
+            if character == "%" || character == "_" || character == "\\" { pattern.append("\\") }
+            pattern.append(character)
+        }
+        pattern.append("%")
+        return pattern
+    }
+
+    /// Streams the synthetic images matching `filter`, in insertion order.
+    public static func forEachSynthetic(_ store: Store, filter: Filter, _ body: (SyntheticEntry) throws -> Void) throws {
+        try store.catalog.read { db in
+            if let dataset = filter.dataset, try DatasetCatalog.datasetID(db, name: dataset) == nil {
+                let known = try String.fetchAll(db, sql: "SELECT name FROM datasets ORDER BY name")
+                throw StoreError(.notFound, "no dataset named \"\(dataset)\" (datasets: \(known.isEmpty ? "none" : known.joined(separator: ", ")))")
+            }
+            // Only the filters given go into the SQL, so the planner can start from the most selective
+            // table; a caption filter needs a caption, so those joins become inner joins.
+            var conditions: [String] = [], arguments: StatementArguments = []
+            if let dataset = filter.dataset { conditions.append("d.name = ?"); arguments += [dataset] }
+            if let text = filter.captionContains {
+                // As a set of prompt ids, so the plan is: scan the captions (thousands), then look the
+                // synthetic images up by prompt, instead of joining every synthetic row to its caption.
+                conditions.append("""
+                    s.prompt_id IN (SELECT fp.id FROM prompts fp JOIN captions fc ON fc.id = fp.caption_id
+                                    WHERE fc.text LIKE ? ESCAPE '\\')
+                    """)
+                arguments += [containsPattern(text)]
+            }
+            if let strategy = filter.strategy { conditions.append("p.strategy = ?"); arguments += [strategy] }
+            if let name = filter.className {
+                conditions.append("(cl.wnid = ? OR cl.name = ? OR cl.prompt_name = ?)")
+                arguments += [name, name, name]
+            }
+            if let generator = filter.generator { conditions.append("g.name = ?"); arguments += [generator] }
+            let rows = try Row.fetchCursor(db, sql: """
+                SELECT sb.digest, p.text AS prompt, p.strategy, c.text AS caption, cr.name AS captioner,
+                       rb.digest AS real_digest, r.path AS real_path, cl.wnid, cl.label, d.name AS dataset,
+                       g.name AS generator, g.version AS generator_version, s.seed, s.steps, s.guidance, s.width, s.height
+                FROM synthetic_images s
+                JOIN blobs sb ON sb.id = s.blob_id
+                JOIN prompts p ON p.id = s.prompt_id
+                JOIN classes cl ON cl.id = p.class_id
+                JOIN datasets d ON d.id = p.dataset_id
+                JOIN generators g ON g.id = s.generator_id
+                LEFT JOIN captions c ON c.id = p.caption_id
+                LEFT JOIN captioners cr ON cr.id = c.captioner_id
+                LEFT JOIN real_images r ON r.id = c.real_image_id
+                LEFT JOIN blobs rb ON rb.id = r.blob_id
+                \(conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND "))
+                ORDER BY s.id
+                """, arguments: arguments)
+            while let row = try rows.next() {
+                try body(SyntheticEntry(
+                    digest: (row["digest"] as Digest).hex, prompt: row["prompt"], strategy: row["strategy"],
+                    caption: row["caption"], captioner: row["captioner"], realDigest: (row["real_digest"] as Digest?)?.hex,
+                    realPath: row["real_path"], class: row["wnid"], label: row["label"], dataset: row["dataset"],
+                    generator: row["generator"], generatorVersion: row["generator_version"], seed: row["seed"],
+                    steps: row["steps"], guidance: row["guidance"], width: row["width"], height: row["height"]))
+            }
+        }
+    }
+}
+
+// Optional fields are written as null rather than left out, so every line has the same keys.
+extension Lineage.SyntheticLineage {
+    enum CodingKeys: String, CodingKey {
+        case kind, digest, prompt, caption, real, `class`, dataset, generator, seed, steps, guidance, width, height
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(kind, forKey: .kind)
+        try c.encode(digest, forKey: .digest)
+        try c.encode(prompt, forKey: .prompt)
+        try c.encode(caption, forKey: .caption)
+        try c.encode(real, forKey: .real)
+        try c.encode(`class`, forKey: .class)
+        try c.encode(dataset, forKey: .dataset)
+        try c.encode(generator, forKey: .generator)
+        try c.encode(seed, forKey: .seed)
+        try c.encode(steps, forKey: .steps)
+        try c.encode(guidance, forKey: .guidance)
+        try c.encode(width, forKey: .width)
+        try c.encode(height, forKey: .height)
+    }
+}
+
+extension Lineage.SyntheticEntry {
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(digest, forKey: .digest)
+        try c.encode(prompt, forKey: .prompt)
+        try c.encode(strategy, forKey: .strategy)
+        try c.encode(caption, forKey: .caption)
+        try c.encode(captioner, forKey: .captioner)
+        try c.encode(realDigest, forKey: .realDigest)
+        try c.encode(realPath, forKey: .realPath)
+        try c.encode(`class`, forKey: .class)
+        try c.encode(label, forKey: .label)
+        try c.encode(dataset, forKey: .dataset)
+        try c.encode(generator, forKey: .generator)
+        try c.encode(generatorVersion, forKey: .generatorVersion)
+        try c.encode(seed, forKey: .seed)
+        try c.encode(steps, forKey: .steps)
+        try c.encode(guidance, forKey: .guidance)
+        try c.encode(width, forKey: .width)
+        try c.encode(height, forKey: .height)
+    }
+}
