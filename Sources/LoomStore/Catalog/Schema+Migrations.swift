@@ -171,6 +171,7 @@ CREATE TABLE prompts (
 );
 CREATE UNIQUE INDEX prompts_unique ON prompts(strategy, template, class_id, coalesce(caption_id, 0));
 CREATE INDEX prompts_by_dataset ON prompts(dataset_id, strategy);
+CREATE INDEX prompts_by_caption ON prompts(caption_id);      -- lineage of a real image; caption deletes
 
 CREATE TABLE generators (
     id         INTEGER PRIMARY KEY,

@@ -34,10 +34,6 @@ struct BenchLineageCommand: ParsableCommand {
     @Option(help: "Random seed.")
     var seed: UInt64 = 1
 
-    @Flag(name: .customLong("add-prompts-by-caption-index"),
-          help: "Add CREATE INDEX prompts_by_caption ON prompts(caption_id) to the scratch catalog (not in the schema yet), to compare.")
-    var addPromptsByCaptionIndex = false
-
     @Flag(name: .long, help: "Print JSON to stdout instead of text.")
     var json = false
 
@@ -166,9 +162,6 @@ struct BenchLineageCommand: ParsableCommand {
                     }
                 }
                 made = end
-            }
-            if addPromptsByCaptionIndex {
-                try store.catalog.write { db in try db.execute(sql: "CREATE INDEX prompts_by_caption ON prompts(caption_id)") }
             }
             try store.catalog.pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
         }
