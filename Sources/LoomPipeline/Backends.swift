@@ -82,17 +82,17 @@ public enum Backends {
     public static let generatorKinds = ["builtin:procedural"]
 
     public static func captioner(_ spec: String) throws -> any Captioner {
-        switch spec {
-        case "builtin:stats": return try StatsCaptioner()
-        default: throw unknown(spec, role: "captioner", available: captionerKinds)
-        }
+        if spec == "builtin:stats" { return try StatsCaptioner() }
+        if spec.hasPrefix("process:") { return try ProcessBackend.captioner(command: String(spec.dropFirst("process:".count))) }
+        if spec.hasPrefix("http:") { return try HTTPBackend.captioner(url: String(spec.dropFirst("http:".count))) }
+        throw unknown(spec, role: "captioner", available: captionerKinds)
     }
 
     public static func generator(_ spec: String) throws -> any Generator {
-        switch spec {
-        case "builtin:procedural": return try ProceduralGenerator()
-        default: throw unknown(spec, role: "generator", available: generatorKinds)
-        }
+        if spec == "builtin:procedural" { return try ProceduralGenerator() }
+        if spec.hasPrefix("process:") { return try ProcessBackend.generator(command: String(spec.dropFirst("process:".count))) }
+        if spec.hasPrefix("http:") { return try HTTPBackend.generator(url: String(spec.dropFirst("http:".count))) }
+        throw unknown(spec, role: "generator", available: generatorKinds)
     }
 
     static func unknown(_ spec: String, role: String, available: [String]) -> PipelineError {
