@@ -2,10 +2,10 @@
 /// txt2img API for images.
 enum HTTPBackend {
     static func captioner(url: String) throws -> any Captioner {
-        throw PipelineError("http: backends are not implemented yet (\(url))")
+        throw Backends.unknown("http:" + url, role: "captioner", available: Backends.captionerKinds)
     }
 
     static func generator(url: String) throws -> any Generator {
-        throw PipelineError("http: backends are not implemented yet (\(url))")
+        throw Backends.unknown("http:" + url, role: "generator", available: Backends.generatorKinds)
     }
 }
