@@ -13,8 +13,8 @@ public struct CaptionInput: Sendable {
     }
 }
 
-/// Something that writes a caption for each image of a batch (`builtin:stats` now; `process:`
-/// and `http:` backends, e.g. a BLIP-2 server, later).
+/// Something that writes a caption for each image of a batch (`builtin:stats`, a `process:`
+/// worker such as tools/workers/blip2_captioner.py, or an `http:` OpenAI-compatible server).
 ///
 /// A captioner is identified in the catalog by ``name`` plus ``params``: a different model,
 /// prompt or decoding setting is a different captioner, so its captions are stored beside the
@@ -65,8 +65,8 @@ public struct GeneratedImage: Sendable {
     }
 }
 
-/// Something that renders an image per request (`builtin:procedural` now; `process:` and
-/// `http:` backends, e.g. a Stable Diffusion server, later). Identified by name, version, params.
+/// Something that renders an image per request (`builtin:procedural`, a `process:` worker such
+/// as tools/workers/sd_generator.py, or an `http:` txt2img server). Identified by name, version, params.
 public protocol Generator {
     var name: String { get }
     var version: String { get }
@@ -78,8 +78,8 @@ public protocol Generator {
 
 /// Makes backends from a `--backend` spec (`kind:rest`).
 public enum Backends {
-    public static let captionerKinds = ["builtin:stats"]
-    public static let generatorKinds = ["builtin:procedural"]
+    public static let captionerKinds = ["builtin:stats", "process:CMD", "http:URL (OpenAI-compatible chat/completions)"]
+    public static let generatorKinds = ["builtin:procedural", "process:CMD", "http:URL (AUTOMATIC1111 txt2img)"]
 
     public static func captioner(_ spec: String) throws -> any Captioner {
         if spec == "builtin:stats" { return try StatsCaptioner() }
@@ -96,10 +96,6 @@ public enum Backends {
     }
 
     static func unknown(_ spec: String, role: String, available: [String]) -> PipelineError {
-        let kind = spec.split(separator: ":", maxSplits: 1).first.map(String.init) ?? spec
-        let why = ["process", "http"].contains(kind)
-            ? "\(kind): backends are not implemented yet"
-            : "unknown \(role) backend \"\(spec)\""
-        return PipelineError("\(why); available \(role) backends: \(available.joined(separator: ", ")) (offline built-in stand-ins, not real models)")
+        PipelineError("unknown \(role) backend \"\(spec)\"; available: \(available.joined(separator: ", ")) (builtin: ones are offline stand-ins, not real models)")
     }
 }

@@ -14,7 +14,10 @@ struct CaptionCommand: ParsableCommand {
             discussion: """
                 Backends: builtin:stats (loom-builtin-stats, an offline stand-in that describes measurable
                 statistics: brightness, contrast, dominant colour, orientation, size; it is not a captioning
-                model). A captioner is its name plus its parameters; re-running sends only uncaptioned images.
+                model); process:CMD (a worker speaking the loom-worker protocol, e.g.
+                'process:python3 tools/workers/blip2_captioner.py --model Salesforce/blip2-opt-2.7b' on a GPU);
+                http:URL (an OpenAI-compatible chat/completions server: http:http://host:8000/v1?model=NAME).
+                A captioner is its name plus its parameters; re-running sends only uncaptioned images.
                 """)
 
         @OptionGroup var options: StoreOptions

@@ -9,7 +9,9 @@ struct GenerateCommand: ParsableCommand {
         abstract: "Make K synthetic images per prompt of one strategy, with full provenance.",
         discussion: """
             Backends: builtin:procedural (loom-builtin-procedural, an offline stand-in that renders colour
-            fields and shapes from the prompt's words and the seed; it is not a diffusion model).
+            fields and shapes from the prompt's words and the seed; it is not a diffusion model);
+            process:CMD (e.g. 'process:python3 tools/workers/sd_generator.py --model stable-diffusion-v1-5/stable-diffusion-v1-5'
+            on a GPU, see tools/workers/README.md); http:URL (an AUTOMATIC1111-style /sdapi/v1/txt2img server).
             Each image's seed is derived from --seed, the prompt id and the image's index and recorded with
             it. The plan of jobs is written first: a killed run resumes with the missing jobs only, and a
             failing job is tried 3 times, then recorded as failed while the others go on.
