@@ -8,8 +8,11 @@ struct SQLCommand: ParsableCommand {
         abstract: "Run one read-only SQL statement over the catalog.",
         discussion: """
             The catalog is opened read-only and statements that would write are refused. Views for
-            people: v_real_images (dataset, split, class, digest, path, size). Tables: datasets, splits,
-            classes, real_images, blobs, shards, runs, pixel_cache (schema/*.sql documents every column).
+            people: v_real_images (dataset, split, class, digest, path, size) and v_lineage (one row per
+            synthetic image: digest, strategy, prompt, caption, captioner, real_digest, real_path, class,
+            dataset, generator, seed, steps, guidance, size). Tables: datasets, splits, classes,
+            real_images, blobs, shards, runs, jobs, pixel_cache, captioners, captions, prompts,
+            generators, synthetic_images (schema/*.sql documents every column).
             Text output is tab-separated with a header line; --json prints one object per row.
             """)
 
