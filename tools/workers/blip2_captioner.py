@@ -11,7 +11,6 @@ import argparse
 import io
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import loom_worker  # noqa: E402
@@ -92,25 +91,7 @@ def self_test():
 
 def main(argv=None):
     args = parse_args(argv)
-    if args.self_test:
-        self_test()
-        return
-    params = params_for(args)
-    name = args.model.rstrip("/").split("/")[-1]
-    if args.dry_run:
-        loom_worker.serve("captioner", name + "-dry-run", "dry-run", params,
-                          lambda items: loom_worker.per_item(dry_caption, items))
-        return
-    state = {}
-
-    def load():
-        started = time.time()
-        state["model"] = Blip2(args)
-        print("blip2_captioner: loaded %s on %s in %.1f s" % (args.model, state["model"].device, time.time() - started), file=sys.stderr)
-        params["dtype"] = str(state["model"].dtype).replace("torch.", "")
-        return name, state["model"].model_version, params
-
-    loom_worker.serve("captioner", name, "unpinned", params, lambda items: state["model"].caption(items), load=load)
+    loom_worker.run("captioner", args, params_for(args), dry_caption, Blip2, self_test, "blip2_captioner")
 
 
 if __name__ == "__main__":

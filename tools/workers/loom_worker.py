@@ -9,6 +9,7 @@ stderr and writes protocol lines to the real stdout only.
 import base64
 import json
 import sys
+import time
 import traceback
 
 PROTOCOL = "loom-worker"
@@ -92,3 +93,29 @@ def tiny_png(width, height, rgb):
             + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
             + chunk(b"IDAT", zlib.compress(raw, 9))
             + chunk(b"IEND", b""))
+
+
+def run(role, args, params, dry_function, make_model, self_test, label):
+    """The main of a worker script: --self-test, --dry-run (stand-in outputs through the real
+    protocol, named NAME-dry-run so they can never pass for the model's), or the model itself,
+    loaded once after the handshake. `make_model(args)` returns an object with `device`, `dtype`,
+    `model_version` and a batch method named after the role's verb (caption / generate)."""
+    if args.self_test:
+        self_test()
+        return
+    name = args.model.rstrip("/").split("/")[-1]
+    if args.dry_run:
+        serve(role, name + "-dry-run", "dry-run", params, lambda items: per_item(dry_function, items))
+        return
+    state = {}
+
+    def load():
+        started = time.time()
+        state["model"] = make_model(args)
+        print("%s: loaded %s on %s in %.1f s" % (label, args.model, state["model"].device, time.time() - started), file=sys.stderr)
+        params["dtype"] = str(state["model"].dtype).replace("torch.", "")
+        return name, state["model"].model_version, params
+
+    verb = "caption" if role == "captioner" else "generate"
+    serve(role, name, "unpinned", params, lambda items: getattr(state["model"], verb)(items), load=load)
+

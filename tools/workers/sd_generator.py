@@ -113,25 +113,7 @@ def self_test():
 
 def main(argv=None):
     args = parse_args(argv)
-    if args.self_test:
-        self_test()
-        return
-    params = params_for(args)
-    name = args.model.rstrip("/").split("/")[-1]
-    if args.dry_run:
-        loom_worker.serve("generator", name + "-dry-run", "dry-run", params,
-                          lambda requests: loom_worker.per_item(dry_generate, requests))
-        return
-    state = {}
-
-    def load():
-        started = time.time()
-        state["model"] = Diffusion(args)
-        print("sd_generator: loaded %s on %s in %.1f s" % (args.model, state["model"].device, time.time() - started), file=sys.stderr)
-        params["dtype"] = str(state["model"].dtype).replace("torch.", "")
-        return name, state["model"].model_version, params
-
-    loom_worker.serve("generator", name, "unpinned", params, lambda requests: state["model"].generate(requests), load=load)
+    loom_worker.run("generator", args, params_for(args), dry_generate, Diffusion, self_test, "sd_generator")
 
 
 if __name__ == "__main__":
