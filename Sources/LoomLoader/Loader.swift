@@ -119,9 +119,11 @@ final class LoaderPipeline: @unchecked Sendable {
 
     final class Slot {
         let pixels: UnsafeMutableRawBufferPointer
-        var labels: [Int32]
+        // Raw storage, allocated once: several workers write different elements of one slot at
+        // the same time, which a Swift Array (copy-on-write, a struct) does not allow.
+        let labels: UnsafeMutableBufferPointer<Int32>
         /// The samples actually delivered (a `skipBad` replacement shows here, not the bad one).
-        var samples: [UInt32]
+        let samples: UnsafeMutableBufferPointer<UInt32>
         var batch = -1
         var filled = 0
         var expected = 0
@@ -129,11 +131,17 @@ final class LoaderPipeline: @unchecked Sendable {
 
         init(bytes: Int, batchSize: Int) {
             pixels = UnsafeMutableRawBufferPointer.allocate(byteCount: max(bytes, 1), alignment: 64)
-            labels = [Int32](repeating: 0, count: batchSize)
-            samples = [UInt32](repeating: 0, count: batchSize)
+            labels = .allocate(capacity: batchSize)
+            labels.initialize(repeating: 0)
+            samples = .allocate(capacity: batchSize)
+            samples.initialize(repeating: 0)
         }
 
-        deinit { pixels.deallocate() }
+        deinit {
+            pixels.deallocate()
+            labels.deallocate()
+            samples.deallocate()
+        }
     }
 
     init(store: Store, table: SampleTable, spec: TransformSpec, config: SamplerConfig, epoch: Int,
@@ -192,8 +200,8 @@ final class LoaderPipeline: @unchecked Sendable {
         return BatchView(
             index: (first) / options.batchSize, count: count,
             pixels: UnsafeRawBufferPointer(rebasing: slot.pixels[0..<(count * spec.sampleBytes)]),
-            labels: slot.labels.withUnsafeBufferPointer { UnsafeBufferPointer(rebasing: $0[0..<count]) },
-            samples: slot.samples[0..<count], endPosition: first + count)
+            labels: UnsafeBufferPointer(rebasing: slot.labels[0..<count]),
+            samples: Array(slot.samples[0..<count])[...], endPosition: first + count)
     }
 
     var resumeToken: ResumeToken {
