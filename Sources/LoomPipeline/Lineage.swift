@@ -146,38 +146,19 @@ public enum Lineage {
     }
 
     static func synthetic(_ db: Database, blobID: Int64, digest: Digest) throws -> SyntheticLineage? {
-        let statement = try db.cachedStatement(sql: """
-            SELECT p.text AS prompt, p.strategy, p.template, p.truncated, p.full_text,
-                   c.text AS caption, cr.name AS captioner,
-                   rb.digest AS real_digest, r.path AS real_path, sp.name AS real_split,
-                   cl.wnid, cl.label, cl.name AS class_name, d.name AS dataset,
-                   g.name AS generator, g.version AS generator_version,
-                   s.seed, s.steps, s.guidance, s.width, s.height
-            FROM synthetic_images s
-            JOIN prompts p ON p.id = s.prompt_id
-            JOIN classes cl ON cl.id = p.class_id
-            JOIN datasets d ON d.id = p.dataset_id
-            JOIN generators g ON g.id = s.generator_id
-            LEFT JOIN captions c ON c.id = p.caption_id
-            LEFT JOIN captioners cr ON cr.id = c.captioner_id
-            LEFT JOIN real_images r ON r.id = c.real_image_id
-            LEFT JOIN splits sp ON sp.id = r.split_id
-            LEFT JOIN blobs rb ON rb.id = r.blob_id
-            WHERE s.blob_id = ?
-            ORDER BY s.id LIMIT 1
-            """)
+        let statement = try db.cachedStatement(sql: "SELECT * FROM v_lineage WHERE blob_id = ? ORDER BY synthetic_id LIMIT 1")
         guard let row = try Row.fetchOne(statement, arguments: [blobID]) else { return nil }
         let caption: CaptionInfo? = (row["caption"] as String?).map { CaptionInfo(text: $0, captioner: row["captioner"] ?? "") }
         var real: RealInfo?
-        if let realDigest = row["real_digest"] as Digest? {
-            real = RealInfo(digest: realDigest.hex, path: row["real_path"], split: row["real_split"])
+        if let realDigest = row["real_digest"] as String? {
+            real = RealInfo(digest: realDigest, path: row["real_path"], split: row["real_split"])
         }
         return SyntheticLineage(
             digest: digest.hex,
             prompt: PromptInfo(text: row["prompt"], strategy: row["strategy"], template: row["template"],
                                truncated: row["truncated"], fullText: row["full_text"]),
             caption: caption, real: real,
-            class: ClassInfo(wnid: row["wnid"], label: row["label"], name: row["class_name"]),
+            class: ClassInfo(wnid: row["class"], label: row["label"], name: row["class_name"]),
             dataset: row["dataset"],
             generator: GeneratorInfo(name: row["generator"], version: row["generator_version"]),
             seed: row["seed"], steps: row["steps"], guidance: row["guidance"], width: row["width"], height: row["height"])
@@ -302,44 +283,32 @@ public enum Lineage {
             // Only the filters given go into the SQL, so the planner can start from the most selective
             // table; a caption filter needs a caption, so those joins become inner joins.
             var conditions: [String] = [], arguments: StatementArguments = []
-            if let dataset = filter.dataset { conditions.append("d.name = ?"); arguments += [dataset] }
+            if let dataset = filter.dataset { conditions.append("dataset = ?"); arguments += [dataset] }
             if let text = filter.captionContains {
                 // As a set of prompt ids, so the plan is: scan the captions (thousands), then look the
                 // synthetic images up by prompt, instead of joining every synthetic row to its caption.
                 conditions.append("""
-                    s.prompt_id IN (SELECT fp.id FROM prompts fp JOIN captions fc ON fc.id = fp.caption_id
+                    prompt_id IN (SELECT fp.id FROM prompts fp JOIN captions fc ON fc.id = fp.caption_id
                                     WHERE fc.text LIKE ? ESCAPE '\\')
                     """)
                 arguments += [containsPattern(text)]
             }
-            if let strategy = filter.strategy { conditions.append("p.strategy = ?"); arguments += [strategy] }
+            if let strategy = filter.strategy { conditions.append("strategy = ?"); arguments += [strategy] }
             if let name = filter.className {
-                conditions.append("(cl.wnid = ? OR cl.name = ? OR cl.prompt_name = ?)")
+                conditions.append("(class = ? OR class_name = ? OR class_prompt_name = ?)")
                 arguments += [name, name, name]
             }
-            if let generator = filter.generator { conditions.append("g.name = ?"); arguments += [generator] }
+            if let generator = filter.generator { conditions.append("generator = ?"); arguments += [generator] }
             let rows = try Row.fetchCursor(db, sql: """
-                SELECT sb.digest, p.text AS prompt, p.strategy, c.text AS caption, cr.name AS captioner,
-                       rb.digest AS real_digest, r.path AS real_path, cl.wnid, cl.label, d.name AS dataset,
-                       g.name AS generator, g.version AS generator_version, s.seed, s.steps, s.guidance, s.width, s.height
-                FROM synthetic_images s
-                JOIN blobs sb ON sb.id = s.blob_id
-                JOIN prompts p ON p.id = s.prompt_id
-                JOIN classes cl ON cl.id = p.class_id
-                JOIN datasets d ON d.id = p.dataset_id
-                JOIN generators g ON g.id = s.generator_id
-                LEFT JOIN captions c ON c.id = p.caption_id
-                LEFT JOIN captioners cr ON cr.id = c.captioner_id
-                LEFT JOIN real_images r ON r.id = c.real_image_id
-                LEFT JOIN blobs rb ON rb.id = r.blob_id
+                SELECT * FROM v_lineage
                 \(conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND "))
-                ORDER BY s.id
+                ORDER BY synthetic_id
                 """, arguments: arguments)
             while let row = try rows.next() {
                 try body(SyntheticEntry(
-                    digest: (row["digest"] as Digest).hex, prompt: row["prompt"], strategy: row["strategy"],
-                    caption: row["caption"], captioner: row["captioner"], realDigest: (row["real_digest"] as Digest?)?.hex,
-                    realPath: row["real_path"], class: row["wnid"], label: row["label"], dataset: row["dataset"],
+                    digest: row["digest"], prompt: row["prompt"], strategy: row["strategy"],
+                    caption: row["caption"], captioner: row["captioner"], realDigest: row["real_digest"],
+                    realPath: row["real_path"], class: row["class"], label: row["label"], dataset: row["dataset"],
                     generator: row["generator"], generatorVersion: row["generator_version"], seed: row["seed"],
                     steps: row["steps"], guidance: row["guidance"], width: row["width"], height: row["height"]))
             }

@@ -217,11 +217,15 @@ CREATE VIEW v_blob_roots AS
     UNION ALL
     SELECT blob_id FROM synthetic_images;
 
--- Which caption produced which synthetic image, and from which real image: one row per synthetic image.
+-- Which caption produced which synthetic image, and from which real image: one row per synthetic
+-- image. `loom lineage` and `loom synthetic` read it too, so this is the one place these joins live.
 CREATE VIEW v_lineage AS
-    SELECT s.id AS synthetic_id, lower(hex(sb.digest)) AS digest, p.strategy, p.text AS prompt,
-           c.text AS caption, cr.name AS captioner, lower(hex(rb.digest)) AS real_digest, r.path AS real_path,
-           cl.wnid AS class, cl.label, d.name AS dataset, g.name AS generator, g.version AS generator_version,
+    SELECT s.id AS synthetic_id, s.blob_id, lower(hex(sb.digest)) AS digest,
+           s.prompt_id, p.strategy, p.template, p.text AS prompt, p.truncated, p.full_text,
+           c.text AS caption, cr.name AS captioner,
+           nullif(lower(hex(rb.digest)), '') AS real_digest, r.path AS real_path, sp.name AS real_split,
+           cl.wnid AS class, cl.label, cl.name AS class_name, cl.prompt_name AS class_prompt_name, d.name AS dataset,
+           g.name AS generator, g.version AS generator_version,
            s.seed, s.steps, s.guidance, s.width, s.height
     FROM synthetic_images s
     JOIN blobs sb ON sb.id = s.blob_id
@@ -232,6 +236,7 @@ CREATE VIEW v_lineage AS
     LEFT JOIN captions c ON c.id = p.caption_id
     LEFT JOIN captioners cr ON cr.id = c.captioner_id
     LEFT JOIN real_images r ON r.id = c.real_image_id
+    LEFT JOIN splits sp ON sp.id = r.split_id
     LEFT JOIN blobs rb ON rb.id = r.blob_id;
 """#),
     ]
