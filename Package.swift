@@ -18,10 +18,18 @@ let package = Package(
         .library(name: "LoomImage", targets: ["LoomImage"]),
         .library(name: "LoomIngest", targets: ["LoomIngest"]),
         .library(name: "LoomLoader", targets: ["LoomLoader"]),
+        .library(name: "LoomTrain", targets: ["LoomTrain"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.0.0"),
+        // The service (`loom serve`). Hummingbird without its default traits: swift-configuration
+        // support is not used, and every trait left out is code CI does not compile.
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0", traits: []),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.0"),
     ],
     targets: [
         // System libraries, linked through pkg-config. SQLite comes in through GRDB's own
@@ -32,6 +40,7 @@ let package = Package(
         .systemLibrary(name: "CSPNG", pkgConfig: "spng", providers: [.apt(["libspng-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CLibCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
 
         .target(name: "LoomImage", dependencies: ["CTurboJPEG", "CSPNG"]),
         .target(name: "LoomStore", dependencies: [grdb, "CLZ4", "CZlib", "CLibCrypto"]),
@@ -40,9 +49,20 @@ let package = Package(
         .target(name: "LoomDatasets", dependencies: ["LoomImage", "CZlib"]),
         .target(name: "LoomLoader", dependencies: ["LoomStore", "LoomImage", "LoomParallel", grdb]),
         .target(name: "LoomPipeline", dependencies: ["LoomStore", "LoomImage", grdb]),
+        .target(name: "LoomTrain", dependencies: ["COpenBLAS", "LoomStore", "LoomLoader", grdb]),
+        .target(name: "LoomExperiment", dependencies: ["LoomTrain", "LoomPipeline", "LoomLoader", "LoomStore", grdb]),
+        .target(name: "LoomServer", dependencies: [
+            "LoomStore", "LoomLoader", "LoomPipeline", "LoomIngest", grdb,
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Mustache", package: "swift-mustache"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+        ]),
         .executableTarget(
             name: "loom",
-            dependencies: ["LoomStore", "LoomImage", "LoomIngest", "LoomDatasets", "LoomLoader", "LoomPipeline", argumentParser]),
+            dependencies: ["LoomStore", "LoomImage", "LoomIngest", "LoomDatasets", "LoomLoader", "LoomPipeline",
+                           "LoomTrain", "LoomExperiment", "LoomServer", argumentParser]),
 
         .target(name: "LoomTestSupport", dependencies: ["LoomImage", "LoomStore"], path: "Tests/LoomTestSupport"),
         .testTarget(name: "LoomImageTests", dependencies: ["LoomImage", "LoomTestSupport"]),
@@ -50,6 +70,9 @@ let package = Package(
         .testTarget(name: "LoomIngestTests", dependencies: ["LoomIngest", "LoomDatasets", "LoomTestSupport"]),
         .testTarget(name: "LoomLoaderTests", dependencies: ["LoomLoader", "LoomIngest", "LoomTestSupport"]),
         .testTarget(name: "LoomPipelineTests", dependencies: ["LoomPipeline", "LoomIngest", "LoomTestSupport", grdb]),
+        .testTarget(name: "LoomTrainTests", dependencies: ["LoomTrain", "LoomLoader", "LoomIngest", "LoomTestSupport"]),
+        .testTarget(name: "LoomExperimentTests", dependencies: ["LoomExperiment", "LoomIngest", "LoomTestSupport", grdb]),
+        .testTarget(name: "LoomServerTests", dependencies: ["LoomServer", "LoomIngest", "LoomTestSupport"]),
         .testTarget(name: "LoomCLITests", dependencies: ["LoomStore", "LoomTestSupport"]),
     ]
 )
