@@ -1,18 +1,36 @@
-/// What to load, written `DATASET:SPLIT` (real images), optionally `*WEIGHT`, several joined
-/// with `+` for a mixture: `imagenette:train*0.5+imagenette:val`. Class filters come from the
-/// command line. (Synthetic selections, `DATASET:synthetic:STRATEGY`, arrive with the pipeline.)
+/// What to load: `DATASET:SPLIT` for real images, `DATASET:synthetic:STRATEGY` for the synthetic
+/// images generated from that dataset's prompts of one strategy; each optionally `*WEIGHT`,
+/// several joined with `+` for a mixture: `imagenette:train*0.5+imagenette:synthetic:class-caption`.
+/// Class filters come from the command line.
 public struct Selection: Sendable, Hashable, CustomStringConvertible {
     public struct Component: Sendable, Hashable {
+        public enum Source: Sendable, Hashable {
+            case real(split: String)
+            case synthetic(strategy: String)
+        }
+
         public var dataset: String
-        public var split: String
+        public var source: Source
         public var classes: [String]?
         public var weight: Double
 
-        public init(dataset: String, split: String, classes: [String]? = nil, weight: Double = 1) {
+        public init(dataset: String, source: Source, classes: [String]? = nil, weight: Double = 1) {
             self.dataset = dataset
-            self.split = split
+            self.source = source
             self.classes = classes
             self.weight = weight
+        }
+
+        public init(dataset: String, split: String, classes: [String]? = nil, weight: Double = 1) {
+            self.init(dataset: dataset, source: .real(split: split), classes: classes, weight: weight)
+        }
+
+        /// `DATASET:SPLIT` or `DATASET:synthetic:STRATEGY`, without the weight.
+        public var name: String {
+            switch source {
+            case .real(let split): "\(dataset):\(split)"
+            case .synthetic(let strategy): "\(dataset):synthetic:\(strategy)"
+            }
         }
     }
 
@@ -24,7 +42,7 @@ public struct Selection: Sendable, Hashable, CustomStringConvertible {
         components = [Component(dataset: dataset, split: split, classes: classes)]
     }
 
-    /// Parses the `DATASET:SPLIT[*W]+...` form.
+    /// Parses the `DATASET:SPLIT[*W]+DATASET:synthetic:STRATEGY[*W]+...` form.
     public init(parsing text: String) throws {
         components = try text.split(separator: "+", omittingEmptySubsequences: false).map { part in
             let pieces = part.split(separator: "*", maxSplits: 1, omittingEmptySubsequences: false)
@@ -36,15 +54,23 @@ public struct Selection: Sendable, Hashable, CustomStringConvertible {
                 weight = parsed
             }
             let names = pieces[0].split(separator: ":", omittingEmptySubsequences: false).map(String.init)
-            guard names.count == 2, !names[0].isEmpty, !names[1].isEmpty else {
-                throw LoaderError("selection \"\(text)\": expected DATASET:SPLIT, got \"\(pieces[0])\"")
+            guard !names.contains(where: \.isEmpty) else {
+                throw LoaderError("selection \"\(text)\": empty name in \"\(pieces[0])\"")
             }
-            return Component(dataset: names[0], split: names[1], weight: weight)
+            switch names.count {
+            case 2:
+                return Component(dataset: names[0], source: .real(split: names[1]), weight: weight)
+            case 3 where names[1] == "synthetic":
+                return Component(dataset: names[0], source: .synthetic(strategy: names[2]), weight: weight)
+            default:
+                throw LoaderError(
+                    "selection \"\(text)\": expected DATASET:SPLIT or DATASET:synthetic:STRATEGY, got \"\(pieces[0])\"")
+            }
         }
     }
 
     public var description: String {
-        components.map { c in "\(c.dataset):\(c.split)" + (c.weight == 1 ? "" : "*\(c.weight)") }.joined(separator: "+")
+        components.map { c in c.name + (c.weight == 1 ? "" : "*\(c.weight)") }.joined(separator: "+")
     }
 }
 

@@ -26,8 +26,10 @@ public enum PromptBuilder {
     ///   - classNames: wnid -> prompt name, overriding the catalog's.
     ///   - captioner: which captioner's captions (required for caption strategies when the dataset
     ///     has captions from several).
+    ///   - split: use only captions of this split's images (an experiment keeps its validation
+    ///     images' captions out of the training prompts).
     public static func run(writer: StoreWriter, dataset: String, strategy: PromptStrategy,
-                           classNames: [String: String] = [:], captioner: String? = nil) throws -> Summary {
+                           classNames: [String: String] = [:], captioner: String? = nil, split: String? = nil) throws -> Summary {
         var summary = Summary(strategy: strategy.name, template: strategy.template, created: 0, existing: 0, truncated: 0,
                               tokenRule: PromptLength.rule)
         try writer.commit { db, _ in
@@ -83,8 +85,8 @@ public enum PromptBuilder {
                 SELECT c.id, c.text, r.class_id FROM captions c
                 JOIN captioners cr ON cr.id = c.captioner_id
                 JOIN real_images r ON r.id = c.real_image_id JOIN splits s ON s.id = r.split_id
-                WHERE s.dataset_id = ? AND cr.name = ? ORDER BY c.id
-                """, arguments: [datasetID, chosen])
+                WHERE s.dataset_id = ? AND cr.name = ? AND (? IS NULL OR s.name = ?) ORDER BY c.id
+                """, arguments: [datasetID, chosen, split, split])
             while let row = try rows.next() {
                 try add(classID: row["class_id"], captionID: row["id"], caption: row["text"])
             }

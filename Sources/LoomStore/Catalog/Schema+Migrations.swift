@@ -249,7 +249,7 @@ CREATE INDEX runs_by_parent ON runs(parent_id);
 -- One row per finished epoch: what `loom train --json` prints.
 CREATE TABLE train_epochs (
     run_id       INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-    epoch        INTEGER NOT NULL,                       -- 0-based
+    epoch        INTEGER NOT NULL,                       -- 1-based: the epoch just finished
     loss         REAL    NOT NULL,                       -- mean training loss over the epoch
     train_top1   REAL    NOT NULL,                       -- fraction, on the augmented training batches
     eval_top1    REAL,                                   -- fraction, on the eval selection (NULL: no eval)

@@ -32,11 +32,15 @@ struct PromptsCommand: ParsableCommand {
     @Option(help: "Whose captions, when the dataset has several captioners.")
     var captioner: String?
 
+    @Option(help: "Use only the captions of this split's images (keep validation captions out of training prompts).")
+    var split: String?
+
     func run() throws {
         let chosen = try PromptStrategy(name: strategy, template: template)
         let names = try classNames.map { try ClassNamesFile(path: $0).names.mapValues(\.promptName) } ?? [:]
         let writer = try options.openReadWrite().makeWriter()
-        let summary = try PromptBuilder.run(writer: writer, dataset: dataset, strategy: chosen, classNames: names, captioner: captioner)
+        let summary = try PromptBuilder.run(writer: writer, dataset: dataset, strategy: chosen, classNames: names, captioner: captioner,
+                                            split: split)
         if options.json { return try Output.json(summary) }
         Output.stderr("prompts \(summary.strategy) (\(summary.template)): \(summary.created) created, \(summary.existing) existing, \(summary.truncated) cut to the token limit")
     }
