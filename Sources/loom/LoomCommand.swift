@@ -13,7 +13,7 @@ struct LoomCommand: ParsableCommand {
             IngestCommand.self, StatsCommand.self, LsCommand.self, CatCommand.self, VerifyCommand.self,
             GCCommand.self, ExportCommand.self, RmCommand.self, DatasetCommand.self, OrderCommand.self,
             StreamCommand.self, CacheCommand.self, CaptionCommand.self, PromptsCommand.self, GenerateCommand.self, SQLCommand.self,
-            LineageCommand.self, SyntheticCommand.self,
+            LineageCommand.self, SyntheticCommand.self, TrainCommand.self, ExperimentCommand.self,
             BenchCommand.self,
         ])
 }

@@ -1,0 +1,85 @@
+import Foundation
+
+/// What a training run is: the data, the model and every hyper-parameter that changes the
+/// weights. Two runs with equal configs (and equal training samples) train the same model, so
+/// the config's canonical JSON is the run's identity for `--resume` and for reusing a finished
+/// run. Operational settings that do not change the result (threads, loader workers) are not
+/// part of it.
+public struct TrainConfig: Codable, Sendable, Hashable {
+    /// The training selection (`DATASET:SPLIT`, `DATASET:synthetic:STRATEGY`, `+`, `*W`).
+    public var train: String
+    /// The evaluation selection, normally the real validation split.
+    public var eval: String?
+    public var model: String
+    public var epochs: Int
+    /// Input side in pixels.
+    public var size: Int
+    public var batch: Int
+    public var seed: Int64
+    public var learningRate: Double
+    public var momentum: Double
+    public var weightDecay: Double
+    public var nesterov: Bool
+    /// Linear warm-up before the cosine decay, in epochs.
+    public var warmupEpochs: Double
+    public var labelSmoothing: Double
+
+    public init(train: String, eval: String?, model: String = "resnet-small", epochs: Int, size: Int = 32, batch: Int = 128,
+                seed: Int64 = 0, learningRate: Double = 0.1, momentum: Double = 0.9, weightDecay: Double = 5e-4,
+                nesterov: Bool = false, warmupEpochs: Double = 1, labelSmoothing: Double = 0) {
+        self.train = train
+        self.eval = eval
+        self.model = model
+        self.epochs = epochs
+        self.size = size
+        self.batch = batch
+        self.seed = seed
+        self.learningRate = learningRate
+        self.momentum = momentum
+        self.weightDecay = weightDecay
+        self.nesterov = nesterov
+        self.warmupEpochs = warmupEpochs
+        self.labelSmoothing = labelSmoothing
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case train, eval, model, epochs, size, batch, seed, momentum, nesterov
+        case learningRate = "learning_rate"
+        case weightDecay = "weight_decay"
+        case warmupEpochs = "warmup_epochs"
+        case labelSmoothing = "label_smoothing"
+    }
+
+    /// Rejects settings that cannot train, naming the option.
+    public func validate() throws {
+        func check(_ ok: Bool, _ message: String) throws { if !ok { throw TrainError(message) } }
+        try check(epochs >= 1, "--epochs must be at least 1 (got \(epochs))")
+        try check((8...1024).contains(size), "--size must be 8...1024 pixels (got \(size))")
+        try check(batch >= 2, "--batch must be at least 2: batch norm needs two samples (got \(batch))")
+        try check(learningRate > 0 && learningRate.isFinite, "--lr must be positive (got \(learningRate))")
+        try check((0..<1).contains(momentum), "--momentum must be in [0, 1) (got \(momentum))")
+        try check(weightDecay >= 0 && weightDecay.isFinite, "--weight-decay must be >= 0 (got \(weightDecay))")
+        try check(warmupEpochs >= 0 && warmupEpochs.isFinite, "--warmup-epochs must be >= 0 (got \(warmupEpochs))")
+        try check((0..<1).contains(labelSmoothing), "--label-smoothing must be in [0, 1) (got \(labelSmoothing))")
+        try check(ModelSpec.names.contains(model),
+                  "unknown model \"\(model)\"; known: \(ModelSpec.names.joined(separator: ", "))")
+    }
+
+    /// Sorted-key JSON with the training samples' identity: equal strings, equal runs.
+    func identity(samples: SampleSetIdentity) throws -> String {
+        struct Identity: Encodable {
+            var config: TrainConfig
+            var samples: SampleSetIdentity
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(Identity(config: self, samples: samples)), as: UTF8.self)
+    }
+}
+
+/// A failure of training with its cause in words.
+public struct TrainError: Error, CustomStringConvertible, Sendable {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}

@@ -1,0 +1,151 @@
+import ArgumentParser
+import Foundation
+import LoomStore
+import LoomTrain
+
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train a classifier on a selection, evaluating every epoch on another (the real val split).",
+        discussion: """
+            Selections: DATASET:SPLIT for real images, DATASET:synthetic:STRATEGY for the images generated
+            from that strategy's prompts; join several with + and weight them with *W, e.g.
+            --train fmnist:synthetic:class-caption*3+fmnist:train. Batches stream from the loader
+            (RandomResizedCrop + flip for training; resize + centre crop for evaluation) while the CPU
+            trains (OpenBLAS). After each epoch a checkpoint (model, optimizer, loader cursor) is stored as a
+            blob; --resume continues the newest unfinished run with the same config and images from it.
+            With --json: one line per epoch ("type":"epoch", epoch, loss, train_top1, eval_top1, eval_top5,
+            images_per_s) and a summary line ("type":"summary").
+            """)
+
+    @OptionGroup var options: StoreOptions
+    @OptionGroup var hyper: TrainingOptions
+
+    @Option(help: "Training selection, e.g. fmnist:synthetic:class-caption or fmnist:train.")
+    var train: String
+
+    @Option(help: "Evaluation selection, normally the real validation split (e.g. fmnist:val).")
+    var eval: String?
+
+    @Flag(help: "Continue the newest unfinished run with this config and these images from its last checkpoint.")
+    var resume = false
+
+    @Option(name: .customLong("keep-checkpoints"), help: "Checkpoints kept per run (older ones are dropped; loom gc frees them).")
+    var keepCheckpoints = 2
+
+    func run() throws {
+        let kernel = BLAS.selectKernel()
+        let config = hyper.config(train: train, eval: eval)
+        let writer = try options.openReadWrite().makeWriter()
+        let line = ProgressLine("train")
+        let encoder = Output.lineEncoder()
+        let summary = try TrainRun.run(
+            writer: writer, config: config,
+            options: .init(workers: hyper.workers, threads: hyper.threads, resume: resume, keepCheckpoints: keepCheckpoints,
+                           blasKernel: kernel.description),
+            onEpoch: { metrics in
+                line.finish()
+                if options.json {
+                    try? Output.jsonLine(Typed("epoch", metrics), encoder: encoder)
+                } else {
+                    Output.stderr(TrainReport.epochLine(metrics, of: config.epochs))
+                }
+            },
+            onStep: { epoch, done, total in line.update(done: done, total: total, unit: "batch") })
+        line.finish()
+        if options.json { return try Output.jsonLine(Typed("summary", summary), encoder: encoder) }
+        Output.stderr(TrainReport.summaryText(summary))
+    }
+}
+
+/// The hyper-parameters `loom train` and `loom experiment` share.
+struct TrainingOptions: ParsableArguments {
+    @Option(help: "Model: \(ModelSpec.names.joined(separator: ", ")).")
+    var model = "resnet-small"
+
+    @Option(help: "Epochs.")
+    var epochs = 10
+
+    @Option(help: "Input side in pixels.")
+    var size = 32
+
+    @Option(help: "Batch size.")
+    var batch = 128
+
+    @Option(help: "Seed of the weights, the sample order and the augmentation.")
+    var seed: Int64 = 0
+
+    @Option(name: .customLong("lr"), help: "Peak learning rate (SGD).")
+    var learningRate = 0.1
+
+    @Option(help: "SGD momentum.")
+    var momentum = 0.9
+
+    @Option(name: .customLong("weight-decay"), help: "Weight decay (not on batch norm and biases).")
+    var weightDecay = 5e-4
+
+    @Flag(help: "Nesterov momentum.")
+    var nesterov = false
+
+    @Option(name: .customLong("warmup-epochs"), help: "Linear learning-rate warm-up before the cosine decay, in epochs.")
+    var warmupEpochs = 1.0
+
+    @Option(name: .customLong("label-smoothing"), help: "Label smoothing (0 = off).")
+    var labelSmoothing = 0.0
+
+    @Option(help: "Loader decode threads (they overlap training).")
+    var workers = 1
+
+    @Option(help: "OpenBLAS threads (default: all cores).")
+    var threads = ProcessInfo.processInfo.activeProcessorCount
+
+    func config(train: String, eval: String?) -> TrainConfig {
+        TrainConfig(train: train, eval: eval, model: model, epochs: epochs, size: size, batch: batch, seed: seed,
+                    learningRate: learningRate, momentum: momentum, weightDecay: weightDecay, nesterov: nesterov,
+                    warmupEpochs: warmupEpochs, labelSmoothing: labelSmoothing)
+    }
+
+    func validate() throws {
+        guard workers >= 1 else { throw ValidationError("--workers must be at least 1") }
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+    }
+}
+
+/// A JSON line with a "type" key beside the value's own keys.
+struct Typed<Value: Encodable>: Encodable {
+    var type: String
+    var value: Value
+
+    init(_ type: String, _ value: Value) {
+        self.type = type
+        self.value = value
+    }
+
+    private enum Key: String, CodingKey { case type }
+
+    func encode(to encoder: any Encoder) throws {
+        try value.encode(to: encoder)
+        var container = encoder.container(keyedBy: Key.self)
+        try container.encode(type, forKey: .type)
+    }
+}
+
+/// Human-readable lines for training results.
+enum TrainReport {
+    static func percent(_ value: Double?) -> String { value.map { String(format: "%5.1f%%", $0 * 100) } ?? "    -" }
+
+    static func epochLine(_ m: EpochMetrics, of epochs: Int) -> String {
+        "epoch \(m.epoch)/\(epochs)  loss \(String(format: "%.4f", m.loss))  train \(percent(m.trainTop1))  "
+            + "eval top-1 \(percent(m.evalTop1))  top-5 \(percent(m.evalTop5))  "
+            + "\(String(format: "%.0f", m.imagesPerSecond)) img/s  \(String(format: "%.1f", m.seconds)) s"
+    }
+
+    static func summaryText(_ s: TrainSummary) -> String {
+        var text = "run \(s.runID)"
+        if s.reused { text += " (reused, nothing trained)" } else if s.resumedFromEpoch > 0 { text += " (resumed after epoch \(s.resumedFromEpoch))" }
+        text += ": \(s.model), \(s.parameters) parameters, \(s.trainImages) training images, \(s.epochs) epochs; "
+        text += "eval top-1 \(percent(s.evalTop1)), top-5 \(percent(s.evalTop5)); "
+        text += "\(String(format: "%.0f", s.imagesPerSecond)) img/s, \(String(format: "%.1f", s.seconds)) s; BLAS \(s.blasKernel)"
+        return text
+    }
+}
