@@ -71,7 +71,8 @@ let package = Package(
         .testTarget(name: "LoomLoaderTests", dependencies: ["LoomLoader", "LoomIngest", "LoomTestSupport"]),
         .testTarget(name: "LoomPipelineTests", dependencies: ["LoomPipeline", "LoomIngest", "LoomTestSupport", grdb]),
         .testTarget(name: "LoomTrainTests", dependencies: ["LoomTrain", "LoomLoader", "LoomIngest", "LoomTestSupport"]),
-        .testTarget(name: "LoomExperimentTests", dependencies: ["LoomExperiment", "LoomIngest", "LoomTestSupport", grdb]),
+        .testTarget(name: "LoomExperimentTests", dependencies: [
+            "LoomExperiment", "LoomTrain", "LoomPipeline", "LoomLoader", "LoomIngest", "LoomImage", "LoomStore", "LoomTestSupport", grdb]),
         .testTarget(name: "LoomServerTests", dependencies: ["LoomServer", "LoomIngest", "LoomTestSupport"]),
         .testTarget(name: "LoomCLITests", dependencies: ["LoomStore", "LoomTestSupport"]),
     ]

@@ -12,7 +12,8 @@ struct SQLCommand: ParsableCommand {
             synthetic image: digest, strategy, prompt, caption, captioner, real_digest, real_path, class,
             dataset, generator, seed, steps, guidance, size). Tables: datasets, splits, classes,
             real_images, blobs, shards, runs, jobs, pixel_cache, captioners, captions, prompts,
-            generators, synthetic_images (schema/*.sql documents every column).
+            generators, synthetic_images, train_epochs, checkpoints, run_samples (the exact images a
+            training run used), eval_classes (schema/*.sql documents every column).
             Text output is tab-separated with a header line; --json prints one object per row.
             """)
 

@@ -1,0 +1,112 @@
+import Foundation
+import GRDB
+import LoomLoader
+import LoomStore
+import LoomTestSupport
+import LoomTrain
+import Testing
+
+@Suite("Training runs on the store", .serialized)
+struct TrainRunTests {
+    static func config(epochs: Int, eval: String? = "ds:val") -> TrainConfig {
+        TrainConfig(train: "ds:train", eval: eval, epochs: epochs, size: 16, batch: 16, seed: 7, learningRate: 0.05,
+                    warmupEpochs: 0.5)
+    }
+
+    @Test func learnsASeparableRealTaskAndRecordsEverything() throws {
+        let data = try ColorDataset()
+        let writer = try data.store.makeWriter()
+        var lines: [EpochMetrics] = []
+        let summary = try TrainRun.run(writer: writer, config: Self.config(epochs: 3), options: .init(threads: 2),
+                                       onEpoch: { lines.append($0) })
+        #expect(lines.map(\.epoch) == [1, 2, 3])
+        #expect((summary.evalTop1 ?? 0) >= 0.9, "eval top-1 \(String(describing: summary.evalTop1))")
+        #expect(summary.evalTop5 == 1, "two classes: top-5 is always right")
+        #expect(lines.first!.loss > lines.last!.loss, "\(lines.map(\.loss))")
+        #expect(summary.trainImages == 80 && summary.evalImages == 24)
+        #expect(summary.perClass.map(\.total) == [12, 12])
+        #expect(summary.perClass.reduce(0) { $0 + $1.correct } == Int(((summary.evalTop1 ?? 0) * 24).rounded()))
+
+        try data.store.catalog.read { db in
+            let run = try Row.fetchOne(db, sql: "SELECT stage, status, config, summary FROM runs WHERE id = ?", arguments: [summary.runID])!
+            #expect(run["stage"] as String == "train" && run["status"] as String == "finished")
+            #expect((run["config"] as String).contains(#""train":"ds:train""#))
+            let epochs = try Row.fetchAll(db, sql: "SELECT * FROM train_epochs WHERE run_id = ? ORDER BY epoch", arguments: [summary.runID])
+            #expect(epochs.map { $0["epoch"] as Int } == [1, 2, 3])
+            #expect(epochs.last!["eval_top1"] as Double == summary.evalTop1!)
+            #expect(try Int.fetchOne(db, sql: "SELECT count(*) FROM checkpoints WHERE run_id = ?", arguments: [summary.runID]) == 2,
+                    "keeps the newest two")
+            #expect(try Int.fetchOne(db, sql: "SELECT max(epoch) FROM checkpoints WHERE run_id = ?", arguments: [summary.runID]) == 3)
+            // The run's inputs are exactly the training split's blobs.
+            let used = try Int64.fetchAll(db, sql: "SELECT blob_id FROM run_samples WHERE run_id = ? ORDER BY blob_id", arguments: [summary.runID])
+            let train = try Int64.fetchAll(db, sql: """
+                SELECT r.blob_id FROM real_images r JOIN splits s ON s.id = r.split_id WHERE s.name = 'train' ORDER BY r.blob_id
+                """)
+            #expect(used == train)
+            #expect(try Int.fetchOne(db, sql: "SELECT sum(total) FROM eval_classes WHERE run_id = ?", arguments: [summary.runID]) == 24)
+        }
+        // The checkpoint is a verified blob in the store; gc keeps it.
+        let bytes = try data.store.blobs.read(digest: Digest(hex: summary.checkpoint!)!)
+        let archive = try TensorArchive(decoding: bytes)
+        #expect(archive.metadata["epoch"] == "3" && archive.metadata["cursor"] == "loom1.7.3.0.0.1")
+    }
+
+    @Test func resumedRunEndsWithTheSameWeightsAsAnUninterruptedOne() throws {
+        let data = try ColorDataset(train: 24, val: 4, side: 16)
+        let writer = try data.store.makeWriter()
+        let straight = try TrainRun.run(writer: writer, config: Self.config(epochs: 3, eval: nil), options: .init(threads: 2))
+
+        let first = try TrainRun.run(writer: writer, config: Self.config(epochs: 3, eval: nil),
+                                     options: .init(threads: 2, stopAfterEpochs: 1))
+        #expect(first.epochs == 1 && first.runID != straight.runID)
+        let status = try data.store.catalog.read { db in
+            try String.fetchOne(db, sql: "SELECT status FROM runs WHERE id = ?", arguments: [first.runID])
+        }
+        #expect(status == "running", "an interrupted run stays resumable")
+
+        let resumed = try TrainRun.run(writer: writer, config: Self.config(epochs: 3, eval: nil), options: .init(threads: 2, resume: true))
+        #expect(resumed.runID == first.runID && resumed.resumedFromEpoch == 1 && resumed.epochs == 3)
+        // Same config, same samples, same arithmetic: the final checkpoints are the same bytes.
+        #expect(resumed.checkpoint != nil && resumed.checkpoint == straight.checkpoint)
+    }
+
+    @Test func reuseReturnsTheFinishedRunAndNewImagesMakeANewOne() throws {
+        let data = try ColorDataset(train: 16, val: 4, side: 16)
+        let writer = try data.store.makeWriter()
+        let config = Self.config(epochs: 1)
+        let trained = try TrainRun.run(writer: writer, config: config, options: .init(threads: 1))
+        let reused = try TrainRun.run(writer: writer, config: config, options: .init(threads: 1, reuse: true))
+        #expect(reused.reused && reused.runID == trained.runID && reused.evalTop1 == trained.evalTop1)
+
+        var other = config
+        other.learningRate = 0.01
+        let changed = try TrainRun.run(writer: writer, config: other, options: .init(threads: 1, reuse: true))
+        #expect(!changed.reused && changed.runID != trained.runID)
+    }
+
+    @Test func refusesSettingsAndSelectionsThatCannotTrain() throws {
+        let data = try ColorDataset(train: 4, val: 2, side: 16)
+        let writer = try data.store.makeWriter()
+        func message(_ config: TrainConfig) -> String {
+            do {
+                _ = try TrainRun.run(writer: writer, config: config, options: .init(threads: 1))
+                return "no error"
+            } catch {
+                return "\(error)"
+            }
+        }
+        var config = Self.config(epochs: 1)
+        #expect(message(config).contains("fewer than one batch"))
+        config.batch = 1
+        #expect(message(config).contains("--batch"))
+        config = Self.config(epochs: 1)
+        config.model = "vgg"
+        #expect(message(config).contains("unknown model \"vgg\""))
+        config = Self.config(epochs: 1)
+        config.train = "ds:synthetic:class-name"
+        #expect(message(config).contains("no images"))
+        config = Self.config(epochs: 1)
+        config.eval = "ds:test"
+        #expect(message(config).contains("no split \"test\""))
+    }
+}
