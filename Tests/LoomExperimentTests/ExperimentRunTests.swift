@@ -72,7 +72,7 @@ struct ExperimentRunTests {
         let again = try ExperimentRun.run(writer: writer, config: Self.config(), options: .init(threads: 2, reportsDirectory: reports))
         #expect(again.runID == first.runID && again.resumed)
         #expect(again.captioned == 0 && again.generated == 0)
-        #expect(again.results.allSatisfy(\.summary.reused))
+        #expect(again.results.allSatisfy { $0.summary.reused })
         #expect(again.results.map(\.summary.evalTop1) == first.results.map(\.summary.evalTop1))
     }
 

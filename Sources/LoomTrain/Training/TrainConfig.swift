@@ -76,10 +76,3 @@ public struct TrainConfig: Codable, Sendable, Hashable {
         return String(decoding: try encoder.encode(Identity(config: self, samples: samples)), as: UTF8.self)
     }
 }
-
-/// A failure of training with its cause in words.
-public struct TrainError: Error, CustomStringConvertible, Sendable {
-    public var message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
-}
