@@ -3,5 +3,500 @@
 public enum OpenAPIDocument {
     public static let yaml = #"""
 openapi: 3.1.0
+info:
+  title: Loom
+  version: "1"
+  summary: A content-addressed dataset store and data loader, over HTTP (`loom serve`).
+  description: |
+    Reads are open to whoever can reach the server (it binds 127.0.0.1 unless told otherwise).
+    Writes need `Authorization: Bearer TOKEN` with the token `loom serve` was started with
+    (`--token-file` or `LOOM_TOKEN`); without one, writes are off (403).
+
+    Every error is a JSON body `{"error": "..."}`. A malformed, repeated or unknown query
+    parameter is a 400 naming the parameter. Names (datasets, splits, classes, filenames) that
+    look like paths (`/`, `\`, `.`, `..`, also percent-encoded) are refused with 400, as is a
+    request path with such a segment. In query strings `+` is a literal plus; encode a space
+    as `%20`. docs/service.md is the guide; docs/batch-stream.md defines the batch frames.
+servers:
+  - url: http://127.0.0.1:8080
+security: []
+tags:
+  - name: catalog
+  - name: blobs
+  - name: runs
+  - name: writes
+  - name: streaming
+  - name: service
+  - name: gallery
+paths:
+  /v1/stats:
+    get:
+      tags: [catalog]
+      summary: Counts per dataset, split and class; blobs, bytes, shards (`loom stats --json`).
+      operationId: stats
+      responses:
+        "200": { description: Store statistics., content: { application/json: { schema: { $ref: "#/components/schemas/Stats" } } } }
+        "400": { $ref: "#/components/responses/BadRequest" }
+  /v1/datasets:
+    get:
+      tags: [catalog]
+      summary: Datasets with their splits and image, caption, prompt and synthetic counts.
+      operationId: datasets
+      responses:
+        "200":
+          description: The datasets.
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [datasets]
+                properties:
+                  datasets: { type: array, items: { $ref: "#/components/schemas/Dataset" } }
+        "400": { $ref: "#/components/responses/BadRequest" }
+  /v1/classes:
+    get:
+      tags: [catalog]
+      summary: Classes (label order) with their image counts.
+      operationId: classes
+      parameters:
+        - { name: dataset, in: query, required: false, schema: { type: string }, description: Only this dataset. }
+      responses:
+        "200":
+          description: The classes.
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [classes]
+                properties:
+                  classes: { type: array, items: { $ref: "#/components/schemas/Class" } }
+        "400": { $ref: "#/components/responses/BadRequest" }
+        "404": { $ref: "#/components/responses/NotFound" }
+  /v1/images:
+    get:
+      tags: [catalog]
+      summary: Real images, filtered and paged (the keys of `loom ls --json`, plus dataset, name, format, bytes).
+      operationId: images
+      parameters:
+        - { name: dataset, in: query, required: false, schema: { type: string } }
+        - { name: split, in: query, required: false, schema: { type: string }, description: Needs dataset. }
+        - { name: class, in: query, required: false, schema: { type: string }, description: Folder id, display name or prompt name. }
+        - { $ref: "#/components/parameters/offset" }
+        - { $ref: "#/components/parameters/limit" }
+      responses:
+        "200":
+          description: One page, ordered by dataset, split, path.
+          content:
+            application/json:
+              schema:
+                allOf:
+                  - { $ref: "#/components/schemas/Paging" }
+                  - type: object
+                    required: [images]
+                    properties:
+                      images: { type: array, items: { $ref: "#/components/schemas/Image" } }
+        "400": { $ref: "#/components/responses/BadRequest" }
+        "404": { $ref: "#/components/responses/NotFound" }
+  /v1/blobs/{digest}:
+    get:
+      tags: [blobs]
+      summary: A blob's original bytes.
+      description: |
+        Content-Type is the blob's media type; the ETag is the quoted digest and never changes
+        (Cache-Control immutable). `If-None-Match` gives 304 without reading the shard. One
+        byte range (`bytes=a-b`, `bytes=a-`, `bytes=-n`) gives 206 with Content-Range; an
+        unsatisfiable or malformed byte range gives 416; several ranges or another unit are
+        ignored (200). Every read checks the record's CRC-32.
+      operationId: blob
+      parameters:
+        - { $ref: "#/components/parameters/digest" }
+        - { name: If-None-Match, in: header, required: false, schema: { type: string } }
+        - { name: Range, in: header, required: false, schema: { type: string }, example: "bytes=0-1023" }
+      responses:
+        "200":
+          description: The bytes.
+          headers:
+            ETag: { schema: { type: string } }
+            Accept-Ranges: { schema: { type: string, const: bytes } }
+          content: { "*/*": { schema: { type: string, contentMediaType: application/octet-stream } } }
+        "206":
+          description: The requested range.
+          headers: { Content-Range: { schema: { type: string } } }
+          content: { "*/*": { schema: { type: string, contentMediaType: application/octet-stream } } }
+        "304": { description: Not modified (the ETag matched). }
+        "400": { $ref: "#/components/responses/BadRequest" }
+        "404": { $ref: "#/components/responses/NotFound" }
+        "416":
+          description: The range is outside the blob or malformed.
+          headers: { Content-Range: { schema: { type: string, examples: ["bytes */4096"] } } }
+          content: { application/json: { schema: { $ref: "#/components/schemas/Error" } } }
+  /v1/lineage/{digest}:
+    get:
+      tags: [catalog]
+      summary: Where a synthetic image came from, or everything made from a real image (`loom lineage --json`).
+      operationId: lineage
+      parameters:
+        - { $ref: "#/components/parameters/digest" }
+      responses:
+        "200":
+          description: '`kind` is "synthetic" (prompt, caption, real image, class, generator settings) or "real" (images, captions -> prompts -> synthetic images).'
+          content: { application/json: { schema: { type: object, required: [kind, digest], properties: { kind: { enum: [real, synthetic] }, digest: { type: string } } } } }
+        "400": { $ref: "#/components/responses/BadRequest" }
+        "404": { $ref: "#/components/responses/NotFound" }
+  /v1/synthetic:
+    get:
+      tags: [catalog]
+      summary: Synthetic images with prompt, caption, real image and class (the lines of `loom synthetic --json`), paged.
+      operationId: synthetic
+      parameters:
+        - { name: caption_contains, in: query, required: false, schema: { type: string }, description: Case-insensitive substring of the caption. }
+        - { name: strategy, in: query, required: false, schema: { type: string } }
+        - { name: class, in: query, required: false, schema: { type: string } }
+        - { name: dataset, in: query, required: false, schema: { type: string } }
+        - { name: generator, in: query, required: false, schema: { type: string } }
+        - { $ref: "#/components/parameters/offset" }
+        - { $ref: "#/components/parameters/limit" }
+      responses:
+        "200":
+          description: One page, in insertion order.
+          content:
+            application/json:
+              schema:
+                allOf:
+                  - { $ref: "#/components/schemas/Paging" }
+                  - type: object
+                    required: [synthetic]
+                    properties:
+                      synthetic: { type: array, items: { type: object } }
+        "400": { $ref: "#/components/responses/BadRequest" }
+        "404": { $ref: "#/components/responses/NotFound" }
+  /v1/sql:
+    get:
+      tags: [catalog]
+      summary: One read-only SQL statement over the catalog (the guard of `loom sql`).
+      description: The catalog is opened read-only and statements that would write are refused (403).
+      operationId: sql
+      parameters:
+        - { name: q, in: query, required: true, schema: { type: string }, example: "SELECT class, count(*) FROM v_real_images GROUP BY class" }
+        - { name: limit, in: query, required: false, schema: { type: integer, minimum: 1, maximum: 100000, default: 1000 } }
+      responses:
+        "200":
+          description: Rows as objects (blobs as lowercase hex); truncated when the statement had more than limit rows.
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [columns, rows, truncated]
+                properties:
+                  columns: { type: array, items: { type: string } }
+                  rows: { type: array, items: { type: object } }
+                  truncated: { type: boolean }
+        "400": { $ref: "#/components/responses/BadRequest" }
+        "403": { $ref: "#/components/responses/Forbidden" }
+  /v1/runs:
+    get:
+      tags: [runs]
+      summary: Runs (ingest, caption, generate, train, experiment), newest first.
+      operationId: runs
+      parameters:
+        - { name: stage, in: query, required: false, schema: { type: string } }
+        - { name: status, in: query, required: false, schema: { enum: [running, finished, failed] } }
+        - { $ref: "#/components/parameters/offset" }
+        - { $ref: "#/components/parameters/limit" }
+      responses:
+        "200":
+          description: One page.
+          content:
+            application/json:
+              schema:
+                allOf:
+                  - { $ref: "#/components/schemas/Paging" }
+                  - type: object
+                    required: [runs]
+                    properties:
+                      runs: { type: array, items: { $ref: "#/components/schemas/Run" } }
+        "400": { $ref: "#/components/responses/BadRequest" }
+  /v1/runs/{id}:
+    get:
+      tags: [runs]
+      summary: A run with its epochs, per-class evaluation, checkpoints and child runs.
+      operationId: run
+      parameters:
+        - { $ref: "#/components/parameters/runID" }
+      responses:
+        "200":
+          description: The run.
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [run, epochs, eval_classes, checkpoints, children]
+                properties:
+                  run: { $ref: "#/components/schemas/Run" }
+                  epochs: { type: array, items: { $ref: "#/components/schemas/Epoch" } }
+                  eval_classes: { type: array, items: { $ref: "#/components/schemas/EvalClass" } }
+                  checkpoints: { type: array, items: { type: object, properties: { epoch: { type: integer }, digest: { type: string }, cursor: { type: string }, created_at: { type: string } } } }
+                  children: { type: array, items: { type: integer } }
+        "400": { $ref: "#/components/responses/BadRequest" }
+        "404": { $ref: "#/components/responses/NotFound" }
+  /v1/runs/{id}/metrics:
+    get:
+      tags: [runs]
+      summary: A training run's metrics (epochs and per-class evaluation).
+      operationId: runMetrics
+      parameters:
+        - { $ref: "#/components/parameters/runID" }
+      responses:
+        "200":
+          description: The metrics.
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [run_id, epochs, eval_classes]
+                properties:
+                  run_id: { type: integer }
+                  epochs: { type: array, items: { $ref: "#/components/schemas/Epoch" } }
+                  eval_classes: { type: array, items: { $ref: "#/components/schemas/EvalClass" } }
+        "400": { $ref: "#/components/responses/BadRequest" }
+        "404": { $ref: "#/components/responses/NotFound" }
+  /v1/ingest:
+    post:
+      tags: [writes]
+      summary: Upload image files into a dataset, split and class.
+      description: |
+        `multipart/form-data`, one part per file (any field name, each with a plain filename).
+        Files are validated exactly as `loom ingest` validates them: each bad file comes back in
+        `rejected` with its path (`CLASS/FILENAME`) and the reason while the others go in. A
+        file uploaded again under the same name with other bytes updates that image; stored
+        bytes are never removed. The body counts against `--max-upload-bytes` (413).
+      operationId: ingest
+      security: [{ bearer: [] }]
+      parameters:
+        - { name: dataset, in: query, required: true, schema: { type: string } }
+        - { name: split, in: query, required: false, schema: { type: string, default: train } }
+        - { name: class, in: query, required: true, schema: { type: string }, description: The class folder id. }
+      requestBody:
+        required: true
+        content:
+          multipart/form-data:
+            schema: { type: object, additionalProperties: { type: string, contentMediaType: application/octet-stream } }
+      responses:
+        "200": { description: The ingest summary (`loom ingest --json`; root is "upload")., content: { application/json: { schema: { $ref: "#/components/schemas/IngestSummary" } } } }
+        "400": { $ref: "#/components/responses/BadRequest" }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/Forbidden" }
+        "409": { $ref: "#/components/responses/Conflict" }
+        "413": { $ref: "#/components/responses/TooLarge" }
+        "415": { description: Not multipart/form-data., content: { application/json: { schema: { $ref: "#/components/schemas/Error" } } } }
+  /v1/captions:
+    post:
+      tags: [writes]
+      summary: Import captions (the JSON-lines format of `loom caption import`).
+      description: 'One `{"path": "...", "caption": "..."}` or `{"digest": "...", "caption": "..."}` per line. Bad lines come back in `failed` with their number; the rest load.'
+      operationId: captions
+      security: [{ bearer: [] }]
+      parameters:
+        - { name: dataset, in: query, required: true, schema: { type: string } }
+        - { name: captioner, in: query, required: true, schema: { type: string }, example: blip2-opt-2.7b }
+      requestBody:
+        required: true
+        content:
+          application/x-ndjson: { schema: { type: string } }
+      responses:
+        "200":
+          description: The import summary (`loom caption import --json`).
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [captioner, imported, unchanged, failed]
+                properties:
+                  captioner: { type: string }
+                  imported: { type: integer }
+                  unchanged: { type: integer }
+                  failed: { type: array, items: { type: object, properties: { line: { type: integer }, reason: { type: string } } } }
+        "400": { $ref: "#/components/responses/BadRequest" }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/Forbidden" }
+        "404": { $ref: "#/components/responses/NotFound" }
+        "409": { $ref: "#/components/responses/Conflict" }
+        "413": { $ref: "#/components/responses/TooLarge" }
+  /v1/batches:
+    get:
+      tags: [streaming]
+      summary: The loader's batches as binary frames (docs/batch-stream.md).
+      description: |
+        One epoch (one rank's share) per request, as a chunked stream of frames: a 128-byte
+        little-endian header, uint8 NHWC pixels, int64 labels; then an end frame. Reconnect with
+        `cursor` set to the last frame's cursor to resume exactly.
+      operationId: batches
+      parameters:
+        - { name: selection, in: query, required: true, schema: { type: string }, example: "fashion-mnist:train" }
+        - { name: batch, in: query, required: false, schema: { type: integer, minimum: 1, maximum: 65536, default: 256 } }
+        - { name: size, in: query, required: false, schema: { type: integer, minimum: 1, maximum: 4096, default: 224 } }
+        - { name: augment, in: query, required: false, schema: { enum: [train, eval], default: train } }
+        - { name: seed, in: query, required: false, schema: { type: integer, minimum: 0, default: 0 } }
+        - { name: epoch, in: query, required: false, schema: { type: integer, minimum: 0, default: 0 } }
+        - { name: rank, in: query, required: false, schema: { type: integer, minimum: 0, default: 0 } }
+        - { name: world, in: query, required: false, schema: { type: integer, minimum: 1, default: 1 } }
+        - { name: cursor, in: query, required: false, schema: { type: string, pattern: "^loom1\\.[0-9]+\\.[0-9]+\\.[0-9]+\\.[0-9]+\\.[0-9]+$" } }
+        - { name: remainder, in: query, required: false, schema: { enum: [pad, drop], default: pad } }
+        - { name: drop_last, in: query, required: false, schema: { type: boolean, default: false } }
+        - { name: epoch_length, in: query, required: false, schema: { type: integer, minimum: 1 } }
+      responses:
+        "200":
+          description: The frames.
+          headers:
+            X-Loom-Batch-Count: { schema: { type: integer } }
+            X-Loom-Sample-Count: { schema: { type: integer } }
+            X-Loom-Classes: { schema: { type: integer } }
+            X-Loom-Cursor: { schema: { type: string } }
+          content: { application/x-loom-batches: { schema: { type: string, contentMediaType: application/octet-stream } } }
+        "400": { $ref: "#/components/responses/BadRequest" }
+        "404": { $ref: "#/components/responses/NotFound" }
+  /v1/openapi.yaml:
+    get:
+      tags: [service]
+      summary: This document.
+      operationId: openapi
+      responses:
+        "200": { description: OpenAPI 3.1 YAML., content: { application/yaml: { schema: { type: string } } } }
+  /healthz:
+    get:
+      tags: [service]
+      summary: 200 while the catalog answers a query, 503 otherwise.
+      operationId: health
+      responses:
+        "200":
+          description: Healthy.
+          content:
+            application/json:
+              schema:
+                type: object
+                properties: { status: { const: ok }, store: { type: string }, schema_version: { type: integer }, writes: { type: boolean } }
+        "503": { description: The catalog does not answer., content: { application/json: { schema: { $ref: "#/components/schemas/Error" } } } }
+  /metrics:
+    get:
+      tags: [service]
+      summary: Prometheus text exposition.
+      description: |
+        loom_http_requests_total{method,route,status}, loom_http_request_duration_seconds (histogram),
+        loom_http_request_bytes_total{route}, loom_http_response_bytes_total{route}, loom_batches_total
+        (rate() gives batches/s), loom_batch_samples_total, loom_batch_bytes_total, loom_batch_streams,
+        loom_loader_queue_depth.
+      operationId: metrics
+      responses:
+        "200": { description: Metrics., content: { text/plain: { schema: { type: string } } } }
+components:
+  securitySchemes:
+    bearer: { type: http, scheme: bearer, description: "The token from --token-file or LOOM_TOKEN; compared in constant time." }
+  parameters:
+    digest: { name: digest, in: path, required: true, schema: { type: string, pattern: "^[0-9a-fA-F]{4,64}$" }, description: A SHA-256 digest, or a unique hex prefix of at least 4 digits. }
+    runID: { name: id, in: path, required: true, schema: { type: integer, minimum: 1 } }
+    offset: { name: offset, in: query, required: false, schema: { type: integer, minimum: 0, default: 0 } }
+    limit: { name: limit, in: query, required: false, schema: { type: integer, minimum: 1, maximum: 1000, default: 100 } }
+  responses:
+    BadRequest: { description: A malformed, repeated or unknown parameter, or a refused path., content: { application/json: { schema: { $ref: "#/components/schemas/Error" } } } }
+    NotFound: { description: No such dataset, split, class, blob or run., content: { application/json: { schema: { $ref: "#/components/schemas/Error" } } } }
+    Unauthorized: { description: No bearer token, or an ill-formed Authorization header., headers: { WWW-Authenticate: { schema: { type: string } } }, content: { application/json: { schema: { $ref: "#/components/schemas/Error" } } } }
+    Forbidden: { description: The wrong token, writes disabled, or (for sql) a statement that would write., content: { application/json: { schema: { $ref: "#/components/schemas/Error" } } } }
+    Conflict: { description: Another loom process holds the store's writer lock., content: { application/json: { schema: { $ref: "#/components/schemas/Error" } } } }
+    TooLarge: { description: The body passed --max-upload-bytes., content: { application/json: { schema: { $ref: "#/components/schemas/Error" } } } }
+  schemas:
+    Error:
+      type: object
+      required: [error]
+      properties: { error: { type: string } }
+    Paging:
+      type: object
+      required: [offset, limit, next_offset]
+      properties:
+        offset: { type: integer }
+        limit: { type: integer }
+        next_offset: { type: [integer, "null"], description: The offset of the next page; null on the last. }
+    Stats:
+      type: object
+      required: [store, datasets, blobs, shards]
+      properties:
+        store: { type: string }
+        datasets: { type: array, items: { type: object } }
+        blobs: { type: object, properties: { count: { type: integer }, lz4: { type: integer }, original_bytes: { type: integer }, stored_bytes: { type: integer } } }
+        shards: { type: object, properties: { count: { type: integer }, sealed: { type: integer }, bytes: { type: integer } } }
+    Dataset:
+      type: object
+      properties:
+        name: { type: string }
+        images: { type: integer }
+        classes: { type: integer }
+        splits: { type: array, items: { type: object, properties: { name: { type: string }, images: { type: integer } } } }
+        captions: { type: integer }
+        prompts: { type: integer }
+        synthetic: { type: integer }
+    Class:
+      type: object
+      properties:
+        dataset: { type: string }
+        label: { type: integer }
+        wnid: { type: string }
+        name: { type: string }
+        prompt_name: { type: string }
+        images: { type: integer }
+    Image:
+      type: object
+      properties:
+        digest: { type: string }
+        dataset: { type: string }
+        split: { type: string }
+        class: { type: string }
+        label: { type: integer }
+        path: { type: string }
+        name: { type: string }
+        width: { type: integer }
+        height: { type: integer }
+        format: { type: string }
+        bytes: { type: integer }
+    Run:
+      type: object
+      properties:
+        id: { type: integer }
+        stage: { type: string }
+        name: { type: [string, "null"] }
+        dataset: { type: [string, "null"] }
+        status: { type: string }
+        config: {}
+        summary: {}
+        started_at: { type: string }
+        finished_at: { type: [string, "null"] }
+        parent_id: { type: [integer, "null"] }
+    Epoch:
+      type: object
+      properties:
+        epoch: { type: integer }
+        loss: { type: number }
+        train_top1: { type: number }
+        eval_top1: { type: [number, "null"] }
+        eval_top5: { type: [number, "null"] }
+        images_per_s: { type: number }
+        seconds: { type: number }
+    EvalClass:
+      type: object
+      properties:
+        label: { type: integer }
+        wnid: { type: [string, "null"] }
+        name: { type: [string, "null"] }
+        correct: { type: integer }
+        total: { type: integer }
+        accuracy: { type: number }
+    IngestSummary:
+      type: object
+      properties:
+        dataset: { type: string }
+        root: { type: string }
+        added: { type: integer }
+        duplicates: { type: integer }
+        unchanged: { type: integer }
+        updated: { type: integer }
+        rejected: { type: array, items: { type: object, properties: { path: { type: string }, reason: { type: string } } } }
 """#
 }
