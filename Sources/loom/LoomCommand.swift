@@ -14,6 +14,6 @@ struct LoomCommand: ParsableCommand {
             GCCommand.self, ExportCommand.self, RmCommand.self, DatasetCommand.self, OrderCommand.self,
             StreamCommand.self, CacheCommand.self, CaptionCommand.self, PromptsCommand.self, GenerateCommand.self, SQLCommand.self,
             LineageCommand.self, SyntheticCommand.self, TrainCommand.self, ExperimentCommand.self,
-            BenchCommand.self,
+            ServeCommand.self, BenchCommand.self,
         ])
 }

@@ -1,0 +1,98 @@
+import Foundation
+import GRDB
+import Hummingbird
+import LoomStore
+
+/// `GET /v1/blobs/{digest}`: a blob's original bytes.
+///
+/// Content-addressed, so the digest is a perfect ETag and the response never changes:
+/// `If-None-Match` answers 304 without reading the shard, and caches may keep it forever.
+/// Every read checks the record's CRC-32 against the shard (SHA-256 is not recomputed per
+/// request: `loom verify` does that for the whole store).
+enum BlobRoutes {
+    static let routes: [Route] = [Route(.get, "/v1/blobs/{digest}", blob)]
+
+    struct Meta: Sendable {
+        var digest: Digest
+        var mediaType: String
+        var size: Int
+    }
+
+    static func blob(_ request: Request, _ context: BasicRequestContext, _ state: ServerState) async throws -> Response {
+        _ = try QueryParameters(request, allowed: [])
+        let text = try CatalogRoutes.digestParameter(context)
+        let meta = try await state.store.read { store -> Meta in
+            let digest = try RealImageListing.resolveDigest(store, text)
+            guard let row = try store.catalog.read({ db in
+                try Row.fetchOne(db, sql: "SELECT media_type, raw_size FROM blobs WHERE digest = ?", arguments: [digest])
+            }) else { throw APIError(.notFound, "no blob \(digest.hex)") }
+            return Meta(digest: digest, mediaType: row["media_type"], size: row["raw_size"])
+        }
+        let etag = "\"\(meta.digest.hex)\""
+        var headers: HTTPFields = [
+            .eTag: etag,
+            .contentType: meta.mediaType.isEmpty ? "application/octet-stream" : meta.mediaType,
+            .acceptRanges: "bytes",
+            .cacheControl: "public, max-age=31536000, immutable",
+        ]
+        if let match = request.headers[.ifNoneMatch], Self.matches(match, etag: etag) {
+            return Response(status: .notModified, headers: headers)
+        }
+        var range: ClosedRange<Int>? = nil
+        if let header = request.headers[.range] {
+            switch ByteRange.parse(header, size: meta.size) {
+            case .ignore: break
+            case .satisfiable(let r): range = r
+            case .unsatisfiable(let reason):
+                throw APIError(.rangeNotSatisfiable, "Range \"\(header)\": \(reason)", headers: [.contentRange: "bytes */\(meta.size)"])
+            }
+        }
+        let bytes = try await state.store.read { try $0.blobs.read(digest: meta.digest, verifyDigest: false) }
+        if let range {
+            headers[.contentRange] = "bytes \(range.lowerBound)-\(range.upperBound)/\(bytes.count)"
+            return Response(status: .partialContent, headers: headers,
+                            body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes[range])))
+        }
+        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+
+    /// `If-None-Match: "a", W/"b"` or `*`: weak comparison, as RFC 9110 asks for this header.
+    static func matches(_ header: String, etag: String) -> Bool {
+        header.split(separator: ",").contains { item in
+            var tag = item.trimmingCharacters(in: .whitespaces)
+            if tag == "*" { return true }
+            if tag.hasPrefix("W/") { tag.removeFirst(2) }
+            return tag == etag
+        }
+    }
+}
+
+/// One `Range: bytes=...` header against a body of `size` bytes.
+enum ByteRange: Equatable {
+    /// Not a byte range we serve (another unit, or several ranges): send the whole body (RFC 9110 allows ignoring).
+    case ignore
+    case satisfiable(ClosedRange<Int>)
+    case unsatisfiable(String)
+
+    static func parse(_ header: String, size: Int) -> ByteRange {
+        let trimmed = header.trimmingCharacters(in: .whitespaces)
+        guard trimmed.lowercased().hasPrefix("bytes=") else { return .ignore }
+        let spec = trimmed.dropFirst("bytes=".count).trimmingCharacters(in: .whitespaces)
+        if spec.contains(",") { return .ignore }
+        let parts = spec.split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false)
+        guard parts.count == 2 else { return .unsatisfiable("not first-last, first- or -suffix") }
+        let first = parts[0].trimmingCharacters(in: .whitespaces), last = parts[1].trimmingCharacters(in: .whitespaces)
+        let digits = { (s: String) in !s.isEmpty && s.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 } }
+        if first.isEmpty {
+            guard digits(last), let suffix = Int(last), suffix > 0 else { return .unsatisfiable("suffix length must be a positive integer") }
+            guard size > 0 else { return .unsatisfiable("the blob is empty") }
+            return .satisfiable(max(0, size - suffix)...(size - 1))
+        }
+        guard digits(first), let start = Int(first) else { return .unsatisfiable("first byte must be a non-negative integer") }
+        guard start < size else { return .unsatisfiable("starts at \(start), the blob has \(size) bytes") }
+        if last.isEmpty { return .satisfiable(start...(size - 1)) }
+        guard digits(last), let end = Int(last) else { return .unsatisfiable("last byte must be a non-negative integer") }
+        guard end >= start else { return .unsatisfiable("last byte \(end) is before first byte \(start)") }
+        return .satisfiable(start...min(end, size - 1))
+    }
+}

@@ -1,0 +1,276 @@
+import Foundation
+import GRDB
+import Hummingbird
+import LoomPipeline
+import LoomStore
+
+/// Read endpoints over the catalog. Shapes and keys follow the CLI's `--json` output wherever
+/// the CLI has one (`stats`, `ls`, `lineage`, `synthetic`, `sql`); lists are wrapped in an
+/// object with paging fields.
+enum CatalogRoutes {
+    static let routes: [Route] = [
+        Route(.get, "/v1/stats", stats),
+        Route(.get, "/v1/datasets", datasets),
+        Route(.get, "/v1/classes", classes),
+        Route(.get, "/v1/images", images),
+        Route(.get, "/v1/lineage/{digest}", lineage),
+        Route(.get, "/v1/synthetic", synthetic),
+        Route(.get, "/v1/sql", sql),
+    ]
+
+    static func stats(_ request: Request, _ context: BasicRequestContext, _ state: ServerState) async throws -> Response {
+        _ = try QueryParameters(request, allowed: [])
+        return JSONBody.response(try await state.store.read { try StoreStats.collect($0) })
+    }
+
+    struct DatasetEntry: Encodable, Sendable {
+        struct Split: Encodable, Sendable { var name: String; var images: Int }
+        var name: String
+        var images: Int
+        var classes: Int
+        var splits: [Split]
+        var captions: Int
+        var prompts: Int
+        var synthetic: Int
+    }
+
+    static func datasets(_ request: Request, _ context: BasicRequestContext, _ state: ServerState) async throws -> Response {
+        _ = try QueryParameters(request, allowed: [])
+        let list = try await state.store.read { store in try datasetList(store) }
+        return JSONBody.response(["datasets": list])
+    }
+
+    static func datasetList(_ store: Store) throws -> [DatasetEntry] {
+        let stats = try StoreStats.collect(store)
+        let derived = try store.catalog.read { db in
+            var counts: [String: (Int, Int, Int)] = [:]
+            for row in try Row.fetchAll(db, sql: """
+                SELECT d.name,
+                       (SELECT count(*) FROM captions c JOIN real_images r ON r.id = c.real_image_id
+                          JOIN splits s ON s.id = r.split_id WHERE s.dataset_id = d.id) AS captions,
+                       (SELECT count(*) FROM prompts p WHERE p.dataset_id = d.id) AS prompts,
+                       (SELECT count(*) FROM synthetic_images si JOIN prompts p ON p.id = si.prompt_id
+                          WHERE p.dataset_id = d.id) AS synthetic
+                FROM datasets d
+                """) {
+                counts[row["name"]] = (row["captions"], row["prompts"], row["synthetic"])
+            }
+            return counts
+        }
+        return stats.datasets.map { d in
+            let (captions, prompts, synthetic) = derived[d.name] ?? (0, 0, 0)
+            return DatasetEntry(name: d.name, images: d.images, classes: d.classes,
+                                splits: d.splits.map { .init(name: $0.name, images: $0.images) },
+                                captions: captions, prompts: prompts, synthetic: synthetic)
+        }
+    }
+
+    struct ClassEntry: Encodable, Sendable {
+        var dataset: String
+        var label: Int
+        var wnid: String
+        var name: String
+        var promptName: String
+        var images: Int
+
+        enum CodingKeys: String, CodingKey {
+            case dataset, label, wnid, name, images
+            case promptName = "prompt_name"
+        }
+    }
+
+    static func classes(_ request: Request, _ context: BasicRequestContext, _ state: ServerState) async throws -> Response {
+        let query = try QueryParameters(request, allowed: ["dataset"])
+        let dataset = try query.name("dataset")
+        let list = try await state.store.read { store in try classList(store, dataset: dataset) }
+        return JSONBody.response(["classes": list])
+    }
+
+    static func classList(_ store: Store, dataset: String?) throws -> [ClassEntry] {
+        try store.catalog.read { db in
+            if let dataset { try requireDataset(db, dataset) }
+            return try Row.fetchAll(db, sql: """
+                SELECT d.name AS dataset, c.label, c.wnid, c.name, c.prompt_name,
+                       (SELECT count(*) FROM real_images r WHERE r.class_id = c.id) AS images
+                FROM classes c JOIN datasets d ON d.id = c.dataset_id
+                WHERE (? IS NULL OR d.name = ?)
+                ORDER BY d.name, c.label
+                """, arguments: [dataset, dataset]).map {
+                ClassEntry(dataset: $0["dataset"], label: $0["label"], wnid: $0["wnid"], name: $0["name"],
+                           promptName: $0["prompt_name"], images: $0["images"])
+            }
+        }
+    }
+
+    static func requireDataset(_ db: Database, _ name: String) throws {
+        guard try DatasetCatalog.datasetID(db, name: name) != nil else {
+            let known = try String.fetchAll(db, sql: "SELECT name FROM datasets ORDER BY name")
+            throw APIError(.notFound, "no dataset named \"\(name)\" (datasets: \(known.isEmpty ? "none" : known.joined(separator: ", ")))")
+        }
+    }
+
+    struct Page<Item: Encodable & Sendable>: Encodable, Sendable {
+        var items: [Item]
+        var key: String
+        var offset: Int
+        var limit: Int
+        /// The offset of the next page, nil on the last.
+        var nextOffset: Int?
+
+        enum CodingKeys: String, CodingKey { case offset, limit, nextOffset = "next_offset" }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(offset, forKey: .offset)
+            try container.encode(limit, forKey: .limit)
+            try container.encode(nextOffset, forKey: .nextOffset)
+            var items = encoder.container(keyedBy: DynamicKey.self)
+            try items.encode(self.items, forKey: DynamicKey(stringValue: key))
+        }
+    }
+
+    struct DynamicKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    static let maxPage = 1000
+
+    static func paging(_ query: QueryParameters) throws -> (offset: Int, limit: Int) {
+        (try query.int("offset", in: 0...Int(Int32.max)) ?? 0, try query.int("limit", in: 1...maxPage) ?? 100)
+    }
+
+    /// `loom ls --json`'s keys, plus the dataset, file name, format and size.
+    struct ImageEntry: Encodable, Sendable {
+        var digest: String
+        var dataset: String
+        var split: String
+        var `class`: String
+        var label: Int
+        var path: String
+        var name: String
+        var width: Int
+        var height: Int
+        var format: String
+        var bytes: Int
+    }
+
+    static func images(_ request: Request, _ context: BasicRequestContext, _ state: ServerState) async throws -> Response {
+        let query = try QueryParameters(request, allowed: ["dataset", "split", "class", "offset", "limit"])
+        let dataset = try query.name("dataset"), split = try query.name("split"), className = try query.name("class")
+        if split != nil && dataset == nil { throw APIError.badParameter("split", "needs dataset too") }
+        let (offset, limit) = try paging(query)
+        let page = try await state.store.read { store in
+            try store.catalog.read { db -> Page<ImageEntry> in
+                if let dataset {
+                    try requireDataset(db, dataset)
+                    if let split, try Int.fetchOne(db, sql: """
+                        SELECT count(*) FROM splits s JOIN datasets d ON d.id = s.dataset_id WHERE d.name = ? AND s.name = ?
+                        """, arguments: [dataset, split]) == 0 {
+                        throw APIError(.notFound, "dataset \"\(dataset)\" has no split \"\(split)\"")
+                    }
+                }
+                let rows = try Row.fetchAll(db, sql: """
+                    SELECT lower(hex(b.digest)) AS digest, d.name AS dataset, s.name AS split, c.wnid, c.label, r.path, r.name,
+                           r.width, r.height, r.format, b.raw_size
+                    FROM real_images r
+                    JOIN splits s ON s.id = r.split_id
+                    JOIN datasets d ON d.id = s.dataset_id
+                    JOIN classes c ON c.id = r.class_id
+                    JOIN blobs b ON b.id = r.blob_id
+                    WHERE (? IS NULL OR d.name = ?) AND (? IS NULL OR s.name = ?)
+                      AND (? IS NULL OR c.wnid = ? OR c.name = ? OR c.prompt_name = ?)
+                    ORDER BY d.name, s.name, r.path
+                    LIMIT ? OFFSET ?
+                    """, arguments: [dataset, dataset, split, split, className, className, className, className, limit + 1, offset])
+                let entries = rows.prefix(limit).map {
+                    ImageEntry(digest: $0["digest"], dataset: $0["dataset"], split: $0["split"], class: $0["wnid"],
+                                   label: $0["label"], path: $0["path"], name: $0["name"], width: $0["width"],
+                                   height: $0["height"], format: $0["format"], bytes: $0["raw_size"])
+                }
+                return Page(items: Array(entries), key: "images", offset: offset, limit: limit,
+                            nextOffset: rows.count > limit ? offset + limit : nil)
+            }
+        }
+        return JSONBody.response(page)
+    }
+
+    /// A digest or unique prefix as a path parameter: hex only, so it can never be a path.
+    static func digestParameter(_ context: BasicRequestContext) throws -> String {
+        let text = try context.pathParameter("digest")
+        guard (4...64).contains(text.utf8.count), text.utf8.allSatisfy({ $0 < 0x80 && Character(Unicode.Scalar($0)).isHexDigit }) else {
+            throw APIError.badParameter("digest", "\"\(text)\" is not a SHA-256 digest (64 hex digits) or a hex prefix of at least 4")
+        }
+        return text
+    }
+
+    static func lineage(_ request: Request, _ context: BasicRequestContext, _ state: ServerState) async throws -> Response {
+        _ = try QueryParameters(request, allowed: [])
+        let digest = try digestParameter(context)
+        do {
+            return JSONBody.response(try await state.store.read { try Lineage.lookup($0, digest) })
+        } catch let error as PipelineError {
+            throw APIError(.notFound, error.description)
+        }
+    }
+
+    private struct Stop: Error {}
+
+    static func synthetic(_ request: Request, _ context: BasicRequestContext, _ state: ServerState) async throws -> Response {
+        let query = try QueryParameters(request, allowed: ["dataset", "caption_contains", "strategy", "class", "generator", "offset", "limit"])
+        let filter = Lineage.Filter(
+            dataset: try query.name("dataset"), captionContains: try query.string("caption_contains"),
+            strategy: try query.name("strategy"), className: try query.name("class"), generator: try query.name("generator"))
+        let (offset, limit) = try paging(query)
+        let page = try await state.store.read { store -> Page<Lineage.SyntheticEntry> in
+            var entries: [Lineage.SyntheticEntry] = []
+            var seen = 0, more = false
+            do {
+                try Lineage.forEachSynthetic(store, filter: filter) { entry in
+                    defer { seen += 1 }
+                    if seen < offset { return }
+                    if entries.count == limit { more = true; throw Stop() }
+                    entries.append(entry)
+                }
+            } catch is Stop {}
+            return Page(items: entries, key: "synthetic", offset: offset, limit: limit, nextOffset: more ? offset + limit : nil)
+        }
+        return JSONBody.response(page)
+    }
+
+    struct SQLResult: Encodable, Sendable {
+        var columns: [String]
+        var rows: [[String: ReadOnlyQuery.Value]]
+        /// True when the statement had more rows than `limit`.
+        var truncated: Bool
+    }
+
+    static func sql(_ request: Request, _ context: BasicRequestContext, _ state: ServerState) async throws -> Response {
+        let query = try QueryParameters(request, allowed: ["q", "limit"])
+        let sql = try query.requiredString("q")
+        let limit = try query.int("limit", in: 1...100_000) ?? 1000
+        let result: SQLResult
+        do {
+            result = try await runSQL(state, sql: sql, limit: limit)
+        } catch let error as StoreError where error.message.hasPrefix("refused") {
+            throw APIError(.forbidden, error.message)
+        }
+        return JSONBody.response(result)
+    }
+
+    static func runSQL(_ state: ServerState, sql: String, limit: Int) async throws -> SQLResult {
+        try await state.store.read { store -> SQLResult in
+            var result = SQLResult(columns: [], rows: [], truncated: false)
+            do {
+                try ReadOnlyQuery.run(store, sql: sql, columns: { result.columns = $0 }, row: { values in
+                    if result.rows.count == limit { result.truncated = true; throw Stop() }
+                    // Duplicate column names keep the last value, as `loom sql --json` does.
+                    result.rows.append(Dictionary(zip(result.columns, values).map { ($0, $1) }, uniquingKeysWith: { _, new in new }))
+                })
+            } catch is Stop {}
+            return result
+        }
+    }
+}

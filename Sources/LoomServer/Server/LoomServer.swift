@@ -1,0 +1,57 @@
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+
+/// `loom serve`: the store over HTTP.
+public struct LoomServer: Sendable {
+    public let configuration: ServerConfiguration
+    let logger: Logger
+
+    public init(configuration: ServerConfiguration, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// Every route the server registers, as `METHOD /path/{param}`: what the OpenAPI document must describe.
+    public static var routeTable: [String] { routes.map { "\($0.method.rawValue) \($0.path)" } }
+
+    static var routes: [Route] {
+        CatalogRoutes.routes + RunRoutes.routes + BlobRoutes.routes + WriteRoutes.routes + BatchStreamRoutes.routes
+            + ServiceRoutes.routes
+    }
+
+    /// Opens the store, binds, and serves until SIGINT or SIGTERM; then stops accepting,
+    /// lets requests in flight finish (batch streams end early, without their end frame, so
+    /// clients reconnect with their cursor) and returns.
+    /// - Parameter onListening: called with the bound port once the server accepts connections.
+    public func run(onListening: @escaping @Sendable (Int) -> Void = { _ in }) async throws {
+        let store = try StoreAccess(layout: configuration.store, createIfMissing: configuration.token != nil)
+        let state = ServerState(configuration: configuration, store: store, auth: WriteAuthorization(token: configuration.token),
+                                metrics: ServerMetrics.shared, logger: logger)
+        let router = Router(context: BasicRequestContext.self, options: [.autoGenerateHeadEndpoints])
+        router.add(middleware: RequestObserverMiddleware(metrics: state.metrics))
+        router.add(middleware: ErrorMiddleware())
+        router.add(middleware: PathGuardMiddleware())
+        for route in Self.routes {
+            let handler = route.handler
+            router.on(RouterPath(route.path), method: route.method) { request, context in
+                try await handler(request, context, state)
+            }
+        }
+        let logger = self.logger
+        let app = Application(
+            router: router,
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "loom"),
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? 0
+                logger.info("listening", metadata: ["url": "http://\(Self.urlHost(channel.localAddress?.ipAddress ?? "?")):\(port)"])
+                onListening(port)
+            },
+            logger: logger)
+        try await app.runService()
+        logger.info("stopped")
+    }
+
+    static func urlHost(_ address: String) -> String { address.contains(":") ? "[\(address)]" : address }
+}

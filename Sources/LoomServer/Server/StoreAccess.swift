@@ -1,0 +1,58 @@
+import Foundation
+import LoomStore
+
+/// The store as the server holds it: one read-only `Store` for every read, and the writer
+/// lock taken only for the length of one write request.
+///
+/// Holding the lock only per write lets `loom ingest`, `loom caption` and the trainer write to
+/// the same store while the server runs; a write request that finds another process writing
+/// gets a 409 naming it instead of waiting. Writes inside this server run one at a time
+/// (``WriteGate``), so two uploads never race for the lock.
+final class StoreAccess: Sendable {
+    let layout: StoreLayout
+    let reader: Store
+    let gate = WriteGate()
+
+    /// Opens the store read-only. A missing store is created only when writes are enabled (a
+    /// server started to receive uploads may start empty); otherwise it is an error at start.
+    init(layout: StoreLayout, createIfMissing: Bool) throws {
+        self.layout = layout
+        if createIfMissing && !FileManager.default.fileExists(atPath: layout.catalogPath) {
+            _ = try Store(layout, access: .readWrite)
+        }
+        reader = try Store(layout, access: .readOnly)
+    }
+
+    /// Runs `body` with a read-write store whose writer lock is free, one write at a time.
+    func write<T: Sendable>(_ body: @escaping @Sendable (Store) throws -> T) async throws -> T {
+        try await gate.run {
+            try await Offload.run {
+                let store = try Store(self.layout, access: .readWrite)
+                return try body(store)
+            }
+        }
+    }
+
+    /// Runs a read on a blocking-work thread.
+    func read<T: Sendable>(_ body: @escaping @Sendable (Store) throws -> T) async throws -> T {
+        let reader = self.reader
+        return try await Offload.run { try body(reader) }
+    }
+}
+
+/// Serialises this server's writes (first come, first served).
+actor WriteGate {
+    private var busy = false
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    func run<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
+        if busy {
+            await withCheckedContinuation { waiting.append($0) }
+        }
+        busy = true
+        defer {
+            if waiting.isEmpty { busy = false } else { waiting.removeFirst().resume() }
+        }
+        return try await body()
+    }
+}

@@ -1,0 +1,167 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import LoomLoader
+import Logging
+import LoomStore
+import ServiceLifecycle
+
+/// `GET /v1/batches`: the loader's batches, streamed as binary frames (``BatchFrame``) over
+/// one chunked response, so a trainer on another machine consumes Loom's loader.
+///
+/// The parameters are the loader's (`loom stream`): the same selection, seed, epoch, rank
+/// and world give the same batches, byte for byte. Every frame carries the resume token that
+/// follows it; reconnecting with `cursor=` set to the last one received continues exactly
+/// where the cut stream stopped.
+enum BatchStreamRoutes {
+    static let routes: [Route] = [Route(.get, "/v1/batches", batches)]
+
+    static let parameters: Set<String> = [
+        "selection", "batch", "size", "augment", "seed", "epoch", "rank", "world", "cursor", "remainder", "drop_last", "epoch_length",
+    ]
+
+    /// What a request asks the loader for.
+    struct Request: Sendable {
+        var selection: Selection
+        var batch: Int
+        var spec: TransformSpec
+        var config: SamplerConfig
+        var epoch: Int
+        var start: Int
+        var dropLast: Bool
+    }
+
+    static func parse(_ request: HummingbirdCore.Request) throws -> Request {
+        let query = try QueryParameters(request, allowed: parameters)
+        let selectionText = try query.requiredString("selection")
+        let selection: Selection
+        do {
+            selection = try Selection(parsing: selectionText)
+        } catch let error as LoaderError {
+            throw APIError.badParameter("selection", error.message)
+        }
+        for component in selection.components {
+            try QueryParameters.checkName(component.dataset, parameter: "selection")
+            try QueryParameters.checkName(component.split, parameter: "selection")
+        }
+        let batch = try query.int("batch", in: 1...65_536) ?? 256
+        let size = try query.int("size", in: 1...4096) ?? 224
+        let augment = try query.choice("augment", Augment.self) ?? .train
+        var seed = try query.uint64("seed") ?? 0
+        var epoch = try query.int("epoch", in: 0...Int(Int32.max)) ?? 0
+        var rank = try query.int("rank", in: 0...65_535) ?? 0
+        var world = try query.int("world", in: 1...65_536) ?? 1
+        var start = 0
+        if let text = try query.string("cursor") {
+            let token: ResumeToken
+            do {
+                token = try ResumeToken(parsing: text)
+            } catch let error as LoaderError {
+                throw APIError.badParameter("cursor", error.message)
+            }
+            // A cursor fixes these; a request that also names them must agree, or it is
+            // resuming some other stream by mistake.
+            for (name, given, fixed) in [("seed", query.has("seed") ? String(seed) : nil, String(token.seed)),
+                                         ("epoch", query.has("epoch") ? String(epoch) : nil, String(token.epoch)),
+                                         ("rank", query.has("rank") ? String(rank) : nil, String(token.rank)),
+                                         ("world", query.has("world") ? String(world) : nil, String(token.world))] {
+                if let given, given != fixed {
+                    throw APIError.badParameter(name, "\(given) disagrees with the cursor's \(fixed)")
+                }
+            }
+            (seed, epoch, rank, world, start) = (token.seed, token.epoch, token.rank, token.world, token.position)
+        }
+        guard rank < world else { throw APIError.badParameter("rank", "\(rank) is outside world size \(world)") }
+        let remainder = try query.choice("remainder", RankRemainder.self) ?? .pad
+        let epochLength = try query.int("epoch_length", in: 1...Int(Int32.max))
+        return Request(
+            selection: selection, batch: batch, spec: TransformSpec(size: size, augment: augment),
+            config: SamplerConfig(seed: seed, rank: rank, world: world, remainder: remainder, epochLength: epochLength),
+            epoch: epoch, start: start, dropLast: try query.bool("drop_last") ?? false)
+    }
+
+    /// Owns the loader for the producer thread. `@unchecked`: the loader is created on a
+    /// blocking-work thread and from then on touched only by the one producer thread.
+    final class LoaderBox: @unchecked Sendable {
+        let loader: Loader
+        init(_ loader: Loader) { self.loader = loader }
+    }
+
+    static func batches(_ request: HummingbirdCore.Request, _ context: BasicRequestContext, _ state: ServerState) async throws -> Response {
+        let asked = try parse(request)
+        let workers = state.configuration.loaderWorkers
+        // Everything that can fail for a reason the client should hear about (no such dataset,
+        // a cursor outside the epoch) fails here, before the 200 head is sent.
+        let box = try await state.store.read { store -> LoaderBox in
+            let table = try SampleTable.load(store, selection: asked.selection, cacheShortSide: asked.spec.evalResize)
+            return LoaderBox(try Loader(
+                store: store, table: table, spec: asked.spec, config: asked.config, epoch: asked.epoch,
+                options: .init(batchSize: asked.batch, workers: workers, dropLast: asked.dropLast),
+                startPosition: asked.start))
+        }
+        let loader = box.loader
+        let longest = ResumeToken(seed: asked.config.seed, epoch: asked.epoch, position: loader.endPosition,
+                                  rank: asked.config.rank, world: asked.config.world).description
+        guard longest.utf8.count <= BatchFrame.cursorBytes else {
+            throw APIError(.badRequest, "this stream's cursors would be longer than \(BatchFrame.cursorBytes) bytes; use a smaller seed")
+        }
+        let headers: HTTPFields = [
+            .contentType: "application/x-loom-batches",
+            .cacheControl: "no-store",
+            HTTPField.Name("X-Loom-Batch-Count")!: String(loader.batchCount),
+            HTTPField.Name("X-Loom-Sample-Count")!: String(loader.endPosition - loader.startPosition),
+            HTTPField.Name("X-Loom-Classes")!: String(loader.table.classNames.count),
+            HTTPField.Name("X-Loom-Cursor")!: loader.resumeToken.description,
+        ]
+        let queue = FrameQueue(capacity: 2, metrics: state.metrics)
+        startProducer(box, asked: asked, queue: queue, logger: context.logger)
+        let metrics = state.metrics
+        return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+            metrics.streamStarted()
+            defer { metrics.streamEnded() }
+            try await withGracefulShutdownHandler {
+                do {
+                    // A shutdown closes the queue: the stream ends without its end frame, which
+                    // tells the client to reconnect with its last cursor.
+                    while let frame = await queue.pop() {
+                        try await writer.write(frame.buffer)
+                        if frame.samples > 0 { metrics.batchSent(samples: frame.samples, bytes: frame.buffer.readableBytes) }
+                        else { metrics.responseBytes(frame.buffer.readableBytes, route: "/v1/batches") }
+                        if frame.terminal { break }
+                    }
+                    queue.close()
+                    try await writer.finish(nil)
+                } catch {
+                    queue.close()  // the client went away: stop the producer and the loader
+                    throw error
+                }
+            } onGracefulShutdown: {
+                queue.close()
+            }
+        })
+    }
+
+    private static func startProducer(_ box: LoaderBox, asked: Request, queue: FrameQueue, logger: Logger) {
+        let size = asked.spec.size, epoch = asked.epoch
+        let thread = Thread {
+            let loader = box.loader
+            defer { loader.cancel() }
+            var cursor = loader.resumeToken
+            do {
+                while let view = try loader.next() {
+                    let after = loader.resumeToken
+                    let frame = BatchFrame.batch(view, size: size, epoch: epoch, cursor: after, last: view.endPosition == loader.endPosition)
+                    guard queue.push(.init(buffer: frame, samples: view.count, terminal: false)) else { return }
+                    cursor = after
+                }
+                _ = queue.push(.init(buffer: BatchFrame.end(size: size, epoch: epoch, cursor: cursor), samples: 0, terminal: true))
+            } catch {
+                logger.error("batch stream failed", metadata: ["error": "\(error)", "cursor": "\(cursor)"])
+                _ = queue.push(.init(buffer: BatchFrame.error("\(error)", size: size, epoch: epoch, cursor: cursor),
+                                     samples: 0, terminal: true))
+            }
+        }
+        thread.name = "loom-serve-stream"
+        thread.start()
+    }
+}

@@ -1,0 +1,148 @@
+import Foundation
+import LoomLoader
+import LoomStore
+import Testing
+
+/// One frame of `GET /v1/batches`, decoded independently of the server's encoder.
+struct Frame {
+    var n: Int
+    var height: Int
+    var width: Int
+    var channels: Int
+    var flags: UInt32
+    var epoch: Int
+    var positionAfter: Int
+    var cursor: String
+    var pixels: [UInt8]
+    var labels: [Int64]
+
+    var isEnd: Bool { flags & 2 != 0 }
+    var isError: Bool { flags & 4 != 0 }
+    var message: String { String(decoding: pixels, as: UTF8.self) }
+
+    /// The next frame of a chunked response, nil when the body ends (cut or finished).
+    static func read(_ connection: RawHTTP) throws -> Frame? {
+        let header = try connection.readChunked(upTo: 128)
+        if header.isEmpty { return nil }
+        guard header.count == 128 else { throw TestFailure("frame header cut at \(header.count) bytes") }
+        guard Array(header[0..<8]) == Array("LOOMBAT1".utf8) else { throw TestFailure("bad magic \(header[0..<8])") }
+        func u32(_ at: Int) -> Int { Int(header[at..<(at + 4)].reversed().reduce(UInt32(0)) { $0 << 8 | UInt32($1) }) }
+        func u64(_ at: Int) -> Int { Int(header[at..<(at + 8)].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }) }
+        guard u32(8) == 128 else { throw TestFailure("header_bytes \(u32(8))") }
+        let pixelBytes = u64(48), labelBytes = u64(56)
+        let pixels = try connection.readChunked(upTo: pixelBytes)
+        let labelData = try connection.readChunked(upTo: labelBytes)
+        guard pixels.count == pixelBytes, labelData.count == labelBytes else { throw TestFailure("frame payload cut") }
+        let labels = stride(from: 0, to: labelBytes, by: 8).map { at in
+            Int64(bitPattern: labelData[at..<(at + 8)].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) })
+        }
+        let cursor = String(decoding: header[64..<128].prefix { $0 != 0 }, as: UTF8.self)
+        return Frame(n: u32(12), height: u32(16), width: u32(20), channels: u32(24), flags: UInt32(u32(28)), epoch: u64(32),
+                     positionAfter: u64(40), cursor: cursor, pixels: pixels, labels: labels)
+    }
+}
+
+/// What the in-process loader yields for the same parameters.
+struct ExpectedBatch: Equatable {
+    var pixels: [UInt8]
+    var labels: [Int64]
+    var positionAfter: Int
+}
+
+func loaderBatches(store path: String, selection: String, batch: Int, size: Int, augment: Augment, seed: UInt64, epoch: Int,
+                   rank: Int = 0, world: Int = 1, start: Int = 0) throws -> [ExpectedBatch] {
+    let store = try Store(StoreLayout(root: path), access: .readOnly)
+    let spec = TransformSpec(size: size, augment: augment)
+    let table = try SampleTable.load(store, selection: try Selection(parsing: selection), cacheShortSide: spec.evalResize)
+    let loader = try Loader(store: store, table: table, spec: spec, config: SamplerConfig(seed: seed, rank: rank, world: world),
+                            epoch: epoch, options: .init(batchSize: batch, workers: 1), startPosition: start)
+    var batches: [ExpectedBatch] = []
+    while let view = try loader.next() {
+        batches.append(ExpectedBatch(pixels: Array(view.pixels), labels: view.labels.map(Int64.init), positionAfter: view.endPosition))
+    }
+    return batches
+}
+
+extension ServerTests {
+    /// Opens a stream and returns the connection after checking the response head.
+    func openStream(_ fixture: ServerFixture, _ query: String) throws -> (RawHTTP, RawHTTP.Reply) {
+        let connection = try RawHTTP(port: fixture.port)
+        try connection.sendRequest("GET", "/v1/batches?" + query)
+        let (status, headers) = try connection.readHead()
+        return (connection, RawHTTP.Reply(status: status, headers: headers, body: []))
+    }
+
+    @Test("GET /v1/batches streams exactly the in-process loader's batches (bytes and labels), then an end frame",
+          arguments: [
+            ("pets:train", 5, 32, Augment.train, UInt64(7), 2, 1, 2),
+            ("pets:train*2+pets:val", 4, 24, Augment.eval, UInt64(3), 0, 0, 1),
+          ])
+    func streamMatchesLoader(selection: String, batch: Int, size: Int, augment: Augment, seed: UInt64, epoch: Int, rank: Int, world: Int) throws {
+        let fixture = try ServerFixture()
+        try fixture.start()
+        defer { _ = try? fixture.stop() }
+        let expected = try loaderBatches(store: fixture.store, selection: selection, batch: batch, size: size, augment: augment,
+                                         seed: seed, epoch: epoch, rank: rank, world: world)
+        let encoded = selection.replacingOccurrences(of: "+", with: "%2B").replacingOccurrences(of: "*", with: "%2A")
+        let (connection, head) = try openStream(fixture, "selection=\(encoded)&batch=\(batch)&size=\(size)&augment=\(augment.rawValue)"
+            + "&seed=\(seed)&epoch=\(epoch)&rank=\(rank)&world=\(world)")
+        #expect(head.status == 200, "\(head)")
+        #expect(head.header("content-type") == "application/x-loom-batches")
+        #expect(head.header("x-loom-batch-count") == String(expected.count))
+        #expect(head.header("x-loom-classes") == "3")
+        var frames: [Frame] = []
+        while let frame = try Frame.read(connection) {
+            frames.append(frame)
+            if frame.isEnd { break }
+        }
+        let end = try #require(frames.last)
+        #expect(end.isEnd && !end.isError && end.n == 0, "the stream must finish with an end frame")
+        let batches = frames.dropLast()
+        #expect(batches.count == expected.count)
+        for (index, (frame, want)) in zip(batches, expected).enumerated() {
+            #expect(frame.pixels == want.pixels, "batch \(index): pixels differ from the in-process loader")
+            #expect(frame.labels == want.labels, "batch \(index): labels")
+            #expect(frame.n == want.labels.count && frame.height == size && frame.width == size && frame.channels == 3)
+            #expect(frame.epoch == epoch && frame.positionAfter == want.positionAfter)
+            #expect(frame.cursor == "loom1.\(seed).\(epoch).\(want.positionAfter).\(rank).\(world)")
+            #expect((frame.flags & 1 != 0) == (index == expected.count - 1), "bit 0 marks the epoch's last batch")
+        }
+        #expect(end.cursor == batches.last?.cursor)
+    }
+
+    @Test("a stream cut after two batches and resumed with the last cursor yields exactly the remaining batches")
+    func cutAndResume() throws {
+        let fixture = try ServerFixture()
+        try fixture.start()
+        defer { _ = try? fixture.stop() }
+        let expected = try loaderBatches(store: fixture.store, selection: "pets:train", batch: 2, size: 16, augment: .train, seed: 11, epoch: 1)
+        #expect(expected.count == 6)
+
+        var cursor = ""
+        do {
+            let (connection, head) = try openStream(fixture, "selection=pets:train&batch=2&size=16&seed=11&epoch=1")
+            #expect(head.status == 200)
+            for index in 0..<2 {
+                let frame = try #require(try Frame.read(connection))
+                #expect(frame.pixels == expected[index].pixels && frame.labels == expected[index].labels)
+                cursor = frame.cursor
+            }
+        }  // the connection closes here, mid-epoch
+        #expect(cursor == "loom1.11.1.4.0.1")
+
+        let (connection, head) = try openStream(fixture, "selection=pets:train&batch=2&size=16&cursor=\(cursor)")
+        #expect(head.status == 200 && head.header("x-loom-batch-count") == "4", "\(head)")
+        var rest: [Frame] = []
+        while let frame = try Frame.read(connection), !frame.isEnd { rest.append(frame) }
+        #expect(rest.map(\.pixels) == expected[2...].map(\.pixels))
+        #expect(rest.map(\.labels) == expected[2...].map(\.labels))
+
+        // The server is still well after the cut, and counted what it sent.
+        let metrics = try fixture.get("/metrics").text
+        #expect(metrics.contains("loom_batches_total"), "\(metrics.prefix(2000))")
+        #expect(metrics.contains("loom_batch_streams 0"), "no stream left behind")
+        // A cursor outside the epoch is refused before anything is streamed.
+        let beyond = try fixture.get("/v1/batches?selection=pets:train&batch=2&size=16&cursor=loom1.11.1.99.0.1")
+        #expect(beyond.status == 400 && beyond.error.contains("outside"), "\(beyond)")
+    }
+}
