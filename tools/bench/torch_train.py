@@ -52,9 +52,10 @@ class ResNetSmall(nn.Module):
         super().__init__()
         self.conv1 = nn.Conv2d(channels, 16, 3, 1, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(16)
-        self.stage1 = BasicBlock(16, 16, 1)
-        self.stage2 = BasicBlock(16, 32, 2)
-        self.stage3 = BasicBlock(32, 64, 2)
+        # One-block Sequentials, so state_dict names match Loom's ("stage2.0.downsample.0.weight").
+        self.stage1 = nn.Sequential(BasicBlock(16, 16, 1))
+        self.stage2 = nn.Sequential(BasicBlock(16, 32, 2))
+        self.stage3 = nn.Sequential(BasicBlock(32, 64, 2))
         self.fc = nn.Linear(64, classes)
 
     def forward(self, x):
@@ -86,7 +87,7 @@ def main():
         loss = F.cross_entropy(model(images), labels)
         loss.backward()
         optimizer.step()
-        return loss
+        return loss.detach()
 
     for _ in range(args.warmup):
         step()
@@ -94,7 +95,7 @@ def main():
     for _ in range(args.steps):
         start = time.perf_counter()
         loss = step()
-        float(loss)  # the step is done once the loss is read back
+        loss.item()  # the step is done once the loss is read back
         seconds.append(time.perf_counter() - start)
 
     median = statistics.median(seconds)
