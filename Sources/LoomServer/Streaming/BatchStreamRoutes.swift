@@ -42,7 +42,10 @@ enum BatchStreamRoutes {
         }
         for component in selection.components {
             try QueryParameters.checkName(component.dataset, parameter: "selection")
-            try QueryParameters.checkName(component.split, parameter: "selection")
+            switch component.source {
+            case .real(let split): try QueryParameters.checkName(split, parameter: "selection")
+            case .synthetic(let strategy): try QueryParameters.checkName(strategy, parameter: "selection")
+            }
         }
         let batch = try query.int("batch", in: 1...65_536) ?? 256
         let size = try query.int("size", in: 1...4096) ?? 224
