@@ -31,9 +31,11 @@ public enum PixelLayout: Sendable {
 /// A libjpeg-turbo decompressor (`tjInitDecompress`).
 ///
 /// Not thread-safe and deliberately not `Sendable`: each decoding thread owns one, so the hot
-/// path never takes a lock. The handle is destroyed in `deinit`.
+/// path never takes a lock. The handle is destroyed in `deinit`, and replaced after a failure:
+/// libjpeg-turbo leaves a handle whose header read failed mid-stream, so the next header it
+/// reads comes back empty or garbled (one broken file would reject the good ones after it).
 public final class JPEGDecoder {
-    private let handle: tjhandle
+    private var handle: tjhandle
 
     /// Refuses scans that libjpeg-turbo only warns about (truncation, corrupt entropy data)
     /// and caps progressive scans at 500, the libjpeg-turbo guard against scan-count bombs.
@@ -55,10 +57,13 @@ public final class JPEGDecoder {
             handle, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), UInt(bytes.count),
             &width, &height, &subsampling, &colorspace)
         guard status == 0 else {
-            throw ImageError(.badHeader, "unreadable JPEG header: \(lastError())")
+            let message = lastError()
+            try reset()
+            throw ImageError(.badHeader, "unreadable JPEG header: \(message)")
         }
         // libjpeg-turbo reports success with a 0x0 size when the file ends before the frame header.
         guard width > 0, height > 0 else {
+            try reset()
             throw ImageError(.badHeader, "JPEG has no frame header (cut short before the image?)")
         }
         let space: ImageInfo.ColorSpace
@@ -89,7 +94,9 @@ public final class JPEGDecoder {
             destination.baseAddress?.assumingMemoryBound(to: UInt8.self),
             Int32(width), Int32(width * layout.channels), Int32(height), layout.turboFormat, Self.strictFlags)
         guard status == 0 else {
-            throw ImageError(.corruptData, "corrupt or truncated JPEG data: \(lastError())")
+            let message = lastError()
+            try reset()
+            throw ImageError(.corruptData, "corrupt or truncated JPEG data: \(message)")
         }
     }
 
@@ -114,6 +121,15 @@ public final class JPEGDecoder {
             }
             ColorConversion.invertedCMYKToRGB(cmyk, into: destination, pixels: pixels)
         }
+    }
+
+    /// A fresh handle after a failure (errors are rare; the hot path never pays for this).
+    private func reset() throws {
+        guard let fresh = tjInitDecompress() else {
+            throw ImageError(.invalidRequest, "libjpeg-turbo: tjInitDecompress failed")
+        }
+        tjDestroy(handle)
+        handle = fresh
     }
 
     private func lastError() -> String {

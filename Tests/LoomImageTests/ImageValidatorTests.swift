@@ -146,3 +146,29 @@ struct ImageValidatorTests {
         }
     }
 }
+
+@Suite("ImageValidator reuse")
+struct ImageValidatorReuseTests {
+    /// One validator per ingest thread sees every kind of file in turn: a failure must not
+    /// poison the next file (libjpeg-turbo leaves its handle mid-decode after an error).
+    @Test(arguments: [Fixture.truncatedJPEG, .corruptScanJPEG, .headerOnlyJPEG, .hugeHeaderJPEG, .text, .truncatedPNG])
+    func aBrokenFileDoesNotSpoilTheNextGoodOne(broken: Fixture) throws {
+        let validator = try ImageValidator()
+        for good in [Fixture.baselineJPEG, .progressiveJPEG, .grayJPEG, .cmykJPEG, .rgbPNG] {
+            _ = try? broken.bytes.withUnsafeBytes { try validator.validate($0) }
+            let info = try good.bytes.withUnsafeBytes { try validator.validate($0) }
+            #expect(info == (try validate(good.bytes)), "\(good) after \(broken)")
+        }
+    }
+
+    /// Cut inside the header segments (before the frame header): `tjDecompressHeader3` fails.
+    @Test(arguments: [20, 200, 400])
+    func aJPEGCutInItsHeadersDoesNotSpoilTheNextOne(length: Int) throws {
+        let validator = try ImageValidator()
+        let good = FixtureImages.jpeg(width: 64, height: 48, seed: 97)
+        let cut = Array(good.prefix(length))
+        #expect(throws: ImageError.self) { try cut.withUnsafeBytes { try validator.validate($0) } }
+        let info = try good.withUnsafeBytes { try validator.validate($0) }
+        #expect(info.width == 64 && info.height == 48)
+    }
+}
