@@ -55,7 +55,8 @@ public struct Selection: Sendable, Hashable, CustomStringConvertible {
             }
             let names = pieces[0].split(separator: ":", omittingEmptySubsequences: false).map(String.init)
             guard !names.contains(where: \.isEmpty) else {
-                throw LoaderError("selection \"\(text)\": empty name in \"\(pieces[0])\"")
+                throw LoaderError(
+                    "selection \"\(text)\": expected DATASET:SPLIT or DATASET:synthetic:STRATEGY, got \"\(pieces[0])\" (an empty name)")
             }
             switch names.count {
             case 2:
