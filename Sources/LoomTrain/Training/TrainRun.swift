@@ -50,7 +50,7 @@ public enum TrainRun {
         let start = ContinuousClock.now
         try config.validate()
         let store = writer.store
-        let spec = TransformSpec(size: config.size, augment: .train)
+        let spec = TransformSpec(size: config.size, augment: .train, scale: config.cropScale...1.0)
         let trainTable = try SampleTable.load(store, selection: Selection(parsing: config.train), cacheShortSide: spec.evalResize)
         let evalTable = try config.eval.map { try SampleTable.load(store, selection: Selection(parsing: $0), cacheShortSide: spec.evalResize) }
         try checkLabelSpace(store: store, config: config)

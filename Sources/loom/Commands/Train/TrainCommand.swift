@@ -93,6 +93,9 @@ struct TrainingOptions: ParsableArguments {
     @Option(name: .customLong("label-smoothing"), help: "Label smoothing (0 = off).")
     var labelSmoothing = 0.0
 
+    @Option(name: .customLong("crop-scale"), help: "Smallest RandomResizedCrop area fraction (torchvision: 0.08; small images: ~0.35).")
+    var cropScale = 0.08
+
     @Option(help: "Loader decode threads (they overlap training).")
     var workers = 1
 
@@ -102,7 +105,7 @@ struct TrainingOptions: ParsableArguments {
     func config(train: String, eval: String?) -> TrainConfig {
         TrainConfig(train: train, eval: eval, model: model, epochs: epochs, size: size, batch: batch, seed: seed,
                     learningRate: learningRate, momentum: momentum, weightDecay: weightDecay, nesterov: nesterov,
-                    warmupEpochs: warmupEpochs, labelSmoothing: labelSmoothing)
+                    warmupEpochs: warmupEpochs, labelSmoothing: labelSmoothing, cropScale: cropScale)
     }
 
     func validate() throws {
