@@ -110,3 +110,24 @@ struct TrainRunTests {
         #expect(message(config).contains("no split \"test\""))
     }
 }
+
+@Suite("Training runs and store maintenance")
+struct TrainRunMaintenanceTests {
+    /// Removing the dataset a run trained on, then gc: the images go, the run's sample list with
+    /// them; its checkpoints stay (they are data of their own) and the store verifies clean.
+    @Test func removingTheTrainedDatasetThenGCKeepsCheckpointsAndVerifies() throws {
+        let data = try ColorDataset(train: 8, val: 2, side: 16)
+        let writer = try data.store.makeWriter()
+        let summary = try TrainRun.run(writer: writer, config: TrainRunTests.config(epochs: 1, eval: nil), options: .init(threads: 1))
+        _ = try data.store.catalog.write { db in try DatasetCatalog.delete(db, dataset: "ds", split: nil) }
+        let report = try GarbageCollector.run(writer)
+        #expect(report.deletedBlobs == 20, "\(report)")
+        try data.store.catalog.read { (db: Database) throws in
+            #expect(try Int.fetchOne(db, sql: "SELECT count(*) FROM run_samples") == 0)
+            #expect(try Int.fetchOne(db, sql: "SELECT count(*) FROM checkpoints WHERE run_id = ?", arguments: [summary.runID]) == 1)
+        }
+        let checkpoint = try data.store.blobs.read(digest: Digest(hex: summary.checkpoint!)!)
+        #expect(try TensorArchive(decoding: checkpoint).metadata["epoch"] == "1")
+        #expect(try Verifier.run(data.store).ok)
+    }
+}

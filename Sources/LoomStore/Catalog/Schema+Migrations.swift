@@ -271,10 +271,12 @@ CREATE TABLE checkpoints (
 );
 
 -- Exactly which images a run trained on (real or synthetic): with v_lineage this answers which
--- prompts and captions a model saw. A weighted mixture lists each image once.
+-- prompts and captions a model saw. A weighted mixture lists each image once. A run does not keep
+-- its images alive: once their dataset is removed and `loom gc` drops the blobs, the rows go too
+-- (the run's config still holds the count and digest of its sample set).
 CREATE TABLE run_samples (
     run_id  INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-    blob_id INTEGER NOT NULL REFERENCES blobs(id),
+    blob_id INTEGER NOT NULL REFERENCES blobs(id) ON DELETE CASCADE,
     label   INTEGER NOT NULL,
     PRIMARY KEY (run_id, blob_id)
 ) WITHOUT ROWID;
