@@ -93,23 +93,29 @@ final class BatchNorm2d: Layer {
         bias.grad.withUnsafeMutableBufferPointer { dBeta in
         batchMean.withUnsafeBufferPointer { means in
         batchInvStd.withUnsafeBufferPointer { invStds in
-            Parallel.forEach(channels, work: 2 * x.shape.count) { c in
+            Parallel.forEach(channels, work: 3 * x.shape.count) { c in
                 let offset = c * m
-                let (source, grad, target) = (UnsafePointer(x.pointer + offset), dy + offset, dx + offset)
-                let channelMask = mask.map { $0 + offset }
+                let (source, target) = (UnsafePointer(x.pointer + offset), dx + offset)
+                // g = dy through the fused ReLU, staged in dx (overwritten below, element by element):
+                // a plain select loop vectorises, a select inside the reduction does not.
+                let grad: UnsafePointer<Float>
+                if let mask {
+                    let (incoming, y) = (dy + offset, mask + offset)
+                    // Load unconditionally: a conditional load compiles to a branch per element, not a vector select.
+                    for i in 0..<m { let g = incoming[i]; target[i] = y[i] > 0 ? g : 0 }
+                    grad = UnsafePointer(target)
+                } else {
+                    grad = dy + offset
+                }
                 let (mean, invStd) = (means[c], invStds[c])
-                let (sumDy, sumDyCentered) = Reductions.gradientSums(grad, source, mask: channelMask, count: m, mean: mean)
+                let (sumDy, sumDyCentered) = Reductions.gradientSums(grad, source, count: m, mean: mean)
                 dGamma[c] = Float(sumDyCentered) * invStd
                 dBeta[c] = Float(sumDy)
                 // dx = a*g - b*x + (b*mean - a*Σg/M) with a = γ/σ, b = a * (Σ g*x̂)/(σ*M).
                 let a = gamma[c] * invStd
                 let b = a * invStd * invStd * Float(sumDyCentered / Double(m))
                 let shift = b * mean - a * Float(sumDy / Double(m))
-                if let channelMask {
-                    for i in 0..<m { target[i] = (channelMask[i] > 0 ? a * grad[i] : 0) - b * source[i] + shift }
-                } else {
-                    for i in 0..<m { target[i] = a * grad[i] - b * source[i] + shift }
-                }
+                for i in 0..<m { target[i] = a * grad[i] - b * source[i] + shift }
             }
         }}}}}
         return dx

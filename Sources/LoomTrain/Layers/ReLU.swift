@@ -19,7 +19,7 @@ final class ReLU: Layer {
     func backward(_ dy: UnsafePointer<Float>) -> UnsafeMutablePointer<Float>? {
         let (y, dx) = (output.pointer, gradInput.reserve(shape.count))
         Parallel.forEachRange(shape.count) { range in
-            for i in range { dx[i] = y[i] > 0 ? dy[i] : 0 }
+            for i in range { let g = dy[i]; dx[i] = y[i] > 0 ? g : 0 }  // unconditional load: vectorises
         }
         return dx
     }

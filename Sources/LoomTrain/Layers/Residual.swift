@@ -14,7 +14,7 @@ enum Residual {
     static func maskGradient(_ gradOutput: UnsafePointer<Float>, output: UnsafePointer<Float>,
                              into gradSum: UnsafeMutablePointer<Float>, count: Int) {
         Parallel.forEachRange(count) { range in
-            for i in range { gradSum[i] = output[i] > 0 ? gradOutput[i] : 0 }
+            for i in range { let g = gradOutput[i]; gradSum[i] = output[i] > 0 ? g : 0 }  // unconditional load: vectorises
         }
     }
 

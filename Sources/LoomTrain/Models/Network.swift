@@ -1,3 +1,4 @@
+import Foundation
 import LoomLoader
 
 /// A classifier built from a ``ModelSpec``: forward to logits, backward to parameter gradients.
@@ -17,6 +18,8 @@ public final class Network {
     private var lastForwardTrained = false
     public let parameters: [Parameter]
     let buffers: [StateBuffer]
+    /// When set, forward and backward time each top-level layer into it.
+    public var profile: LayerProfile?
 
     /// Builds the network with freshly initialised weights (torchvision's: Kaiming-normal fan-out
     /// convolutions, unit/zero BatchNorm, nn.Linear's uniform default).
@@ -52,7 +55,11 @@ public final class Network {
             (x + p * shape.plane).update(from: source + (n * c + channel) * shape.plane, count: shape.plane)
         }
         var activation = Activation(pointer: x, shape: shape)
-        for layer in layers { activation = layer.forward(activation, training: training) }
+        for (index, layer) in layers.enumerated() {
+            let start = profile == nil ? nil : ContinuousClock.now
+            activation = layer.forward(activation, training: training)
+            if let start { profile?.record(index, layer: Self.describe(layer), forward: (ContinuousClock.now - start) / .seconds(1)) }
+        }
         lastBatch = batch
         lastForwardTrained = training
         // classes x N -> N x classes.
@@ -76,9 +83,20 @@ public final class Network {
         for n in 0..<batch {
             for k in 0..<classes { transposed[k * batch + n] = gradLogits[n * classes + k] }
         }
-        for layer in layers.reversed() {
-            guard let next = layer.backward(grad) else { break }
+        for (index, layer) in layers.enumerated().reversed() {
+            let start = profile == nil ? nil : ContinuousClock.now
+            let next = layer.backward(grad)
+            if let start { profile?.record(index, layer: Self.describe(layer), backward: (ContinuousClock.now - start) / .seconds(1)) }
+            guard let next else { break }
             grad = UnsafePointer(next)
         }
+    }
+
+    /// "BasicBlock stage2.0": the layer's type and the prefix of its parameters' names.
+    private static func describe(_ layer: any Layer) -> String {
+        let type = String(describing: Swift.type(of: layer))
+        guard let name = layer.parameters.first?.name else { return type }
+        let prefix = name.split(separator: ".").prefix { !["conv1", "bn1", "weight", "bias"].contains($0) }
+        return prefix.isEmpty ? "\(type) \(name.split(separator: ".").first!)" : "\(type) \(prefix.joined(separator: "."))"
     }
 }

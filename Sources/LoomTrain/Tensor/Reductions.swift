@@ -38,48 +38,32 @@ enum Reductions {
         }
     }
 
-    /// (Σ g[i], Σ g[i] * (x[i] - mean)) where g is `dy` masked by `y > 0` when `mask` is given
-    /// (the gradient through a ReLU that produced `y`): BatchNorm's backward reductions.
-    static func gradientSums(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, mask: UnsafePointer<Float>?,
-                             count: Int, mean: Float) -> (Double, Double) {
-        var sumDy = 0.0, sumDyX = 0.0
+    /// (Σ g[i], Σ g[i] * (x[i] - mean)): BatchNorm's backward reductions.
+    static func gradientSums(_ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>, count: Int, mean: Float) -> (Double, Double) {
+        var sumG = 0.0, sumGX = 0.0
         var start = 0
         while start < count {
             let end = min(start + blockSize, count)
             var a = Accumulators(), b = Accumulators()
             var i = start
-            if let mask {
-                while i + 8 <= end {
-                    let g0 = mask[i] > 0 ? dy[i] : 0, g1 = mask[i + 1] > 0 ? dy[i + 1] : 0
-                    let g2 = mask[i + 2] > 0 ? dy[i + 2] : 0, g3 = mask[i + 3] > 0 ? dy[i + 3] : 0
-                    let g4 = mask[i + 4] > 0 ? dy[i + 4] : 0, g5 = mask[i + 5] > 0 ? dy[i + 5] : 0
-                    let g6 = mask[i + 6] > 0 ? dy[i + 6] : 0, g7 = mask[i + 7] > 0 ? dy[i + 7] : 0
-                    a.add(g0, g1, g2, g3, g4, g5, g6, g7)
-                    b.add(g0 * (x[i] - mean), g1 * (x[i + 1] - mean), g2 * (x[i + 2] - mean), g3 * (x[i + 3] - mean),
-                          g4 * (x[i + 4] - mean), g5 * (x[i + 5] - mean), g6 * (x[i + 6] - mean), g7 * (x[i + 7] - mean))
-                    i += 8
-                }
-            } else {
-                while i + 8 <= end {
-                    a.add(dy[i], dy[i + 1], dy[i + 2], dy[i + 3], dy[i + 4], dy[i + 5], dy[i + 6], dy[i + 7])
-                    b.add(dy[i] * (x[i] - mean), dy[i + 1] * (x[i + 1] - mean), dy[i + 2] * (x[i + 2] - mean),
-                          dy[i + 3] * (x[i + 3] - mean), dy[i + 4] * (x[i + 4] - mean), dy[i + 5] * (x[i + 5] - mean),
-                          dy[i + 6] * (x[i + 6] - mean), dy[i + 7] * (x[i + 7] - mean))
-                    i += 8
-                }
+            while i + 8 <= end {
+                a.add(g[i], g[i + 1], g[i + 2], g[i + 3], g[i + 4], g[i + 5], g[i + 6], g[i + 7])
+                b.add(g[i] * (x[i] - mean), g[i + 1] * (x[i + 1] - mean), g[i + 2] * (x[i + 2] - mean),
+                      g[i + 3] * (x[i + 3] - mean), g[i + 4] * (x[i + 4] - mean), g[i + 5] * (x[i + 5] - mean),
+                      g[i + 6] * (x[i + 6] - mean), g[i + 7] * (x[i + 7] - mean))
+                i += 8
             }
             var tailA: Float = 0, tailB: Float = 0
             while i < end {
-                let g = mask.map { $0[i] > 0 ? dy[i] : 0 } ?? dy[i]
-                tailA += g
-                tailB += g * (x[i] - mean)
+                tailA += g[i]
+                tailB += g[i] * (x[i] - mean)
                 i += 1
             }
-            sumDy += Double(a.total + tailA)
-            sumDyX += Double(b.total + tailB)
+            sumG += Double(a.total + tailA)
+            sumGX += Double(b.total + tailB)
             start = end
         }
-        return (sumDy, sumDyX)
+        return (sumG, sumGX)
     }
 
     private static func blocked(_ count: Int, _ block: (Range<Int>) -> Float) -> Double {
