@@ -1,12 +1,18 @@
 import ArgumentParser
 import Foundation
 import LoomLoader
+import LoomServer
 import LoomStore
 
 struct StreamCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stream",
-        abstract: "Run the loader and print one JSON line per batch (digests, labels, pixel checksum), then a resume token.")
+        abstract: "Run the loader and print one JSON line per batch (digests, labels, pixel checksum), then a resume token.",
+        discussion: """
+            With --shm NAME the batches also go into a shared-memory ring at /dev/shm/NAME that a trainer on \
+            this machine reads in place (Python: loom_client.ShmRing(NAME)); the stream waits while the ring \
+            is full. docs/batch-stream.md describes the layout.
+            """)
 
     @OptionGroup var options: StoreOptions
     @OptionGroup var selection: SelectionOptions
@@ -26,6 +32,18 @@ struct StreamCommand: ParsableCommand {
     @Flag(name: .customLong("skip-bad"), help: "Replace undecodable samples with the next good one instead of failing (counted).")
     var skipBad = false
 
+    @Option(help: "Also write the batches into a shared-memory ring /dev/shm/NAME for a reader on this machine (loom_client.ShmRing).")
+    var shm: String?
+
+    @Option(name: .customLong("shm-slots"), help: "Batches the shared-memory ring holds (the reader may lag this many).")
+    var shmSlots = 4
+
+    func validate() throws {
+        guard shmSlots >= 1 && shmSlots <= 1024 else { throw ValidationError("--shm-slots must be 1...1024") }
+        if let shm { try SharedMemoryRing.checkName(shm) }
+        guard batching.batch >= 1 else { throw ValidationError("--batch must be positive") }
+    }
+
     struct BatchLine: Encodable {
         var index: Int
         var count: Int
@@ -42,6 +60,9 @@ struct StreamCommand: ParsableCommand {
         var skipped_digests: [String]
         var seconds: Double
         var images_per_s: Double
+        /// With --shm: the ring's name, and whether its consumer stopped before the end.
+        var shm: String? = nil
+        var consumer_closed: Bool? = nil
     }
 
     func run() throws {
@@ -66,8 +87,36 @@ struct StreamCommand: ParsableCommand {
         let encoder = Output.lineEncoder()
         let clock = ContinuousClock.now
         let progress = ProgressLine("stream")
-        var batches = 0, samples = 0
-        while maxBatches.map({ batches < $0 }) ?? true, let view = try loader.next() {
+        let total = min(maxBatches ?? .max, loader.batchCount)
+        var ring = try shm.map { name in
+            try SharedMemoryRing(
+                name: name, layout: SharedMemoryRingLayout(slotCount: shmSlots, batch: batching.batch, height: batching.size,
+                                                           width: batching.size),
+                epoch: epoch, batchCount: total, sampleCount: min(loader.endPosition - loader.startPosition, total * batching.batch),
+                startCursor: loader.resumeToken.description)
+        }
+        var batches = 0, samples = 0, consumerClosed = false
+        while batches < total {
+            let view: Loader.BatchView
+            do {
+                guard let next = try loader.next() else { break }
+                view = next
+            } catch {
+                ring?.fail("\(error)")
+                throw error
+            }
+            if ring != nil {
+                let published = try ring!.publish(
+                    count: view.count, pixels: view.pixels, labels: view.labels, positionAfter: view.endPosition,
+                    cursor: loader.resumeToken.description, lastOfEpoch: view.endPosition == loader.endPosition)
+                if !published {
+                    // The reader stopped early (a trainer that needed fewer steps): stop too, and
+                    // take the name away, since nobody will read the rest.
+                    ring!.unlink()
+                    consumerClosed = true
+                    break
+                }
+            }
             batches += 1
             samples += view.count
             let line = BatchLine(
@@ -78,10 +127,12 @@ struct StreamCommand: ParsableCommand {
             progress.update(done: batches, total: loader.batchCount, unit: "batch")
         }
         progress.finish()
+        if !consumerClosed { ring?.finish() }
         let elapsed = (ContinuousClock.now - clock) / .seconds(1)
         let skipped = loader.skippedSamples
         let summary = Summary(resume: loader.resumeToken.description, batches: batches, samples: samples, skipped: skipped.count,
-                              skipped_digests: skipped.map(\.hex), seconds: elapsed, images_per_s: Double(samples) / max(elapsed, 1e-9))
+                              skipped_digests: skipped.map(\.hex), seconds: elapsed, images_per_s: Double(samples) / max(elapsed, 1e-9),
+                              shm: shm, consumer_closed: shm == nil ? nil : consumerClosed)
         if options.json { return try Output.jsonLine(summary, encoder: encoder) }
         Output.stderr(String(format: "%d batches, %d samples in %.2f s (%.0f img/s), %d skipped", batches, samples, elapsed,
                              summary.images_per_s, skipped.count))

@@ -1,6 +1,8 @@
-"""Client for `loom serve`: the JSON API (LoomClient) and the batch stream (LoomIterableDataset)."""
+"""Client for `loom serve`: the JSON API (LoomClient), the batch stream (LoomIterableDataset), and the
+shared-memory ring of `loom stream --shm` (ShmRing)."""
 
 from .client import LoomClient, LoomError, Batch
 from .dataset import LoomIterableDataset, shard_for_worker
+from .shm import ShmRing
 
-__all__ = ["LoomClient", "LoomError", "Batch", "LoomIterableDataset", "shard_for_worker"]
+__all__ = ["LoomClient", "LoomError", "Batch", "LoomIterableDataset", "shard_for_worker", "ShmRing"]
