@@ -70,4 +70,25 @@ enum JSONValue: Codable, Sendable, Hashable {
         if case .string(let s) = self { return s }
         return nil
     }
+
+    var arrayValue: [JSONValue]? {
+        if case .array(let a) = self { return a }
+        return nil
+    }
+
+    var int64Value: Int64? {
+        switch self {
+        case .integer(let v): return v
+        case .number(let v) where v.rounded() == v && abs(v) < 9e15: return Int64(v)
+        default: return nil
+        }
+    }
+
+    var doubleValue: Double? {
+        switch self {
+        case .integer(let v): return Double(v)
+        case .number(let v): return v
+        default: return nil
+        }
+    }
 }

@@ -13,12 +13,19 @@ public struct LoomServer: Sendable {
         self.logger = logger
     }
 
-    /// Every route the server registers, as `METHOD /path/{param}`: what the OpenAPI document must describe.
+    /// Every route the server registers, as `METHOD /path/{param}`: the API's, which the OpenAPI
+    /// document must describe, and the gallery's HTML pages (``galleryRouteTable``).
     public static var routeTable: [String] { routes.map { "\($0.method.rawValue) \($0.path)" } }
+
+    /// The web gallery's pages: HTML for people, not part of the versioned API, so not in docs/openapi.yaml.
+    public static var galleryRouteTable: [String] { GalleryRoutes.routes.map { "\($0.method.rawValue) \($0.path)" } }
+
+    /// The gallery's Mustache templates by name, as compiled into the binary.
+    public static var galleryTemplates: [String: String] { GalleryTemplates.all }
 
     static var routes: [Route] {
         CatalogRoutes.routes + RunRoutes.routes + BlobRoutes.routes + WriteRoutes.routes + BatchStreamRoutes.routes
-            + ServiceRoutes.routes
+            + ServiceRoutes.routes + GalleryRoutes.routes
     }
 
     /// Opens the store, binds, and serves until SIGINT or SIGTERM; then stops accepting,
