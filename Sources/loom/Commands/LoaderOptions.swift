@@ -14,7 +14,7 @@ struct SelectionOptions: ParsableArguments {
     @Option(name: .customLong("class"), help: "Only this class (repeatable; folder id, display or prompt name).")
     var classes: [String] = []
 
-    @Option(help: "A selection instead of --dataset/--split: DATASET:SPLIT[*WEIGHT][+...], a weighted mixture.")
+    @Option(help: "A selection instead of --dataset/--split: DATASET:SPLIT or DATASET:synthetic:STRATEGY, each [*WEIGHT], joined with + (a weighted mixture).")
     var selection: String?
 
     func resolve() throws -> Selection {
