@@ -142,28 +142,13 @@ enum CatalogRoutes {
         (try query.int("offset", in: 0...Int(Int32.max)) ?? 0, try query.int("limit", in: 1...maxPage) ?? 100)
     }
 
-    /// `loom ls --json`'s keys, plus the dataset, file name, format and size.
-    struct ImageEntry: Encodable, Sendable {
-        var digest: String
-        var dataset: String
-        var split: String
-        var `class`: String
-        var label: Int
-        var path: String
-        var name: String
-        var width: Int
-        var height: Int
-        var format: String
-        var bytes: Int
-    }
-
     static func images(_ request: Request, _ context: BasicRequestContext, _ state: ServerState) async throws -> Response {
         let query = try QueryParameters(request, allowed: ["dataset", "split", "class", "offset", "limit"])
         let dataset = try query.name("dataset"), split = try query.name("split"), className = try query.name("class")
         if split != nil && dataset == nil { throw APIError.badParameter("split", "needs dataset too") }
         let (offset, limit) = try paging(query)
         let page = try await state.store.read { store in
-            try store.catalog.read { db -> Page<ImageEntry> in
+            try store.catalog.read { db -> Page<RealImageEntry> in
                 if let dataset {
                     try requireDataset(db, dataset)
                     if let split, try Int.fetchOne(db, sql: """
@@ -172,24 +157,9 @@ enum CatalogRoutes {
                         throw APIError(.notFound, "dataset \"\(dataset)\" has no split \"\(split)\"")
                     }
                 }
-                let rows = try Row.fetchAll(db, sql: """
-                    SELECT lower(hex(b.digest)) AS digest, d.name AS dataset, s.name AS split, c.wnid, c.label, r.path, r.name,
-                           r.width, r.height, r.format, b.raw_size
-                    FROM real_images r
-                    JOIN splits s ON s.id = r.split_id
-                    JOIN datasets d ON d.id = s.dataset_id
-                    JOIN classes c ON c.id = r.class_id
-                    JOIN blobs b ON b.id = r.blob_id
-                    WHERE (? IS NULL OR d.name = ?) AND (? IS NULL OR s.name = ?)
-                      AND (? IS NULL OR c.wnid = ? OR c.name = ? OR c.prompt_name = ?)
-                    ORDER BY d.name, s.name, r.path
-                    LIMIT ? OFFSET ?
-                    """, arguments: [dataset, dataset, split, split, className, className, className, className, limit + 1, offset])
-                let entries = rows.prefix(limit).map {
-                    ImageEntry(digest: $0["digest"], dataset: $0["dataset"], split: $0["split"], class: $0["wnid"],
-                                   label: $0["label"], path: $0["path"], name: $0["name"], width: $0["width"],
-                                   height: $0["height"], format: $0["format"], bytes: $0["raw_size"])
-                }
+                let rows = try RealImageListing.page(db, dataset: dataset, split: split, className: className,
+                                                     offset: offset, limit: limit + 1)
+                let entries = rows.prefix(limit)
                 return Page(items: Array(entries), key: "images", offset: offset, limit: limit,
                             nextOffset: rows.count > limit ? offset + limit : nil)
             }

@@ -33,24 +33,57 @@ public enum RealImageListing {
                 """, arguments: [dataset, split]) == 0 {
                 throw StoreError(.notFound, "dataset \"\(dataset)\" has no split \"\(split)\"")
             }
-            let rows = try Row.fetchCursor(db, sql: """
-                SELECT lower(hex(b.digest)) AS digest, d.name AS dataset, s.name AS split, c.wnid, c.label, r.path, r.name,
-                       r.width, r.height, r.format, b.raw_size
-                FROM real_images r
-                JOIN splits s ON s.id = r.split_id
-                JOIN datasets d ON d.id = s.dataset_id
-                JOIN classes c ON c.id = r.class_id
-                JOIN blobs b ON b.id = r.blob_id
-                WHERE d.name = ? AND (? IS NULL OR s.name = ?) AND (? IS NULL OR c.wnid = ? OR c.name = ? OR c.prompt_name = ?)
-                ORDER BY s.name, r.path
-                """, arguments: [dataset, split, split, className, className, className, className])
-            while let row = try rows.next() {
-                try body(RealImageEntry(
-                    digest: row["digest"], dataset: row["dataset"], split: row["split"], class: row["wnid"], label: row["label"],
-                    path: row["path"], name: row["name"], width: row["width"], height: row["height"], format: row["format"],
-                    bytes: row["raw_size"]))
-            }
+            let (sql, arguments) = query(dataset: dataset, split: split, className: className)
+            let rows = try Row.fetchCursor(db, sql: sql, arguments: arguments)
+            while let row = try rows.next() { try body(entry(row)) }
         }
+    }
+
+    /// One page of real images in (dataset, split, path) order, every filter optional: the
+    /// service's `/v1/images`. Reads `limit` entries from `offset` on.
+    public static func page(_ db: Database, dataset: String?, split: String?, className: String?,
+                            offset: Int, limit: Int) throws -> [RealImageEntry] {
+        var (sql, arguments) = query(dataset: dataset, split: split, className: className)
+        sql += " LIMIT ? OFFSET ?"
+        arguments += [limit, offset]
+        return try Row.fetchAll(db, sql: sql, arguments: arguments).map(entry)
+    }
+
+    /// The listing's SELECT with only the filters given (so SQLite plans each shape on its own).
+    static func query(dataset: String?, split: String?, className: String?) -> (String, StatementArguments) {
+        var conditions: [String] = []
+        var arguments: StatementArguments = []
+        if let dataset {
+            conditions.append("d.name = ?")
+            arguments += [dataset]
+        }
+        if let split {
+            conditions.append("s.name = ?")
+            arguments += [split]
+        }
+        if let className {
+            conditions.append("(c.wnid = ? OR c.name = ? OR c.prompt_name = ?)")
+            arguments += [className, className, className]
+        }
+        let sql = """
+            SELECT lower(hex(b.digest)) AS digest, d.name AS dataset, s.name AS split, c.wnid, c.label, r.path, r.name,
+                   r.width, r.height, r.format, b.raw_size
+            FROM real_images r
+            JOIN splits s ON s.id = r.split_id
+            JOIN datasets d ON d.id = s.dataset_id
+            JOIN classes c ON c.id = r.class_id
+            JOIN blobs b ON b.id = r.blob_id
+            \(conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND "))
+            ORDER BY d.name, s.name, r.path
+            """
+        return (sql, arguments)
+    }
+
+    static func entry(_ row: Row) -> RealImageEntry {
+        RealImageEntry(
+            digest: row["digest"], dataset: row["dataset"], split: row["split"], class: row["wnid"], label: row["label"],
+            path: row["path"], name: row["name"], width: row["width"], height: row["height"], format: row["format"],
+            bytes: row["raw_size"])
     }
 
     /// Resolves a digest given in full or as a unique hex prefix (at least 4 digits).
