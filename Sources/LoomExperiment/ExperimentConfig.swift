@@ -67,10 +67,6 @@ public struct ExperimentConfig: Codable, Sendable, Hashable {
     }
 
     var canonicalJSON: String {
-        get throws {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            return String(decoding: try encoder.encode(self), as: UTF8.self)
-        }
+        get throws { try CanonicalJSON.text(self) }
     }
 }

@@ -17,10 +17,7 @@ public enum ExperimentReport {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         var withPath = summary
         withPath.reportDirectory = folder.path
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        try save(encoder.encode(withPath), folder, "report.json")
+        try save(CanonicalJSON.data(withPath, pretty: true), folder, "report.json")
         try save(Data(ReportChart.svg(withPath).utf8), folder, "report.svg")
         try save(Data(markdown(withPath).utf8), folder, "report.md")
         try save(Data(perClassCSV(withPath).utf8), folder, "per_class.csv")
@@ -77,9 +74,7 @@ public enum ExperimentReport {
             let cells = s.results.map { r in index < r.summary.perClass.count ? percent(r.summary.perClass[index].top1) : "-" }
             md += "| \(name) | " + cells.joined(separator: " | ") + " |\n"
         }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-        let config = (try? encoder.encode(s.config)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        let config = (try? CanonicalJSON.text(s.config, pretty: true)) ?? "{}"
         md += "\n## Config\n\n```json\n\(config)\n```\n\nBLAS: \(s.results.first?.summary.blasKernel ?? "-"). "
         md += "Total time \(String(format: "%.1f", s.seconds)) s.\n"
         return md

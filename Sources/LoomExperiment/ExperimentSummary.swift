@@ -47,11 +47,6 @@ public struct ExperimentSummary: Codable, Sendable, Hashable {
     }
 
     var canonicalJSON: String {
-        get throws {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-            return String(decoding: try encoder.encode(self), as: UTF8.self)
-        }
+        get throws { try CanonicalJSON.text(self) }
     }
 }

@@ -77,8 +77,6 @@ public struct TrainConfig: Codable, Sendable, Hashable {
             var config: TrainConfig
             var samples: SampleSetIdentity
         }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try encoder.encode(Identity(config: self, samples: samples)), as: UTF8.self)
+        return try CanonicalJSON.text(Identity(config: self, samples: samples))
     }
 }

@@ -152,8 +152,8 @@ public enum TrainRun {
             }
         } catch {
             try? store.catalog.write { db in
-                try db.execute(sql: "UPDATE runs SET status = 'failed', summary = ? WHERE id = ?",
-                               arguments: [#"{"error":"# + jsonString("\(error)") + "}", runID])
+                try db.execute(sql: "UPDATE runs SET status = 'failed', summary = json_object('error', ?) WHERE id = ?",
+                               arguments: ["\(error)", runID])
             }
             throw error
         }
@@ -244,7 +244,7 @@ public enum TrainRun {
     }
 
     static func finish(runID: Int64, summary: TrainSummary, store: Store) throws {
-        let json = try jsonText(summary)
+        let json = try CanonicalJSON.text(summary)
         try store.catalog.write { db in
             try db.execute(sql: "DELETE FROM eval_classes WHERE run_id = ?", arguments: [runID])
             for entry in summary.perClass {
@@ -295,14 +295,4 @@ public enum TrainRun {
         return summary
     }
 
-    static func jsonText(_ value: some Encodable) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        return String(decoding: try encoder.encode(value), as: UTF8.self)
-    }
-
-    static func jsonString(_ text: String) -> String {
-        (try? jsonText(text)) ?? "\"\""
-    }
 }
