@@ -81,7 +81,7 @@ public struct DatasetScanner {
         let splitDirectories = top.filter { $0.isDirectory && Self.splitFolderNames.contains(ExactName($0.name)) }
         if !splitDirectories.isEmpty && split == nil {
             walk.result.layout = "train-val"
-            for entry in splitDirectories {
+            for entry in splitDirectories where walk.admit(entry) {
                 try walk.split(entry.absolutePath, relative: entry.name, split: entry.name)
             }
         } else {
@@ -125,7 +125,7 @@ public struct DatasetScanner {
         mutating func split(_ directory: String, relative: String, split: String) throws {
             guard let entries = list(directory, relative: relative, recordFailure: true) else { return }
             result.splits.insert(ExactName(split))
-            for entry in entries {
+            for entry in entries where admit(entry) {
                 try count()
                 if entry.isDirectory {
                     // An unreadable class folder is rejected here, so it never becomes an empty class.
@@ -140,7 +140,7 @@ public struct DatasetScanner {
         }
 
         private mutating func walkClass(_ entries: [Entry], name: String, split: String, wnid: String, visited: inout Set<FileID>) throws {
-            for entry in entries {
+            for entry in entries where admit(entry) {
                 try count()
                 let memberName = name.isEmpty ? entry.name : name + "/" + entry.name
                 if entry.isDirectory {
@@ -159,6 +159,15 @@ public struct DatasetScanner {
                         size: entry.size, mtimeNanoseconds: entry.mtimeNanoseconds))
                 }
             }
+        }
+
+        /// False, with a rejection, for a directory link out of ROOT that is not to be followed.
+        /// (Such links are listed as entries so that a linked `train` folder still decides the layout.)
+        mutating func admit(_ entry: Entry) -> Bool {
+            guard let target = entry.leadsOutTo else { return true }
+            rejected.append(Rejection(
+                path: entry.relative, reason: "directory link to \(target) leads out of the dataset folder; not followed (--follow-links follows it)"))
+            return false
         }
 
         /// Stops the walk once it has found more entries than the bound allows.
@@ -230,23 +239,19 @@ public struct DatasetScanner {
                     rejected.append(Rejection(path: memberPath, reason: "not a regular file"))
                     continue
                 }
+                var leadsOutTo: String? = nil
                 if type == S_IFDIR, !scanner.followLinks, isLink() {
                     guard let target = DatasetScanner.resolved(absolute) else {
                         rejected.append(Rejection(path: memberPath, reason: "cannot resolve directory link: \(String(cString: strerror(errno)))"))
                         continue
                     }
-                    if !DatasetScanner.isInside(target, realRoot) {
-                        rejected.append(Rejection(
-                            path: memberPath,
-                            reason: "directory link to \(target) leads out of the dataset folder; not followed (--follow-links follows it)"))
-                        continue
-                    }
+                    if !DatasetScanner.isInside(target, realRoot) { leadsOutTo = target }
                 }
                 let mtime = Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec)
                 entries.append(Entry(
                     name: name, absolutePath: absolute, relative: memberPath, isDirectory: type == S_IFDIR,
                     id: FileID(device: UInt64(info.st_dev), inode: UInt64(info.st_ino)), size: Int(info.st_size),
-                    mtimeNanoseconds: mtime))
+                    mtimeNanoseconds: mtime, leadsOutTo: leadsOutTo))
             }
             return entries
         }
@@ -270,6 +275,8 @@ public struct DatasetScanner {
         var id: FileID
         var size: Int
         var mtimeNanoseconds: Int64
+        /// Where a directory link that leads out of ROOT resolves to (when links are not followed).
+        var leadsOutTo: String?
     }
 
     /// A non-UTF-8 name shown with its invalid bytes as `\xNN`.

@@ -227,13 +227,12 @@ public final class Ingestor {
 /// The catalog side of an ingest: the dataset, its splits and classes, and the run row. Made in
 /// the transaction of the first commit.
 struct Setup {
-    var datasetID: Int64
     var splitIDs: [ExactName: Int64] = [:]
     var classes: [ExactName: ClassRecord] = [:]
     var runID: Int64
 
     init(db: Database, options: Ingestor.Options, plan: Ingestor.Plan) throws {
-        datasetID = try DatasetCatalog.ensureDataset(db, name: options.dataset)
+        let datasetID = try DatasetCatalog.ensureDataset(db, name: options.dataset)
         for split in plan.scan.splits {
             splitIDs[split] = try DatasetCatalog.ensureSplit(db, datasetID: datasetID, name: split.string)
         }

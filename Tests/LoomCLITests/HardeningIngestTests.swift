@@ -140,6 +140,13 @@ extension CLITests {
         #expect(!walked.succeeded && !walked.signaled, "\(walked)")
         #expect(walked.stderrText.contains("200") && walked.stderrText.contains("--max-files"), "\(walked)")
         #expect(!(try store.stats().datasets.map(\.name).contains("walked")))
+
+        // A split folder linked in from elsewhere still makes the layout train/val; only the link is rejected.
+        try temp.write(FixtureImages.jpeg(width: 40, height: 30, seed: 815), to: "splits/val/c/v.jpg")
+        try temp.write(FixtureImages.jpeg(width: 40, height: 30, seed: 816), to: "elsewhere/c/t.jpg")
+        try Files.symlink(temp.appending("splits/train"), pointingTo: temp.appending("elsewhere"))
+        let splits = try store.ingest(temp.appending("splits"), dataset: "splits")
+        #expect(splits.layout == "train-val" && splits.splits == ["val"] && splits.rejected.map(\.path) == ["train"], "\(splits)")
     }
 
     @Test("--max-files stops an ingest before anything is stored", .tags(.hardening))
