@@ -15,7 +15,8 @@ struct IngestCommand: ParsableCommand {
             Every file is read, hashed and fully validated; files that are not decodable JPEG or PNG
             images are rejected with a reason and the rest still go in. Re-running adds only what is new.
             Links inside ROOT are followed; a directory link that leads out of ROOT is rejected unless
-            --follow-links is given. Names are compared byte for byte, so class folders that differ only
+            --follow-links is given; --max-files bounds the walk, which stops before anything is stored
+            once it finds more. Names are compared byte for byte, so class folders that differ only
             in Unicode normalization are separate classes, labelled in byte (code-point) order as
             torchvision's ImageFolder labels them.
             """)
