@@ -37,25 +37,29 @@ public enum ImageFormat: String, Sendable, Codable, CaseIterable {
         if bytes.count >= 2, bytes[0] == 0xFF, bytes[1] == 0xD8 {
             throw ImageError(.badHeader, "JPEG start-of-image marker not followed by a marker")
         }
-        throw ImageError(.notAnImage, "not a JPEG or PNG file (starts with \(preview(bytes)))")
+        throw ImageError(.notAnImage, "not an image (\(kind(of: bytes))); Loom reads JPEG and PNG")
     }
 
-    /// The first bytes as text when printable, else as hex, for error messages.
-    static func preview(_ bytes: UnsafeRawBufferPointer) -> String {
-        let head = Array(bytes.prefix(12))
-        if head.allSatisfy({ (0x20..<0x7F).contains($0) || $0 == 0x0A || $0 == 0x09 }) {
-            let text = head.map { byte -> String in
-                switch byte {
-                case 0x0A: "\\n"
-                case 0x09: "\\t"
-                default: String(UnicodeScalar(byte))
-                }
-            }.joined()
-            return "\"\(text)\""
+    /// What non-image bytes look like, in words: a reason must say what a file is without
+    /// quoting it (a link in a dataset folder may point at a private file).
+    static func kind(of bytes: UnsafeRawBufferPointer) -> String {
+        func starts(with prefix: [UInt8]) -> Bool { bytes.count >= prefix.count && zip(bytes, prefix).allSatisfy { $0 == $1 } }
+        let known: [(String, [UInt8])] = [
+            ("a PDF document", Array("%PDF".utf8)), ("a ZIP archive", [0x50, 0x4B, 0x03, 0x04]),
+            ("gzip data", [0x1F, 0x8B]), ("an ELF executable", [0x7F, 0x45, 0x4C, 0x46]),
+        ]
+        if let (name, _) = known.first(where: { starts(with: $0.1) }) { return name }
+        return isText(bytes.prefix(512)) ? "text" : "binary data"
+    }
+
+    /// Whether `head` reads as UTF-8 text: no control bytes other than whitespace, and valid
+    /// UTF-8 except perhaps for a character cut off at the end.
+    static func isText(_ head: Slice<UnsafeRawBufferPointer>) -> Bool {
+        let allowed: Set<UInt8> = [0x09, 0x0A, 0x0C, 0x0D]
+        guard !head.contains(where: { ($0 < 0x20 && !allowed.contains($0)) || $0 == 0x7F }) else { return false }
+        for cut in 0..<min(4, head.count) {
+            if String(validating: head.dropLast(cut), as: UTF8.self) != nil { return true }
         }
-        return head.map { byte in
-            let hex = String(byte, radix: 16)
-            return hex.count == 1 ? "0" + hex : hex
-        }.joined(separator: " ")
+        return false
     }
 }

@@ -1,11 +1,13 @@
 import Foundation
+import LoomStore
 
 /// A class-names map in ImageNet's `LOC_synset_mapping.txt` form, one class per line:
 /// `n01440764 tench, Tinca tinca`. The display name is the whole text after the id; the prompt
 /// name is its first comma-separated part ("tench"), the unambiguous common name. To
 /// disambiguate a polysemous class, write the prompt name you want first ("crane bird, crane").
+/// Folder ids are matched by their bytes, as the folders themselves are (see ``ExactName``).
 public struct ClassNamesFile: Sendable {
-    public var names: [String: (name: String, promptName: String)]
+    public var names: [ExactName: (name: String, promptName: String)]
 
     public init(path: String) throws {
         guard let data = FileManager.default.contents(atPath: path) else {
@@ -28,10 +30,11 @@ public struct ClassNamesFile: Sendable {
             }
             let display = parts[1].trimmingCharacters(in: .whitespaces)
             let prompt = display.split(separator: ",").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? display
-            guard names[parts[0]] == nil else {
+            let id = ExactName(parts[0])
+            guard names[id] == nil else {
                 throw IngestError("line \(index + 1): class \(parts[0]) is named twice", path: path)
             }
-            names[parts[0]] = (display, prompt.isEmpty ? display : prompt)
+            names[id] = (display, prompt.isEmpty ? display : prompt)
         }
     }
 }

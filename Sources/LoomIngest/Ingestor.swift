@@ -11,7 +11,9 @@ import LoomStore
 /// scanner's sorted order. Because every batch commits atomically after its bytes are durable,
 /// an ingest killed at any moment resumes by running it again: the files committed before the
 /// kill come back as `unchanged`, the rest go in, and the catalog ends up exactly as after an
-/// uninterrupted run.
+/// uninterrupted run. The dataset's rows (dataset, splits, classes, run) commit together with the
+/// first batch of images, so an ingest that fails before committing anything (a full disk, a
+/// kill) leaves no empty dataset behind.
 public final class Ingestor {
     public struct Options: Sendable {
         public var dataset: String
@@ -27,10 +29,15 @@ public final class Ingestor {
         /// A commit happens after this many images or `commitBytes` bytes, whichever comes first.
         public var commitImages: Int
         public var commitBytes: Int
+        /// Follow directory links that lead out of the dataset folder (see ``DatasetScanner``).
+        public var followLinks: Bool
+        /// The scan stops with an error past this many files, before anything is stored.
+        public var maxFiles: Int
 
         public init(dataset: String, split: String? = nil, classNamesPath: String? = nil,
                     workers: Int = ProcessInfo.processInfo.activeProcessorCount, limits: DecodeLimits = .default,
-                    maxFileBytes: Int = 256 << 20, commitImages: Int = 1024, commitBytes: Int = 64 << 20) {
+                    maxFileBytes: Int = 256 << 20, commitImages: Int = 1024, commitBytes: Int = 64 << 20,
+                    followLinks: Bool = false, maxFiles: Int = DatasetScanner.defaultMaxFiles) {
             self.dataset = dataset
             self.split = split
             self.classNamesPath = classNamesPath
@@ -39,7 +46,16 @@ public final class Ingestor {
             self.maxFileBytes = maxFileBytes
             self.commitImages = max(1, commitImages)
             self.commitBytes = commitBytes
+            self.followLinks = followLinks
+            self.maxFiles = maxFiles
         }
+    }
+
+    /// What an ingest will do, worked out from the dataset folder alone: the store is not touched.
+    public struct Plan: Sendable {
+        public var root: String
+        public var scan: DatasetScanner.Result
+        var names: [ExactName: (name: String, promptName: String)]
     }
 
     public let store: Store
@@ -50,24 +66,42 @@ public final class Ingestor {
         self.options = options
     }
 
+    /// Walks `root` and reads its class names. Fails (a bad root, a walk past `maxFiles`, a bad
+    /// class-names file) before anything is written anywhere.
+    public static func plan(root: String, options: Options) throws -> Plan {
+        guard !options.dataset.isEmpty else { throw IngestError("a dataset name is required (--dataset)") }
+        let scan = try DatasetScanner(root: root, split: options.split, followLinks: options.followLinks, maxFiles: options.maxFiles).scan()
+        return Plan(root: root, scan: scan, names: try classNames(root: root, path: options.classNamesPath))
+    }
+
     /// Scans `root`, ingests what is new or changed, and returns the summary.
     /// - Parameter progress: called on the writer thread after each handled file (throttle in the sink).
     public func run(root: String, progress: (IngestProgress) -> Void = { _ in }) throws -> IngestSummary {
-        let clock = ContinuousClock.now
-        guard !options.dataset.isEmpty else { throw IngestError("a dataset name is required (--dataset)") }
-        let scan = try DatasetScanner(root: root, split: options.split).scan()
-        let names = try classNames(root: root)
-        let writer = try store.makeWriter()
+        try run(Self.plan(root: root, options: options), progress: progress)
+    }
 
-        let setup = try writer.commit { db, _ in try Setup(db: db, options: options, scan: scan, names: names, root: root) }
+    /// Ingests what `plan` found that is new or changed.
+    public func run(_ plan: Plan, progress: (IngestProgress) -> Void = { _ in }) throws -> IngestSummary {
+        let clock = ContinuousClock.now
+        let scan = plan.scan
+        let writer = try store.makeWriter()
+        let existing = try store.catalog.read { db in
+            var existing: [ExactName: [ExactName: IngestedFile]] = [:]
+            for split in scan.splits {
+                existing[split] = try DatasetCatalog.ingestedFiles(db, dataset: options.dataset, split: split.string)
+            }
+            return existing
+        }
+        // Created by the first commit, in its transaction.
+        var setup: Setup? = nil
         var summary = IngestSummary(
-            dataset: options.dataset, root: root, layout: scan.layout, splits: scan.splits.sorted(), classes: scan.classes.count,
-            files: scan.files.count, added: 0, duplicates: 0, unchanged: 0, updated: 0, rejected: scan.rejected,
-            bytesRead: 0, bytesStored: 0, seconds: 0, imagesPerSecond: 0)
+            dataset: options.dataset, root: plan.root, layout: scan.layout, splits: scan.splits.sorted().map(\.string),
+            classes: scan.classes.count, files: scan.files.count, added: 0, duplicates: 0, unchanged: 0, updated: 0,
+            rejected: scan.rejected, bytesRead: 0, bytesStored: 0, seconds: 0, imagesPerSecond: 0)
 
         var work: [(file: SourceFile, previous: IngestedFile?)] = []
         for file in scan.files {
-            let previous = setup.existing[file.split]?[file.path]
+            let previous = existing[ExactName(file.split)]?[ExactName(file.path)]
             if let previous, previous.size == file.size, previous.mtimeNanoseconds == file.mtimeNanoseconds {
                 summary.unchanged += 1
             } else {
@@ -87,7 +121,7 @@ public final class Ingestor {
         var batchBytes = 0, done = 0
         func flush() throws {
             guard !batch.isEmpty else { return }
-            try commit(batch, writer: writer, setup: setup, summary: &summary)
+            try commit(batch, writer: writer, plan: plan, setup: &setup, summary: &summary)
             batch.removeAll(keepingCapacity: true)
             batchBytes = 0
         }
@@ -111,12 +145,12 @@ public final class Ingestor {
         let elapsed = (ContinuousClock.now - clock) / .seconds(1)
         summary.seconds = elapsed
         summary.imagesPerSecond = elapsed > 0 ? Double(done) / elapsed : 0
-        try finishRun(setup.runID, summary: summary, writer: writer)
+        try finishRun(summary: summary, writer: writer, plan: plan, setup: setup)
         return summary
     }
 
-    private func commit(_ batch: [(checked: CheckedImage, previous: IngestedFile?)], writer: StoreWriter,
-                        setup: Setup, summary: inout IngestSummary) throws {
+    private func commit(_ batch: [(checked: CheckedImage, previous: IngestedFile?)], writer: StoreWriter, plan: Plan,
+                        setup: inout Setup?, summary: inout IngestSummary) throws {
         let committed = try writer.committedBlobIDs(batch.map(\.checked.digest))
         var newInBatch: Set<Digest> = []
         var counts = (added: 0, duplicates: 0, updated: 0, unchanged: 0)
@@ -143,10 +177,13 @@ public final class Ingestor {
             rows.append((checked, previous != nil))
         }
         let stored = writer.pendingBytes - before
-        try writer.commit { db, newIDs in
+        let known = setup
+        setup = try writer.commit { db, newIDs in
+            let prepared = try known ?? Setup(db: db, options: options, plan: plan)
             for (checked, _) in rows {
                 guard let blobID = committed[checked.digest] ?? newIDs[checked.digest],
-                      let split = setup.splitIDs[checked.file.split], let classRecord = setup.classes[checked.file.wnid] else {
+                      let split = prepared.splitIDs[ExactName(checked.file.split)],
+                      let classRecord = prepared.classes[ExactName(checked.file.wnid)] else {
                     throw IngestError("internal: no blob, split or class for \(checked.file.path)")
                 }
                 try DatasetCatalog.upsertRealImage(db, RealImageRow(
@@ -156,6 +193,7 @@ public final class Ingestor {
                     mtimeNanoseconds: checked.file.mtimeNanoseconds))
             }
             for (id, mtime) in touched { try DatasetCatalog.touchRealImage(db, id: id, mtimeNanoseconds: mtime) }
+            return prepared
         }
         summary.added += counts.added
         summary.duplicates += counts.duplicates
@@ -164,14 +202,15 @@ public final class Ingestor {
         summary.bytesStored += stored
     }
 
-    private func classNames(root: String) throws -> [String: (name: String, promptName: String)] {
-        if let path = options.classNamesPath { return try ClassNamesFile(path: path).names }
+    private static func classNames(root: String, path: String?) throws -> [ExactName: (name: String, promptName: String)] {
+        if let path { return try ClassNamesFile(path: path).names }
         let standard = root + "/LOC_synset_mapping.txt"
         if FileManager.default.fileExists(atPath: standard) { return try ClassNamesFile(path: standard).names }
         return [:]
     }
 
-    private func finishRun(_ runID: Int64, summary: IngestSummary, writer: StoreWriter) throws {
+    /// Records the summary; a run that committed no images creates its dataset rows here.
+    private func finishRun(summary: IngestSummary, writer: StoreWriter, plan: Plan, setup: Setup?) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         var recorded = summary
@@ -179,36 +218,29 @@ public final class Ingestor {
         recorded.rejected = Array(summary.rejected.prefix(100))
         let json = String(decoding: try encoder.encode(recorded), as: UTF8.self)
         try writer.commit { db, _ in
-            try db.execute(
-                sql: "UPDATE runs SET status = 'finished', summary = ?, finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?",
-                arguments: [json, runID])
+            let prepared = try setup ?? Setup(db: db, options: options, plan: plan)
+            try DatasetCatalog.finishIngestRun(db, id: prepared.runID, summary: json)
         }
     }
 }
 
-/// The catalog side of an ingest, prepared in one transaction before any file is read.
+/// The catalog side of an ingest: the dataset, its splits and classes, and the run row. Made in
+/// the transaction of the first commit.
 struct Setup {
-    var datasetID: Int64
-    var splitIDs: [String: Int64] = [:]
-    var classes: [String: ClassRecord] = [:]
-    var existing: [String: [String: IngestedFile]] = [:]
+    var splitIDs: [ExactName: Int64] = [:]
+    var classes: [ExactName: ClassRecord] = [:]
     var runID: Int64
 
-    init(db: Database, options: Ingestor.Options, scan: DatasetScanner.Result,
-         names: [String: (name: String, promptName: String)], root: String) throws {
-        datasetID = try DatasetCatalog.ensureDataset(db, name: options.dataset)
-        for split in scan.splits {
-            let id = try DatasetCatalog.ensureSplit(db, datasetID: datasetID, name: split)
-            splitIDs[split] = id
-            existing[split] = try DatasetCatalog.ingestedFiles(db, splitID: id)
+    init(db: Database, options: Ingestor.Options, plan: Ingestor.Plan) throws {
+        let datasetID = try DatasetCatalog.ensureDataset(db, name: options.dataset)
+        for split in plan.scan.splits {
+            splitIDs[split] = try DatasetCatalog.ensureSplit(db, datasetID: datasetID, name: split.string)
         }
-        classes = try DatasetCatalog.ensureClasses(db, datasetID: datasetID, wnids: scan.classes, names: names)
-        let config: [String: String] = ["root": root, "split": options.split ?? "", "layout": scan.layout,
+        classes = try DatasetCatalog.ensureClasses(db, datasetID: datasetID, wnids: plan.scan.classes, names: plan.names)
+        let config: [String: String] = ["root": plan.root, "split": options.split ?? "", "layout": plan.scan.layout,
                                         "class_names": options.classNamesPath ?? ""]
         let json = String(decoding: try JSONEncoder().encode(config), as: UTF8.self)
-        try db.execute(sql: "INSERT INTO runs (stage, dataset_id, config, status) VALUES ('ingest', ?, ?, 'running')",
-                       arguments: [datasetID, json])
-        runID = db.lastInsertedRowID
+        runID = try DatasetCatalog.startIngestRun(db, datasetID: datasetID, config: json)
     }
 }
 

@@ -59,10 +59,12 @@ public enum DatasetCatalog {
         return db.lastInsertedRowID
     }
 
+    public static func splitID(_ db: Database, datasetID: Int64, name: String) throws -> Int64? {
+        try Int64.fetchOne(db, sql: "SELECT id FROM splits WHERE dataset_id = ? AND name = ?", arguments: [datasetID, name])
+    }
+
     public static func ensureSplit(_ db: Database, datasetID: Int64, name: String) throws -> Int64 {
-        if let id = try Int64.fetchOne(db, sql: "SELECT id FROM splits WHERE dataset_id = ? AND name = ?", arguments: [datasetID, name]) {
-            return id
-        }
+        if let id = try splitID(db, datasetID: datasetID, name: name) { return id }
         try db.execute(sql: "INSERT INTO splits (dataset_id, name) VALUES (?, ?)", arguments: [datasetID, name])
         return db.lastInsertedRowID
     }
@@ -74,19 +76,22 @@ public enum DatasetCatalog {
         }
     }
 
-    /// Adds the classes not yet known, labelled after the existing ones in sorted `wnid` order
+    /// Adds the classes not yet known, labelled after the existing ones in byte order of `wnid`
     /// (so a dataset ingested in one go gets torchvision's labels), and applies `names`
-    /// (`wnid -> (display name, prompt name)`) to new and existing classes alike.
+    /// (`wnid -> (display name, prompt name)`) to new and existing classes alike. Keyed by
+    /// ``ExactName``: folders that differ only in Unicode normalization are different classes.
     public static func ensureClasses(
-        _ db: Database, datasetID: Int64, wnids: some Sequence<String>, names: [String: (name: String, promptName: String)]
-    ) throws -> [String: ClassRecord] {
-        var byWnid = Dictionary(uniqueKeysWithValues: try classes(db, datasetID: datasetID).map { ($0.wnid, $0) })
+        _ db: Database, datasetID: Int64, wnids: some Sequence<ExactName>, names: [ExactName: (name: String, promptName: String)]
+    ) throws -> [ExactName: ClassRecord] {
+        var byWnid: [ExactName: ClassRecord] = [:]
+        for record in try classes(db, datasetID: datasetID) { byWnid[ExactName(record.wnid)] = record }
         var nextLabel = (byWnid.values.map(\.label).max() ?? -1) + 1
         for wnid in Set(wnids).sorted() where byWnid[wnid] == nil {
-            let named = names[wnid] ?? (wnid, wnid)
+            let named = names[wnid] ?? (wnid.string, wnid.string)
             try db.execute(sql: "INSERT INTO classes (dataset_id, label, wnid, name, prompt_name) VALUES (?, ?, ?, ?, ?)",
-                           arguments: [datasetID, nextLabel, wnid, named.name, named.promptName])
-            byWnid[wnid] = ClassRecord(id: db.lastInsertedRowID, label: nextLabel, wnid: wnid, name: named.name, promptName: named.promptName)
+                           arguments: [datasetID, nextLabel, wnid.string, named.name, named.promptName])
+            byWnid[wnid] = ClassRecord(id: db.lastInsertedRowID, label: nextLabel, wnid: wnid.string, name: named.name,
+                                       promptName: named.promptName)
             nextLabel += 1
         }
         for (wnid, named) in names {
@@ -99,15 +104,20 @@ public enum DatasetCatalog {
         return byWnid
     }
 
-    /// Files already ingested into a split, by path.
-    public static func ingestedFiles(_ db: Database, splitID: Int64) throws -> [String: IngestedFile] {
-        var files: [String: IngestedFile] = [:]
+    /// Files already ingested into a split of a dataset, by path; empty when neither exists yet.
+    /// Keyed by ``ExactName``: two paths that differ only in Unicode normalization are two files.
+    public static func ingestedFiles(_ db: Database, dataset: String, split: String) throws -> [ExactName: IngestedFile] {
+        guard let datasetID = try datasetID(db, name: dataset), let splitID = try splitID(db, datasetID: datasetID, name: split) else {
+            return [:]
+        }
+        var files: [ExactName: IngestedFile] = [:]
         let rows = try Row.fetchCursor(db, sql: """
             SELECT r.id, r.path, r.file_size, r.file_mtime_ns, b.digest
             FROM real_images r JOIN blobs b ON b.id = r.blob_id WHERE r.split_id = ?
             """, arguments: [splitID])
         while let row = try rows.next() {
-            files[row["path"]] = IngestedFile(id: row["id"], size: row["file_size"], mtimeNanoseconds: row["file_mtime_ns"], digest: row["digest"])
+            files[ExactName(row["path"])] = IngestedFile(
+                id: row["id"], size: row["file_size"], mtimeNanoseconds: row["file_mtime_ns"], digest: row["digest"])
         }
         return files
     }
@@ -128,6 +138,19 @@ public enum DatasetCatalog {
         ])
     }
 
+    /// Records an ingest run (`running` until ``finishIngestRun(_:id:summary:)``) and returns its id.
+    public static func startIngestRun(_ db: Database, datasetID: Int64, config: String) throws -> Int64 {
+        try db.execute(sql: "INSERT INTO runs (stage, dataset_id, config, status) VALUES ('ingest', ?, ?, 'running')",
+                       arguments: [datasetID, config])
+        return db.lastInsertedRowID
+    }
+
+    public static func finishIngestRun(_ db: Database, id: Int64, summary: String) throws {
+        try db.execute(
+            sql: "UPDATE runs SET status = 'finished', summary = ?, finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?",
+            arguments: [summary, id])
+    }
+
     /// Records that an unchanged file's modification time moved (content identical).
     public static func touchRealImage(_ db: Database, id: Int64, mtimeNanoseconds: Int64) throws {
         try db.execute(sql: "UPDATE real_images SET file_mtime_ns = ? WHERE id = ?", arguments: [mtimeNanoseconds, id])
@@ -143,7 +166,7 @@ extension DatasetCatalog {
         }
         let images: Int
         if let split {
-            guard let splitID = try Int64.fetchOne(db, sql: "SELECT id FROM splits WHERE dataset_id = ? AND name = ?", arguments: [datasetID, split]) else {
+            guard let splitID = try splitID(db, datasetID: datasetID, name: split) else {
                 throw StoreError(.notFound, "dataset \"\(dataset)\" has no split \"\(split)\"")
             }
             images = try Int.fetchOne(db, sql: "SELECT count(*) FROM real_images WHERE split_id = ?", arguments: [splitID]) ?? 0

@@ -14,6 +14,11 @@ struct IngestCommand: ParsableCommand {
             ROOT/LOC_synset_mapping.txt when present (`n01440764 tench, Tinca tinca`).
             Every file is read, hashed and fully validated; files that are not decodable JPEG or PNG
             images are rejected with a reason and the rest still go in. Re-running adds only what is new.
+            Links inside ROOT are followed; a directory link that leads out of ROOT is rejected unless
+            --follow-links is given; --max-files bounds the walk, which stops before anything is stored
+            once it finds more. Names are compared byte for byte, so class folders that differ only
+            in Unicode normalization are separate classes, labelled in byte (code-point) order as
+            torchvision's ImageFolder labels them.
             """)
 
     @OptionGroup var options: StoreOptions
@@ -36,18 +41,29 @@ struct IngestCommand: ParsableCommand {
     @Option(name: .customLong("max-pixels"), help: "Largest accepted width*height (decompression-bomb guard).")
     var maxPixels: Int = DecodeLimits.default.maxPixels
 
+    @Flag(name: .customLong("follow-links"), help: "Follow directory links that lead out of the dataset folder.")
+    var followLinks = false
+
+    @Option(name: .customLong("max-files"), help: "Stop, storing nothing, when the folder holds more files than this.")
+    var maxFiles: Int = DatasetScanner.defaultMaxFiles
+
     @Flag(help: "Exit with status 2 when any file was rejected.")
     var strict = false
 
+    func validate() throws {
+        guard maxFiles >= 1 else { throw ValidationError("--max-files must be at least 1, got \(maxFiles)") }
+    }
+
     func run() throws {
-        // Check the folder before the store: a typo in ROOT must not leave an empty store behind.
-        try DatasetScanner.checkRoot(root)
-        let store = try options.openReadWrite()
-        let ingestor = Ingestor(store: store, options: .init(
+        let ingestOptions = Ingestor.Options(
             dataset: dataset, split: split, classNamesPath: classNames, workers: workers,
-            limits: DecodeLimits(maxPixels: maxPixels)))
+            limits: DecodeLimits(maxPixels: maxPixels), followLinks: followLinks, maxFiles: maxFiles)
+        // Walk the folder before opening the store: a typo in ROOT or a walk past --max-files
+        // must not leave an empty store behind.
+        let plan = try Ingestor.plan(root: root, options: ingestOptions)
+        let store = try options.openReadWrite()
         let progress = ProgressLine("ingest \(dataset)")
-        let summary = try ingestor.run(root: root) { progress.update(done: $0.done, total: $0.total) }
+        let summary = try Ingestor(store: store, options: ingestOptions).run(plan) { progress.update(done: $0.done, total: $0.total) }
         progress.finish()
         if options.json {
             try Output.json(summary)
