@@ -23,13 +23,14 @@ public enum PromptBuilder {
     }
 
     /// - Parameters:
-    ///   - classNames: wnid -> prompt name, overriding the catalog's.
+    ///   - classNames: wnid -> prompt name, overriding the catalog's. Keyed by the wnid's exact bytes,
+    ///     as the catalog keys classes, so ids that differ only in Unicode normalization stay apart.
     ///   - captioner: which captioner's captions (required for caption strategies when the dataset
     ///     has captions from several).
     ///   - split: use only captions of this split's images (an experiment keeps its validation
     ///     images' captions out of the training prompts).
     public static func run(writer: StoreWriter, dataset: String, strategy: PromptStrategy,
-                           classNames: [String: String] = [:], captioner: String? = nil, split: String? = nil) throws -> Summary {
+                           classNames: [ExactName: String] = [:], captioner: String? = nil, split: String? = nil) throws -> Summary {
         var summary = Summary(strategy: strategy.name, template: strategy.template, created: 0, existing: 0, truncated: 0,
                               tokenRule: PromptLength.rule)
         try writer.commit { db, _ in
@@ -37,7 +38,7 @@ public enum PromptBuilder {
                 throw PipelineError("no dataset named \"\(dataset)\"")
             }
             let classes = try DatasetCatalog.classes(db, datasetID: datasetID)
-            let nameOf = Dictionary(uniqueKeysWithValues: classes.map { ($0.id, classNames[$0.wnid] ?? $0.promptName) })
+            let nameOf = Dictionary(uniqueKeysWithValues: classes.map { ($0.id, classNames[ExactName($0.wnid)] ?? $0.promptName) })
             let insert = try db.cachedStatement(sql: """
                 INSERT INTO prompts (dataset_id, class_id, caption_id, strategy, template, text, tokens, token_rule, truncated, full_text)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)

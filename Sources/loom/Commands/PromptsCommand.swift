@@ -38,7 +38,7 @@ struct PromptsCommand: ParsableCommand {
     func run() throws {
         let chosen = try PromptStrategy(name: strategy, template: template)
         let names = try classNames.map { path in
-            Dictionary(try ClassNamesFile(path: path).names.map { ($0.key.string, $0.value.promptName) }) { first, _ in first }
+            Dictionary(try ClassNamesFile(path: path).names.map { ($0.key, $0.value.promptName) }) { first, _ in first }
         } ?? [:]
         let writer = try options.openReadWrite().makeWriter()
         let summary = try PromptBuilder.run(writer: writer, dataset: dataset, strategy: chosen, classNames: names, captioner: captioner,
