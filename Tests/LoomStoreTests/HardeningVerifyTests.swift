@@ -98,4 +98,47 @@ struct HardeningVerifyTests {
         try writer.commit { _, _ in }
         #expect(try fixture.scratch.reopen().blobs.read(digest: lost.digest) == lost.bytes)
     }
+
+    @Test("repair of a cut open shard and a damaged record: drops exactly those, keeps the rest, verifies, writers open again",
+          .tags(.hardening))
+    func repairCutShard() throws {
+        let fixture = try Fixture()
+        let layout = fixture.scratch.layout
+        try flipByte(layout.shardPath(1), at: fixture.locations[2].offset + ShardFormat.recordHeaderSize + 5)
+        let file = try SystemFile(path: layout.shardPath(1), mode: .readWrite)
+        try file.truncate(to: fixture.locations[8].offset + 20)
+        #expect(throws: StoreError.self, "a cut open shard still stops an ordinary writer") { try fixture.scratch.makeWriter() }
+
+        let dry = try StoreRepair.run(try fixture.scratch.reopen(), dryRun: true)
+        #expect(dry.dryRun && !dry.ok)
+        #expect(Set(dry.lostBlobs.map(\.digest)) == Set([2, 8, 9, 10, 11].map { fixture.blobs[$0].digest.hex }))
+        #expect(try Verifier.run(try fixture.scratch.reopen()).problems.count == 6, "a dry run changes nothing")
+
+        let report = try StoreRepair.run(try fixture.scratch.reopen(.readWrite), dryRun: false)
+        #expect(report.ok && report.rewrittenShards == ["000001.loom"], "\(report)")
+        #expect(Set(report.realImages.map(\.path)) == Set([2, 8, 9, 10, 11].map(imagePath)))
+        let after = try fixture.scratch.reopen()
+        let verified = try Verifier.run(after)
+        #expect(verified.ok && verified.records == 7, "\(verified.problems.map(\.reason))")
+        for index in [0, 1, 3, 4, 5, 6, 7] { #expect(try after.blobs.read(digest: fixture.blobs[index].digest) == fixture.blobs[index].bytes) }
+        #expect(try after.blobs.location(of: fixture.blobs[8].digest) == nil)
+        _ = try fixture.scratch.makeWriter()
+    }
+
+    @Test("repair rebuilds an index that disagrees with its table", .tags(.hardening))
+    func repairReindexes() throws {
+        let fixture = try Fixture()
+        let queue = try DatabaseQueue(path: fixture.scratch.layout.catalogPath)
+        try queue.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA writable_schema = ON")
+            try db.execute(sql: """
+                UPDATE sqlite_master SET sql = 'CREATE INDEX real_images_by_blob ON real_images(class_id)'
+                WHERE name = 'real_images_by_blob'
+                """)
+            try db.execute(sql: "PRAGMA writable_schema = OFF")
+        }
+        try queue.close()
+        let report = try StoreRepair.run(try fixture.scratch.reopen(.readWrite), dryRun: false)
+        #expect(report.reindexed && report.ok && report.catalog == "ok" && report.lostBlobs.isEmpty, "\(report)")
+    }
 }
