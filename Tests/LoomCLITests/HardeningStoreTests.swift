@@ -81,6 +81,10 @@ extension CLITests {
         #expect(stats.blobs.missingBytes == lostImages.reduce(0) { $0 + $1.bytes.count + 64 })
         #expect(try store.run(["stats"]).stdoutText.contains("missing"))
 
+        // gc reclaims what it can and leaves the missing shard (rows still point into it) alone.
+        struct GCMissing: Decodable { var missing_shards: [String] }
+        #expect(try store.ok(["gc", "--json"]).decode(GCMissing.self).missing_shards == ["000001.loom"])
+
         // --dry-run lists and changes nothing.
         let dry = try store.ok(["repair", "--dry-run", "--json"]).decode(RepairJSON.self)
         #expect(dry.dryRun && dry.missingShards == ["000001.loom"])
