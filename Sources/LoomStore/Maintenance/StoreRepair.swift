@@ -147,67 +147,63 @@ public enum StoreRepair {
         }
         try store.catalog.read { db in
             let lostArguments = lostSetArguments(lost)
-            do {
-                report.lostBlobs += try Row.fetchAll(db, sql: """
-                    SELECT lower(hex(b.digest)) AS digest, b.shard_id FROM blobs b WHERE b.id IN \(lostSet)
-                    ORDER BY b.shard_id, b.offset
-                    """, arguments: lostArguments).compactMap { row in
-                    let shardID: Int64 = row["shard_id"]
-                    guard scan.missingShards.contains(shardID) else { return nil }  // already listed with its reason
-                    return RepairReport.LostBlob(digest: row["digest"], shard: StoreLayout.shardName(shardID), offset: nil,
-                                                 reason: "shard file is missing")
-                }
-                report.realImages = try Row.fetchAll(db, sql: """
-                    SELECT d.name AS dataset, s.name AS split, r.path, lower(hex(b.digest)) AS digest
-                    FROM real_images r
-                    JOIN blobs b ON b.id = r.blob_id JOIN splits s ON s.id = r.split_id JOIN datasets d ON d.id = s.dataset_id
-                    WHERE r.blob_id IN \(lostSet)
-                    ORDER BY d.name, s.name, r.path
-                    """, arguments: lostArguments).map { RepairReport.RealImage(dataset: $0["dataset"], split: $0["split"], path: $0["path"], digest: $0["digest"]) }
-                let lostCaptions = """
-                    SELECT c.id FROM captions c JOIN real_images r ON r.id = c.real_image_id WHERE r.blob_id IN \(lostSet)
-                    """
-                report.captions = try Int.fetchOne(db, sql: "SELECT count(*) FROM (\(lostCaptions))", arguments: lostArguments) ?? 0
-                report.prompts = try Int.fetchOne(db, sql: "SELECT count(*) FROM prompts WHERE caption_id IN (\(lostCaptions))", arguments: lostArguments) ?? 0
-                report.syntheticImages = try Row.fetchAll(db, sql: """
-                    SELECT lower(hex(b.digest)) AS digest, d.name AS dataset, p.strategy, p.text AS prompt,
-                           s.blob_id IN \(lostSet) AS lost
-                    FROM synthetic_images s JOIN prompts p ON p.id = s.prompt_id JOIN datasets d ON d.id = p.dataset_id
-                    JOIN blobs b ON b.id = s.blob_id
-                    WHERE s.blob_id IN \(lostSet) OR p.caption_id IN (\(lostCaptions))
-                    ORDER BY s.id
-                    """, arguments: lostArguments).map {
-                    RepairReport.SyntheticImage(digest: $0["digest"], dataset: $0["dataset"], strategy: $0["strategy"],
-                                                prompt: $0["prompt"], lost: $0["lost"])
-                }
-                report.pixelCache = try Int.fetchOne(db, sql: """
-                    SELECT count(*) FROM pixel_cache
-                    WHERE blob_id IN \(lostSet) OR cache_blob_id IN \(lostSet)
-                    """, arguments: lostArguments) ?? 0
-                report.runSamples = try Int.fetchOne(db, sql: "SELECT count(*) FROM run_samples WHERE blob_id IN \(lostSet)", arguments: lostArguments) ?? 0
-                report.checkpoints = try Row.fetchAll(db, sql: """
-                    SELECT k.run_id, k.epoch, lower(hex(b.digest)) AS digest FROM checkpoints k
-                    JOIN blobs b ON b.id = k.blob_id WHERE k.blob_id IN \(lostSet) ORDER BY k.run_id, k.epoch
-                    """, arguments: lostArguments).map { RepairReport.Checkpoint(runID: $0["run_id"], epoch: $0["epoch"], digest: $0["digest"]) }
+            report.lostBlobs += try Row.fetchAll(db, sql: """
+                SELECT lower(hex(b.digest)) AS digest, b.shard_id FROM blobs b WHERE b.id IN \(lostSet)
+                ORDER BY b.shard_id, b.offset
+                """, arguments: lostArguments).compactMap { row in
+                let shardID: Int64 = row["shard_id"]
+                guard scan.missingShards.contains(shardID) else { return nil }  // already listed with its reason
+                return RepairReport.LostBlob(digest: row["digest"], shard: StoreLayout.shardName(shardID), offset: nil,
+                                             reason: "shard file is missing")
             }
+            report.realImages = try Row.fetchAll(db, sql: """
+                SELECT d.name AS dataset, s.name AS split, r.path, lower(hex(b.digest)) AS digest
+                FROM real_images r
+                JOIN blobs b ON b.id = r.blob_id JOIN splits s ON s.id = r.split_id JOIN datasets d ON d.id = s.dataset_id
+                WHERE r.blob_id IN \(lostSet)
+                ORDER BY d.name, s.name, r.path
+                """, arguments: lostArguments).map { RepairReport.RealImage(dataset: $0["dataset"], split: $0["split"], path: $0["path"], digest: $0["digest"]) }
+            let lostCaptions = """
+                SELECT c.id FROM captions c JOIN real_images r ON r.id = c.real_image_id WHERE r.blob_id IN \(lostSet)
+                """
+            report.captions = try Int.fetchOne(db, sql: "SELECT count(*) FROM (\(lostCaptions))", arguments: lostArguments) ?? 0
+            report.prompts = try Int.fetchOne(db, sql: "SELECT count(*) FROM prompts WHERE caption_id IN (\(lostCaptions))", arguments: lostArguments) ?? 0
+            report.syntheticImages = try Row.fetchAll(db, sql: """
+                SELECT lower(hex(b.digest)) AS digest, d.name AS dataset, p.strategy, p.text AS prompt,
+                       s.blob_id IN \(lostSet) AS lost
+                FROM synthetic_images s JOIN prompts p ON p.id = s.prompt_id JOIN datasets d ON d.id = p.dataset_id
+                JOIN blobs b ON b.id = s.blob_id
+                WHERE s.blob_id IN \(lostSet) OR p.caption_id IN (\(lostCaptions))
+                ORDER BY s.id
+                """, arguments: lostArguments).map {
+                RepairReport.SyntheticImage(digest: $0["digest"], dataset: $0["dataset"], strategy: $0["strategy"],
+                                            prompt: $0["prompt"], lost: $0["lost"])
+            }
+            report.pixelCache = try Int.fetchOne(db, sql: """
+                SELECT count(*) FROM pixel_cache
+                WHERE blob_id IN \(lostSet) OR cache_blob_id IN \(lostSet)
+                """, arguments: lostArguments) ?? 0
+            report.runSamples = try Int.fetchOne(db, sql: "SELECT count(*) FROM run_samples WHERE blob_id IN \(lostSet)", arguments: lostArguments) ?? 0
+            report.checkpoints = try Row.fetchAll(db, sql: """
+                SELECT k.run_id, k.epoch, lower(hex(b.digest)) AS digest FROM checkpoints k
+                JOIN blobs b ON b.id = k.blob_id WHERE k.blob_id IN \(lostSet) ORDER BY k.run_id, k.epoch
+                """, arguments: lostArguments).map { RepairReport.Checkpoint(runID: $0["run_id"], epoch: $0["epoch"], digest: $0["digest"]) }
         }
         return report
     }
 
     /// Deletes every row that points at a lost blob, the blobs, and the rows of missing shards.
     private static func drop(_ db: Database, blobIDs lost: [Int64], missingShards: Set<Int64>) throws {
-        do {
-            let arguments = lostSetArguments(lost)
-            let inLost = "IN \(lostSet)"
-            try db.execute(sql: "DELETE FROM checkpoints WHERE blob_id \(inLost)", arguments: arguments)
-            try db.execute(sql: "DELETE FROM pixel_cache WHERE blob_id \(inLost) OR cache_blob_id \(inLost)", arguments: arguments)
-            try db.execute(sql: "DELETE FROM run_samples WHERE blob_id \(inLost)", arguments: arguments)
-            try db.execute(sql: "DELETE FROM synthetic_images WHERE blob_id \(inLost)", arguments: arguments)
-            // Captions of these images, prompts built on the captions and the synthetic images
-            // generated from those prompts go with them (ON DELETE CASCADE).
-            try db.execute(sql: "DELETE FROM real_images WHERE blob_id \(inLost)", arguments: arguments)
-            try db.execute(sql: "DELETE FROM blobs WHERE id \(inLost)", arguments: arguments)
-        }
+        let arguments = lostSetArguments(lost)
+        let inLost = "IN \(lostSet)"
+        try db.execute(sql: "DELETE FROM checkpoints WHERE blob_id \(inLost)", arguments: arguments)
+        try db.execute(sql: "DELETE FROM pixel_cache WHERE blob_id \(inLost) OR cache_blob_id \(inLost)", arguments: arguments)
+        try db.execute(sql: "DELETE FROM run_samples WHERE blob_id \(inLost)", arguments: arguments)
+        try db.execute(sql: "DELETE FROM synthetic_images WHERE blob_id \(inLost)", arguments: arguments)
+        // Captions of these images, prompts built on the captions and the synthetic images
+        // generated from those prompts go with them (ON DELETE CASCADE).
+        try db.execute(sql: "DELETE FROM real_images WHERE blob_id \(inLost)", arguments: arguments)
+        try db.execute(sql: "DELETE FROM blobs WHERE id \(inLost)", arguments: arguments)
         for id in missingShards {
             let left = try Int.fetchOne(db, sql: "SELECT count(*) FROM blobs WHERE shard_id = ?", arguments: [id]) ?? 0
             guard left == 0 else {
