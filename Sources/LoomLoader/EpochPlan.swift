@@ -26,6 +26,10 @@ public struct SamplerConfig: Sendable, Hashable {
 
     public func validate() throws {
         guard world >= 1, rank >= 0, rank < world else { throw LoaderError("rank \(rank) is outside world size \(world)") }
+        if let epochLength, epochLength < 1 {
+            // Zero used to slip through as "all samples" (one selection) or an empty epoch (a mixture).
+            throw LoaderError("epoch length must be at least 1 (got \(epochLength)); leave it out for all samples")
+        }
     }
 }
 
@@ -100,37 +104,4 @@ public struct EpochPlan: Sendable {
             values.swapAt(i, j)
         }
     }
-}
-
-/// Where a stream stands: printed as a token, accepted back by `--resume`.
-///
-/// `loom1.<seed>.<epoch>.<position>.<rank>.<world>`, where position counts the samples this rank
-/// has already received in the epoch. Starting from a token yields exactly the samples (and the
-/// same crops: augmentation is keyed by sample, not by position) an uninterrupted run would have.
-public struct ResumeToken: Sendable, Hashable, CustomStringConvertible {
-    public var seed: UInt64
-    public var epoch: Int
-    public var position: Int
-    public var rank: Int
-    public var world: Int
-
-    public init(seed: UInt64, epoch: Int, position: Int, rank: Int, world: Int) {
-        self.seed = seed
-        self.epoch = epoch
-        self.position = position
-        self.rank = rank
-        self.world = world
-    }
-
-    public init(parsing text: String) throws {
-        let parts = text.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
-        guard parts.count == 6, parts[0] == "loom1", let seed = UInt64(parts[1]), let epoch = Int(parts[2]),
-              let position = Int(parts[3]), let rank = Int(parts[4]), let world = Int(parts[5]),
-              epoch >= 0, position >= 0, world >= 1, rank >= 0, rank < world else {
-            throw LoaderError("\"\(text)\" is not a resume token (expected loom1.SEED.EPOCH.POSITION.RANK.WORLD)")
-        }
-        self.init(seed: seed, epoch: epoch, position: position, rank: rank, world: world)
-    }
-
-    public var description: String { "loom1.\(seed).\(epoch).\(position).\(rank).\(world)" }
 }

@@ -43,7 +43,15 @@ public final class Loader {
     public func next() throws -> BatchView? { try pipeline.next() }
 
     /// The token that resumes right after the last batch returned.
-    public var resumeToken: ResumeToken { pipeline.resumeToken }
+    public var resumeToken: ResumeToken {
+        var token = pipeline.resumeToken
+        token.fingerprint = fingerprint
+        return token
+    }
+
+    /// The order fingerprint the tokens carry: hashed once, on the first token asked for (a
+    /// trainer that never asks does not pay for it).
+    public private(set) lazy var fingerprint: String = table.orderFingerprint(config)
 
     /// Stops the workers (idempotent); waits for them to leave.
     public func cancel() { pipeline.cancel() }
@@ -55,7 +63,8 @@ public final class Loader {
         public var prefetch: Int?
         /// Drop the epoch's last, partial batch.
         public var dropLast: Bool
-        /// Replace an unreadable or undecodable sample with the next good one (counted) instead of failing.
+        /// Replace an unreadable or undecodable sample with the next good one in table order
+        /// (counted) instead of failing; the epoch fails only when no sample is good.
         public var skipBad: Bool
         /// Use pixel-cache images when the catalog has them.
         public var useCache: Bool
@@ -116,6 +125,9 @@ final class LoaderPipeline: @unchecked Sendable {
     private var cancelled = false
     private var running = 0
     private var skipped: [Digest] = []
+    /// Samples found bad so far (with `skipBad`): a replacement search steps over them without
+    /// reading them again, so a shard cut short costs one failed read per lost record.
+    private var bad: Set<Int> = []
 
     final class Slot {
         let pixels: UnsafeMutableRawBufferPointer
@@ -254,12 +266,11 @@ final class LoaderPipeline: @unchecked Sendable {
             condition.unlock()
             guard let (slot, from, to, batchStart) = claim else { return }
             var firstError: (any Error)? = nil
-            var replaced: [Digest] = []
             for position in from..<to {
                 let offset = position - batchStart
                 let target = slot.pixels.baseAddress!.assumingMemoryBound(to: UInt8.self) + offset * spec.sampleBytes
                 var sample = Int(plan.order[position])
-                var attempts = 0
+                var tried = 0
                 while true {
                     do {
                         try render(sample: sample, renderer: renderer, buffer: &encoded, into: target)
@@ -267,24 +278,43 @@ final class LoaderPipeline: @unchecked Sendable {
                         slot.samples[offset] = UInt32(sample)
                         break
                     } catch {
-                        guard options.skipBad, attempts < 16 else {
+                        guard options.skipBad else {
                             if firstError == nil { firstError = error }
                             break
                         }
-                        replaced.append(table.locations[sample].digest)
-                        attempts += 1
-                        sample = (sample + 1) % table.count
+                        markBad(sample)
+                        // The next sample in table order that is not known to be bad; every
+                        // sample bad (each tried once) fails the batch with the first error.
+                        var next: Int? = nil
+                        while tried < table.count {
+                            tried += 1
+                            let candidate = (sample + 1) % table.count
+                            sample = candidate
+                            if !isBad(candidate) { next = candidate; break }
+                        }
+                        guard next != nil else {
+                            if firstError == nil { firstError = error }
+                            break
+                        }
                     }
                 }
             }
             condition.lock()
             slot.filled += to - from
             if let firstError, slot.error == nil { slot.error = firstError }
-            skipped += replaced
             condition.broadcast()
             condition.unlock()
         }
     }
+
+    /// Records a bad sample once (it counts in ``skippedSamples`` once, however often it comes up).
+    private func markBad(_ sample: Int) {
+        condition.withLock {
+            if bad.insert(sample).inserted { skipped.append(table.locations[sample].digest) }
+        }
+    }
+
+    private func isBad(_ sample: Int) -> Bool { condition.withLock { bad.contains(sample) } }
 
     private func render(sample: Int, renderer: SampleRenderer, buffer: inout [UInt8], into target: UnsafeMutablePointer<UInt8>) throws {
         var rng = SplitMix64(keys: config.seed, UInt64(plan.epoch), UInt64(sample), 0x4155_474D)

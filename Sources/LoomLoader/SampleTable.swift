@@ -30,7 +30,7 @@ public struct SampleTable: Sendable {
         try store.catalog.read { db in
             for component in selection.components {
                 guard let datasetID = try DatasetCatalog.datasetID(db, name: component.dataset) else {
-                    throw LoaderError("no dataset named \"\(component.dataset)\"")
+                    throw LoaderError("no dataset named \"\(component.dataset)\"", code: .notFound)
                 }
                 if table.classNames.isEmpty {
                     table.classNames = try String.fetchAll(db, sql: "SELECT wnid FROM classes WHERE dataset_id = ? ORDER BY label",
@@ -43,7 +43,7 @@ public struct SampleTable: Sendable {
                 case .real(let split):
                     guard let splitID = try Int64.fetchOne(db, sql: "SELECT id FROM splits WHERE dataset_id = ? AND name = ?",
                                                            arguments: [datasetID, split]) else {
-                        throw LoaderError("dataset \"\(component.dataset)\" has no split \"\(split)\"")
+                        throw LoaderError("dataset \"\(component.dataset)\" has no split \"\(split)\"", code: .notFound)
                     }
                     rows = try Row.fetchCursor(db, sql: """
                         SELECT r.blob_id, r.class_id, \(sampleColumns)
@@ -103,7 +103,7 @@ public struct SampleTable: Sendable {
             guard let id = try Int64.fetchOne(db, sql: """
                 SELECT id FROM classes WHERE dataset_id = ? AND (wnid = ? OR name = ? OR prompt_name = ?)
                 """, arguments: [datasetID, name, name, name]) else {
-                throw LoaderError("dataset \"\(dataset)\" has no class \"\(name)\"")
+                throw LoaderError("dataset \"\(dataset)\" has no class \"\(name)\"", code: .notFound)
             }
             return id
         }

@@ -1,3 +1,5 @@
+import LoomStore
+
 /// What to load: `DATASET:SPLIT` for real images, `DATASET:synthetic:STRATEGY` for the synthetic
 /// images generated from that dataset's prompts of one strategy; each optionally `*WEIGHT`,
 /// several joined with `+` for a mixture: `imagenette:train*0.5+imagenette:synthetic:class-caption`.
@@ -75,9 +77,15 @@ public struct Selection: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-/// A failure of the loader with its cause in words.
+/// A failure of the loader with its cause in words, and its kind as a store error code
+/// (`.notFound` for a dataset, split or class that is not there, else `.invalidArgument`), so
+/// the CLI and the service map the code, never the message.
 public struct LoaderError: Error, CustomStringConvertible, Sendable {
     public var message: String
-    public init(_ message: String) { self.message = message }
+    public var code: StoreError.Code
+    public init(_ message: String, code: StoreError.Code = .invalidArgument) {
+        self.message = message
+        self.code = code
+    }
     public var description: String { message }
 }

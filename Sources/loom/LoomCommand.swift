@@ -8,12 +8,25 @@ struct LoomCommand: ParsableCommand {
         discussion: """
             The store is a directory: --store PATH, else $LOOM_STORE, else ./loom-store.
             Every command takes --json: JSON goes to stdout; human text and progress go to stderr.
+            A command that fails with --json also prints {"error": {"code": ..., "message": ...}} to stdout.
             """,
         subcommands: [
             IngestCommand.self, StatsCommand.self, LsCommand.self, CatCommand.self, VerifyCommand.self,
-            GCCommand.self, ExportCommand.self, RmCommand.self, DatasetCommand.self, OrderCommand.self,
+            RepairCommand.self, GCCommand.self, ExportCommand.self, RmCommand.self, DatasetCommand.self, OrderCommand.self,
             StreamCommand.self, CacheCommand.self, CaptionCommand.self, PromptsCommand.self, GenerateCommand.self, SQLCommand.self,
             LineageCommand.self, SyntheticCommand.self, TrainCommand.self, ExperimentCommand.self,
             ServeCommand.self, BenchCommand.self,
         ])
+
+    /// ArgumentParser's `main()`, with every failure also reported as JSON when asked for.
+    static func main() {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        do {
+            var command = try parseAsRoot(arguments)
+            try command.run()
+        } catch {
+            CommandFailure.report(error, arguments: arguments)
+            exit(withError: error)
+        }
+    }
 }

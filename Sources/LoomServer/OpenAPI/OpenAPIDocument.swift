@@ -340,7 +340,7 @@ paths:
         - { name: epoch, in: query, required: false, schema: { type: integer, minimum: 0, default: 0 } }
         - { name: rank, in: query, required: false, schema: { type: integer, minimum: 0, default: 0 } }
         - { name: world, in: query, required: false, schema: { type: integer, minimum: 1, default: 1 } }
-        - { name: cursor, in: query, required: false, schema: { type: string, pattern: "^loom1\\.[0-9]+\\.[0-9]+\\.[0-9]+\\.[0-9]+\\.[0-9]+$" } }
+        - { name: cursor, in: query, required: false, schema: { type: string, pattern: "^loom(1(\\.[0-9]+){5}|2(\\.[0-9]+){5}\\.[0-9a-f]{8})$" } }
         - { name: remainder, in: query, required: false, schema: { enum: [pad, drop], default: pad } }
         - { name: drop_last, in: query, required: false, schema: { type: boolean, default: false } }
         - { name: epoch_length, in: query, required: false, schema: { type: integer, minimum: 1 } }

@@ -29,6 +29,7 @@ enum BatchStreamRoutes {
         var epoch: Int
         var start: Int
         var dropLast: Bool
+        var cursor: ResumeToken? = nil
     }
 
     static func parse(_ request: HummingbirdCore.Request) throws -> Request {
@@ -55,6 +56,7 @@ enum BatchStreamRoutes {
         var rank = try query.int("rank", in: 0...65_535) ?? 0
         var world = try query.int("world", in: 1...65_536) ?? 1
         var start = 0
+        var cursor: ResumeToken? = nil
         if let text = try query.string("cursor") {
             let token: ResumeToken
             do {
@@ -73,6 +75,7 @@ enum BatchStreamRoutes {
                 }
             }
             (seed, epoch, rank, world, start) = (token.seed, token.epoch, token.rank, token.world, token.position)
+            cursor = token
         }
         guard rank < world else { throw APIError.badParameter("rank", "\(rank) is outside world size \(world)") }
         let remainder = try query.choice("remainder", RankRemainder.self) ?? .pad
@@ -80,7 +83,7 @@ enum BatchStreamRoutes {
         return Request(
             selection: selection, batch: batch, spec: TransformSpec(size: size, augment: augment),
             config: SamplerConfig(seed: seed, rank: rank, world: world, remainder: remainder, epochLength: epochLength),
-            epoch: epoch, start: start, dropLast: try query.bool("drop_last") ?? false)
+            epoch: epoch, start: start, dropLast: try query.bool("drop_last") ?? false, cursor: cursor)
     }
 
     /// Owns the loader for the producer thread. `@unchecked`: the loader is created on a
@@ -97,14 +100,20 @@ enum BatchStreamRoutes {
         // a cursor outside the epoch) fails here, before the 200 head is sent.
         let box = try await state.store.read { store -> LoaderBox in
             let table = try SampleTable.load(store, selection: asked.selection, cacheShortSide: asked.spec.evalResize)
+            do {
+                try asked.cursor?.check(table: table, config: asked.config)  // a cursor from another selection
+            } catch let error as LoaderError {
+                throw APIError.badParameter("cursor", error.message)
+            }
             return LoaderBox(try Loader(
                 store: store, table: table, spec: asked.spec, config: asked.config, epoch: asked.epoch,
                 options: .init(batchSize: asked.batch, workers: workers, dropLast: asked.dropLast),
                 startPosition: asked.start))
         }
         let loader = box.loader
-        let longest = ResumeToken(seed: asked.config.seed, epoch: asked.epoch, position: loader.endPosition,
-                                  rank: asked.config.rank, world: asked.config.world).description
+        var longestToken = loader.resumeToken
+        longestToken.position = loader.endPosition
+        let longest = longestToken.description
         guard longest.utf8.count <= BatchFrame.cursorBytes else {
             throw APIError(.badRequest, "this stream's cursors would be longer than \(BatchFrame.cursorBytes) bytes; use a smaller seed")
         }

@@ -7,8 +7,20 @@ import GRDB
 /// `tmp/`, shard files that no row names (created just before a crash, or left by gc after its
 /// commit), and bytes past an open shard's committed length. Recovery removes exactly those.
 enum Recovery {
+    /// What a writer found when it opened the store.
+    struct Opened {
+        var shard: StoreWriter.OpenShard
+        /// Shards whose files are gone: never appended to, never sealed, left for `loom repair`.
+        var missing: [MissingShard]
+    }
+
     /// Cleans up after a crash and returns the shard to append to.
-    static func run(store: Store) throws -> StoreWriter.OpenShard {
+    ///
+    /// A missing shard file does not stop the writer: what it held is lost whatever we do, new
+    /// records go to another shard, and the caller reports it. An open shard shorter than its
+    /// committed length does, unless `tolerateCut` (what `loom repair` asks for): cutting it or
+    /// appending past the hole would hide the damage, and the file may yet be restored.
+    static func run(store: Store, tolerateCut: Bool = false) throws -> Opened {
         let layout = store.layout
         let files = FileManager.default
         for name in (try? files.contentsOfDirectory(atPath: layout.tmpDirectory)) ?? [] {
@@ -22,13 +34,20 @@ enum Recovery {
         where name.hasSuffix(".loom") && !known.contains(name) {
             try files.removeItem(atPath: layout.shardsDirectory + "/" + name)
         }
+        let missing = try store.missingShards()
+        let missingIDs = Set(missing.map(\.id))
         var open: StoreWriter.OpenShard? = nil
         for row in rows where row["sealed_bytes"] as Int? == nil {
             let id: Int64 = row["id"], committed: Int = row["committed_bytes"]
+            if missingIDs.contains(id) { continue }
             let file = try SystemFile(path: layout.shardPath(id), mode: .readWrite)
             let size = try file.size()
             guard size >= committed else {
-                throw StoreError(.corrupt, "shard is \(size) bytes but the catalog has committed \(committed); run `loom verify`", path: file.path)
+                if tolerateCut { continue }
+                throw StoreError(.corrupt, """
+                    shard is \(size) bytes but the catalog has committed \(committed); \
+                    `loom verify` names the records lost, `loom repair` drops them
+                    """, path: file.path)
             }
             if size > committed {
                 try file.truncate(to: committed)
@@ -40,7 +59,7 @@ enum Recovery {
             }
             open = StoreWriter.OpenShard(id: id, file: file, committedEnd: committed, writtenEnd: committed)
         }
-        return try open ?? createShard(store: store)
+        return Opened(shard: try open ?? createShard(store: store), missing: missing)
     }
 
     /// Creates the next shard file (header, fsync, directory fsync), then its catalog row.

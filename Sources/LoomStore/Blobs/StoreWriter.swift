@@ -45,11 +45,18 @@ public final class StoreWriter {
         var writtenEnd: Int
     }
 
-    init(store: Store, options: Options) throws {
+    /// Shards whose files were gone when this writer opened the store (see ``Store/missingShards()``).
+    public let missingShards: [MissingShard]
+    private let missingShardIDs: Set<Int64>
+
+    init(store: Store, options: Options, tolerateCutShards: Bool = false) throws {
         self.store = store
         self.options = options
         lock = try StoreLock(path: store.layout.lockPath)
-        shard = try Recovery.run(store: store)
+        let opened = try Recovery.run(store: store, tolerateCut: tolerateCutShards)
+        shard = opened.shard
+        missingShards = opened.missing
+        missingShardIDs = Set(opened.missing.map(\.id))
     }
 
     /// The shard new records go to.
@@ -58,13 +65,18 @@ public final class StoreWriter {
     /// Bytes staged since the last commit.
     public var pendingBytes: Int { shard.writtenEnd - shard.committedEnd + buffer.count }
 
-    /// Catalog ids of those `digests` that already have a committed blob.
+    /// Catalog ids of those `digests` that already have a committed blob whose bytes are there.
+    ///
+    /// A blob in a missing shard does not count: the caller stages its bytes again, and the
+    /// commit points the existing row at the new copy, so writing the same bytes heals it.
     public func committedBlobIDs(_ digests: some Sequence<Digest>) throws -> BlobIDs {
         try store.catalog.read { db in
-            let select = try db.cachedStatement(sql: "SELECT id FROM blobs WHERE digest = ?")
+            let select = try db.cachedStatement(sql: "SELECT id, shard_id FROM blobs WHERE digest = ?")
             var found: BlobIDs = [:]
             for digest in digests {
-                if let id = try Int64.fetchOne(select, arguments: [digest]) { found[digest] = id }
+                if let row = try Row.fetchOne(select, arguments: [digest]), !missingShardIDs.contains(row["shard_id"]) {
+                    found[digest] = row["id"]
+                }
             }
             return found
         }
@@ -127,7 +139,8 @@ public final class StoreWriter {
                 let insert = try db.cachedStatement(sql: """
                     INSERT INTO blobs (digest, shard_id, offset, stored_size, raw_size, codec, media_type)
                     VALUES (?, ?, ?, ?, ?, ?, ?)
-                    ON CONFLICT (digest) DO UPDATE SET shard_id = excluded.shard_id, offset = excluded.offset
+                    ON CONFLICT (digest) DO UPDATE SET shard_id = excluded.shard_id, offset = excluded.offset,
+                        stored_size = excluded.stored_size, codec = excluded.codec
                     RETURNING id
                     """)
                 for (location, mediaType) in blobs {
@@ -159,6 +172,14 @@ public final class StoreWriter {
             try Recovery.seal(store: store, id: shard.id, file: shard.file, committedEnd: shard.committedEnd)
             shard = try Recovery.createShard(store: store)
         }
+    }
+
+    /// Leaves the open shard as it is (unsealed) and appends to a new one from now on: `loom
+    /// repair` moves off a damaged shard this way, since sealing walks records that may be broken.
+    func startNewShard() throws {
+        try flush()
+        guard pending.isEmpty else { throw StoreError(.invalidArgument, "commit staged records before changing shards") }
+        shard = try Recovery.createShard(store: store)
     }
 
     private func flush() throws {

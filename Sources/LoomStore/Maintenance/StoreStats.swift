@@ -29,19 +29,26 @@ public struct StoreStats: Codable, Sendable {
         /// Sum of the record sizes in shards (payload + 64-byte header).
         public var storedBytes: Int
         public var lz4: Int
+        /// Blobs whose shard file is gone (`loom repair` drops them), and their record bytes.
+        public var missing: Int
+        public var missingBytes: Int
 
         enum CodingKeys: String, CodingKey {
-            case count, lz4
+            case count, lz4, missing
             case originalBytes = "original_bytes"
             case storedBytes = "stored_bytes"
+            case missingBytes = "missing_bytes"
         }
     }
 
     public struct ShardStats: Codable, Sendable {
         public var count: Int
         public var sealed: Int
-        /// Bytes the shard files take on disk (committed or sealed length).
+        /// Bytes the shard files present take on disk (their committed or sealed length, or
+        /// less where a file was cut short).
         public var bytes: Int
+        /// Shards the catalog lists whose file is gone.
+        public var missing: Int
     }
 
     public var store: String
@@ -50,7 +57,9 @@ public struct StoreStats: Codable, Sendable {
     public var shards: ShardStats
 
     public static func collect(_ store: Store) throws -> StoreStats {
-        try store.catalog.read { db in
+        let missing = try store.missingShards()
+        let missingIDs = Set(missing.map(\.id))
+        var stats = try store.catalog.read { db in
             var datasets: [DatasetStats] = []
             let rows = try Row.fetchAll(db, sql: """
                 SELECT d.name AS dataset, s.name AS split, c.label, c.wnid, c.name AS class_name, count(r.id) AS images
@@ -83,15 +92,22 @@ public struct StoreStats: Codable, Sendable {
                        coalesce(sum(codec = 'lz4'), 0) AS lz4
                 FROM blobs
                 """)!
-            let shardRow = try Row.fetchOne(db, sql: """
-                SELECT count(*) AS n, coalesce(sum(sealed_bytes IS NOT NULL), 0) AS sealed,
-                       coalesce(sum(coalesce(sealed_bytes, committed_bytes)), 0) AS bytes
-                FROM shards
-                """)!
+            let shardRows = try Row.fetchAll(db, sql: "SELECT id, coalesce(sealed_bytes, committed_bytes) AS bytes, sealed_bytes IS NOT NULL AS sealed FROM shards")
+            var shards = ShardStats(count: shardRows.count, sealed: 0, bytes: 0, missing: missing.count)
+            for row in shardRows {
+                let id: Int64 = row["id"], length: Int = row["bytes"]
+                if row["sealed"] as Bool { shards.sealed += 1 }
+                guard !missingIDs.contains(id) else { continue }
+                shards.bytes += min(length, (try? store.blobs.shardFile(id).size()) ?? length)
+            }
             return StoreStats(
                 store: store.layout.root, datasets: datasets,
-                blobs: BlobStats(count: blobRow["n"], originalBytes: blobRow["raw"], storedBytes: blobRow["stored"], lz4: blobRow["lz4"]),
-                shards: ShardStats(count: shardRow["n"], sealed: shardRow["sealed"], bytes: shardRow["bytes"]))
+                blobs: BlobStats(count: blobRow["n"], originalBytes: blobRow["raw"], storedBytes: blobRow["stored"], lz4: blobRow["lz4"],
+                                 missing: 0, missingBytes: 0),
+                shards: shards)
         }
+        stats.blobs.missing = missing.reduce(0) { $0 + $1.blobs }
+        stats.blobs.missingBytes = missing.reduce(0) { $0 + $1.storedBytes }
+        return stats
     }
 }

@@ -11,6 +11,9 @@ struct GCCommand: ParsableCommand {
         let writer = try options.openReadWrite().makeWriter()
         let report = try GarbageCollector.run(writer)
         if options.json { return try Output.json(report) }
+        if !report.missingShards.isEmpty {
+            Output.stderr("gc: left missing shard\(report.missingShards.count == 1 ? "" : "s") \(report.missingShards.joined(separator: ", ")) alone; `loom repair` drops the rows that point into them")
+        }
         Output.stderr("gc: \(report.deletedBlobs) unreferenced blobs deleted, \(report.rewrittenShards) shards rewritten, \(report.removedShards) removed, \(Output.bytes(report.reclaimedBytes)) reclaimed")
     }
 }

@@ -28,26 +28,63 @@ struct SelectionOptions: ParsableArguments {
 }
 
 struct SamplerOptions: ParsableArguments {
-    @Option(help: "Shuffle seed.")
-    var seed: UInt64 = 0
+    // Optionals, so that a resume token can tell a flag the user gave from a default.
+    @Option(name: .customLong("seed"), help: "Shuffle seed (default: 0).")
+    var givenSeed: UInt64?
 
-    @Option(help: "Epoch (each epoch is a new permutation).")
-    var epoch: Int = 0
+    @Option(name: .customLong("epoch"), help: "Epoch (each epoch is a new permutation; default: 0).")
+    var givenEpoch: Int?
 
-    @Option(help: "This process's rank.")
-    var rank: Int = 0
+    @Option(name: .customLong("rank"), help: "This process's rank (default: 0).")
+    var givenRank: Int?
 
-    @Option(help: "Number of ranks.")
-    var world: Int = 1
+    @Option(name: .customLong("world"), help: "Number of ranks (default: 1).")
+    var givenWorld: Int?
 
     @Option(help: "Epoch samples that do not divide evenly across ranks: pad (wrap around) or drop.")
     var remainder: RankRemainder = .pad
 
-    @Option(name: .customLong("epoch-length"), help: "Samples per epoch for a mixture (default: all).")
+    @Option(name: .customLong("epoch-length"), help: "Samples per epoch for a mixture, at least 1 (default: all).")
     var epochLength: Int?
 
+    var seed: UInt64 { givenSeed ?? 0 }
+    var epoch: Int { givenEpoch ?? 0 }
+
+    func validate() throws {
+        if let givenEpoch, givenEpoch < 0 { throw ValidationError("--epoch must be 0 or more (got \(givenEpoch))") }
+        if let givenWorld, givenWorld < 1 { throw ValidationError("--world must be at least 1 (got \(givenWorld))") }
+        if let givenRank, givenRank < 0 || givenRank >= (givenWorld ?? 1) {
+            throw ValidationError("--rank \(givenRank) is outside --world \(givenWorld ?? 1) (ranks are 0..<world)")
+        }
+        if let epochLength, epochLength < 1 {
+            throw ValidationError("--epoch-length must be at least 1 (got \(epochLength)); leave it out for all samples")
+        }
+    }
+
     var config: SamplerConfig {
-        SamplerConfig(seed: seed, rank: rank, world: world, remainder: remainder, epochLength: epochLength)
+        SamplerConfig(seed: seed, rank: givenRank ?? 0, world: givenWorld ?? 1, remainder: remainder, epochLength: epochLength)
+    }
+
+    /// The sampler config and epoch a resume `token` fixes, after checking that every flag given
+    /// beside it agrees: `--resume T --epoch 7` for a token of epoch 0 is a mistake, not a request.
+    func resuming(from token: ResumeToken) throws -> (config: SamplerConfig, epoch: Int) {
+        let given: [(flag: String, value: String?, token: String)] = [
+            ("--seed", givenSeed.map(String.init), String(token.seed)),
+            ("--epoch", givenEpoch.map(String.init), String(token.epoch)),
+            ("--rank", givenRank.map(String.init), String(token.rank)),
+            ("--world", givenWorld.map(String.init), String(token.world)),
+        ]
+        let conflicts = given.compactMap { flag, value, fixed in
+            value.flatMap { $0 == fixed ? nil : "\(flag) \($0) disagrees with the token's \(fixed)" }
+        }
+        guard conflicts.isEmpty else {
+            throw ValidationError("--resume \(token): " + conflicts.joined(separator: "; ") + " (leave them out, or pass what the token says)")
+        }
+        var config = self.config
+        config.seed = token.seed
+        config.rank = token.rank
+        config.world = token.world
+        return (config, token.epoch)
     }
 }
 

@@ -3,7 +3,8 @@ import LoomStore
 
 struct LsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "ls", abstract: "List the real images of a dataset, one per line.")
+        commandName: "ls", abstract: "List the real images of a dataset, one per line.",
+        discussion: "Text output writes backslash, tab, newline and other control characters in names as \\\\, \\t, \\n, \\xHH; --json keeps them exact.")
 
     @OptionGroup var options: StoreOptions
 
@@ -35,7 +36,9 @@ struct LsCommand: ParsableCommand {
                 try Output.jsonLine(Line(digest: entry.digest, split: entry.split, class: entry.class, label: entry.label,
                                          path: entry.path, width: entry.width, height: entry.height), encoder: encoder)
             } else {
-                Output.stdout("\(entry.digest.prefix(16))  \(entry.split)\t\(entry.class)\t\(entry.width)x\(entry.height)\t\(entry.path)")
+                // Names are escaped: a tab or newline in one must not make a new column or line.
+                let e = Output.escaped
+                Output.stdout("\(entry.digest.prefix(16))  \(e(entry.split))\t\(e(entry.class))\t\(entry.width)x\(entry.height)\t\(e(entry.path))")
             }
         }
     }

@@ -15,7 +15,7 @@ struct StatsCommand: ParsableCommand {
         if options.json { return try Output.json(stats) }
         Output.stdout("store \(stats.store)")
         for dataset in stats.datasets {
-            Output.stdout("dataset \(dataset.name): \(dataset.images) images, \(dataset.classes) classes")
+            Output.stdout("dataset \(Output.escaped(dataset.name)): \(dataset.images) images, \(dataset.classes) classes")
             for split in dataset.splits {
                 Output.stdout("  \(split.name): \(split.images) images")
                 if perClass {
@@ -31,5 +31,8 @@ struct StatsCommand: ParsableCommand {
         let b = stats.blobs
         Output.stdout("blobs: \(b.count) (\(b.lz4) lz4), original \(Output.bytes(b.originalBytes)), stored \(Output.bytes(b.storedBytes))")
         Output.stdout("shards: \(stats.shards.count) (\(stats.shards.sealed) sealed), \(Output.bytes(stats.shards.bytes)) on disk")
+        if stats.shards.missing > 0 {
+            Output.stdout("missing: \(stats.shards.missing) shard files, \(b.missing) blobs (\(Output.bytes(b.missingBytes))) unreadable; `loom repair --dry-run` lists what is lost")
+        }
     }
 }

@@ -69,16 +69,14 @@ struct StreamCommand: ParsableCommand {
         var config = sampler.config
         var epoch = sampler.epoch
         var start = 0
-        if let resume {
-            let token = try ResumeToken(parsing: resume)
-            config.seed = token.seed
-            config.rank = token.rank
-            config.world = token.world
-            epoch = token.epoch
+        let token = try resume.map { try ResumeToken(parsing: $0) }
+        if let token {
+            (config, epoch) = try sampler.resuming(from: token)
             start = token.position
         }
         let store = try options.openReadOnly()
         let table = try SampleTable.load(store, selection: try selection.resolve(), cacheShortSide: batching.cacheShortSide)
+        try token?.check(table: table, config: config)
         let loader = try Loader(
             store: store, table: table, spec: batching.spec, config: config, epoch: epoch,
             options: .init(batchSize: batching.batch, workers: batching.workers, dropLast: dropLast, skipBad: skipBad,

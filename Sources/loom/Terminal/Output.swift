@@ -36,6 +36,25 @@ enum Output {
         FileHandle.standardError.write(Data((text + "\n").utf8))
     }
 
+    /// `text` for one field of a line of text output: backslash, tab, newline, carriage return
+    /// and other control characters written as `\\`, `\t`, `\n`, `\r`, `\xHH` (as `ls -b` and
+    /// git quote names), so a name can never split a line or a column. JSON output stays exact.
+    static func escaped(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: { $0 == "\\" || $0.value < 0x20 || $0.value == 0x7F }) else { return text }
+        var out = ""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\\": out += "\\\\"
+            case "\t": out += "\\t"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case _ where scalar.value < 0x20 || scalar.value == 0x7F: out += String(format: "\\x%02x", scalar.value)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+
     static func bytes(_ count: Int) -> String {
         let units = ["B", "KB", "MB", "GB", "TB"]
         var value = Double(count), unit = 0

@@ -75,6 +75,18 @@ def test_resume_from_a_cursor(server):
     assert [b.labels.tolist() for b in first_two + rest] == [b.labels.tolist() for b in whole]
 
 
+def test_a_cursor_names_its_stream(server):
+    client = LoomClient(server["url"])
+    first = next(iter(client.batches("fmnist:train", batch=8, size=16, seed=2)))
+    assert first.cursor.startswith("loom2.2.0.8.0.1.")  # loom2.SEED.EPOCH.POSITION.RANK.WORLD.FINGERPRINT
+    # Resuming another selection from it is a mistake the server refuses, not a wrong stream.
+    with pytest.raises(LoomError) as error:
+        list(client.batches("fmnist:val", batch=8, size=16, cursor=first.cursor))
+    assert error.value.status == 400 and "cursor" in error.value.message and "another selection" in error.value.message
+    # Old loom1 cursors carry no fingerprint and still resume.
+    assert len(list(client.batches("fmnist:train", batch=8, size=16, cursor="loom1.2.0.8.0.1"))) == 4
+
+
 def test_worker_split_covers_the_epoch_once(server):
     assert shard_for_worker(1, 2, 0, 3) == (3, 6)
     labels = []

@@ -45,7 +45,7 @@ def test_ring_matches_loom_stream(store):
     seen = []
     with ShmRing(name) as ring:
         assert (ring.batch, ring.height, ring.width, ring.channels, ring.epoch) == (7, 28, 28, 3, 1)
-        assert len(ring) == len(lines) == 6 and ring.cursor == "loom1.5.1.0.0.1"
+        assert len(ring) == len(lines) == 6 and ring.cursor.startswith("loom2.5.1.0.0.1.")
         for pixels, labels in ring:
             assert pixels.shape == (len(labels), 28, 28, 3) and pixels.dtype.name == "uint8" and labels.dtype.name == "int64"
             assert not pixels.flags.owndata, "a view into the ring, not a copy"
@@ -105,7 +105,7 @@ def test_a_dead_producer_is_an_error_not_a_hang(store):
         with pytest.raises(LoomError) as error:
             for _ in ring:
                 pass
-        assert "exited before the end" in error.value.message and "loom1.0.0." in error.value.message
+        assert "exited before the end" in error.value.message and "loom2.0.0." in error.value.message
     assert not os.path.exists("/dev/shm/" + name)
 
 
