@@ -35,7 +35,7 @@ public struct LoomServer: Sendable {
     public func run(onListening: @escaping @Sendable (Int) -> Void = { _ in }) async throws {
         let store = try StoreAccess(layout: configuration.store, createIfMissing: configuration.token != nil)
         let state = ServerState(configuration: configuration, store: store, auth: WriteAuthorization(token: configuration.token),
-                                metrics: ServerMetrics.shared, logger: logger)
+                                metrics: ServerMetrics.shared, logger: logger, streams: StreamLimiter(limit: configuration.maxStreams))
         let router = Router(context: BasicRequestContext.self, options: [.autoGenerateHeadEndpoints])
         router.add(middleware: RequestObserverMiddleware(metrics: state.metrics))
         router.add(middleware: ErrorMiddleware())
