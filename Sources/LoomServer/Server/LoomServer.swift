@@ -39,6 +39,7 @@ public struct LoomServer: Sendable {
         let router = Router(context: BasicRequestContext.self, options: [.autoGenerateHeadEndpoints])
         router.add(middleware: RequestObserverMiddleware(metrics: state.metrics))
         router.add(middleware: ErrorMiddleware())
+        router.add(middleware: HostGuardMiddleware(policy: HostPolicy(boundHost: configuration.host, allowed: configuration.allowedHosts)))
         router.add(middleware: PathGuardMiddleware())
         for route in Self.routes {
             let handler = route.handler
@@ -49,6 +50,7 @@ public struct LoomServer: Sendable {
         let logger = self.logger
         let app = Application(
             router: router,
+            server: LoomHTTP1Channel.server(),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "loom"),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0
