@@ -174,7 +174,7 @@ final class LoaderPipeline: @unchecked Sendable {
         }
         self.startPosition = startPosition
         self.nextPosition = startPosition
-        let ring = max(2, options.prefetch ?? options.workers + 2)
+        let ring = options.batchBuffers
         slots = (0..<ring).map { _ in Slot(bytes: options.batchSize * spec.sampleBytes, batchSize: options.batchSize) }
         let workers = max(1, options.workers)
         running = workers

@@ -98,7 +98,8 @@ extension ServerTests {
             #expect(suffix.status == 206 && suffix.body == Array(bytes.suffix(5)))
             let open = try fixture.get("/v1/blobs/\(digest)", headers: [("Range", "bytes=\(bytes.count - 3)-")])
             #expect(open.status == 206 && open.body == Array(bytes.suffix(3)))
-            for bad in ["bytes=\(bytes.count)-", "bytes=9-3", "bytes=x-2"] {
+            // Only a valid range past the end is refused; invalid ones are ignored (HardeningServerTests).
+            for bad in ["bytes=\(bytes.count)-", "bytes=-0"] {
                 let refused = try fixture.get("/v1/blobs/\(digest)", headers: [("Range", bad)])
                 #expect(refused.status == 416 && refused.header("content-range") == "bytes */\(bytes.count)", "\(bad): \(refused)")
             }

@@ -39,7 +39,7 @@ enum BlobRoutes {
             return Response(status: .notModified, headers: headers)
         }
         var range: ClosedRange<Int>? = nil
-        if let header = request.headers[.range] {
+        if let header = request.headers[.range], Self.rangeApplies(ifRange: request.headers[.ifRange], etag: etag) {
             switch ByteRange.parse(header, size: meta.size) {
             case .ignore: break
             case .satisfiable(let r): range = r
@@ -56,6 +56,15 @@ enum BlobRoutes {
         return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 
+    /// Whether a Range is served under this `If-Range` (RFC 9110 13.1.5): only when the
+    /// validator is our entity tag, compared strongly. A date never matches (blobs carry no
+    /// Last-Modified), nor does a weak or stale tag: the client gets the whole blob, never a
+    /// piece of other bytes than it holds.
+    static func rangeApplies(ifRange: String?, etag: String) -> Bool {
+        guard let ifRange else { return true }
+        return ifRange.trimmingCharacters(in: .whitespaces) == etag
+    }
+
     /// `If-None-Match: "a", W/"b"` or `*`: weak comparison, as RFC 9110 asks for this header.
     static func matches(_ header: String, etag: String) -> Bool {
         header.split(separator: ",").contains { item in
@@ -68,8 +77,11 @@ enum BlobRoutes {
 }
 
 /// One `Range: bytes=...` header against a body of `size` bytes.
+///
+/// RFC 9110 14.2: a Range that is not valid (another unit, bad syntax, last before first) is
+/// ignored and the whole body sent; 416 is only for a valid range that misses the body.
 enum ByteRange: Equatable {
-    /// Not a byte range we serve (another unit, or several ranges): send the whole body (RFC 9110 allows ignoring).
+    /// Not a single valid byte range (another unit, several ranges, bad syntax): send the whole body.
     case ignore
     case satisfiable(ClosedRange<Int>)
     case unsatisfiable(String)
@@ -80,19 +92,20 @@ enum ByteRange: Equatable {
         let spec = trimmed.dropFirst("bytes=".count).trimmingCharacters(in: .whitespaces)
         if spec.contains(",") { return .ignore }
         let parts = spec.split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false)
-        guard parts.count == 2 else { return .unsatisfiable("not first-last, first- or -suffix") }
+        guard parts.count == 2 else { return .ignore }
         let first = parts[0].trimmingCharacters(in: .whitespaces), last = parts[1].trimmingCharacters(in: .whitespaces)
         let digits = { (s: String) in !s.isEmpty && s.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 } }
         if first.isEmpty {
-            guard digits(last), let suffix = Int(last), suffix > 0 else { return .unsatisfiable("suffix length must be a positive integer") }
+            guard digits(last), let suffix = Int(last) else { return .ignore }
+            guard suffix > 0 else { return .unsatisfiable("a suffix of 0 bytes selects nothing") }
             guard size > 0 else { return .unsatisfiable("the blob is empty") }
             return .satisfiable(max(0, size - suffix)...(size - 1))
         }
-        guard digits(first), let start = Int(first) else { return .unsatisfiable("first byte must be a non-negative integer") }
-        guard start < size else { return .unsatisfiable("starts at \(start), the blob has \(size) bytes") }
-        if last.isEmpty { return .satisfiable(start...(size - 1)) }
-        guard digits(last), let end = Int(last) else { return .unsatisfiable("last byte must be a non-negative integer") }
-        guard end >= start else { return .unsatisfiable("last byte \(end) is before first byte \(start)") }
+        guard digits(first), last.isEmpty || digits(last) else { return .ignore }
+        // Past Int's range is past any blob's end.
+        let start = Int(first) ?? .max, end = last.isEmpty ? Int.max : Int(last) ?? .max
+        guard end >= start else { return .ignore }
+        guard start < size else { return .unsatisfiable("starts at \(first), the blob has \(size) bytes") }
         return .satisfiable(start...min(end, size - 1))
     }
 }

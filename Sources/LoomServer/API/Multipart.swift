@@ -48,22 +48,30 @@ struct MultipartForm {
             guard let headerEnd = Self.find(Array("\r\n\r\n".utf8), in: body, from: position) else {
                 throw ParseError(description: "malformed multipart body: a part's headers do not end")
             }
-            let headerText = String(decoding: body[position..<headerEnd], as: UTF8.self)
+            let headerBytes = body[position..<headerEnd]
+            // Decoding replaces bytes that are not UTF-8 with U+FFFD: a Latin-1 filename would
+            // be stored under a name nobody sent, so such a part is refused instead.
+            guard let headerText = String(validating: headerBytes, as: UTF8.self) else {
+                let name = Self.headerFields(String(decoding: headerBytes, as: UTF8.self)).first { $0.name == "content-disposition" }
+                    .map { Self.dispositionParameters($0.value)["name"] ?? "" } ?? ""
+                throw ParseError(description: "part \"\(name)\": its headers are not valid UTF-8 (a filename in Latin-1?); "
+                                     + "send the filename as UTF-8, or as filename*=UTF-8''percent-encoded-name (RFC 5987)")
+            }
             let contentStart = headerEnd + 4
             guard let contentEnd = Self.find(separator, in: body, from: contentStart) else {
                 throw ParseError(description: "malformed multipart body: the last part is not closed by its boundary (body cut short?)")
             }
             var part = Part(name: "", filename: nil, contentType: nil, bytes: body[contentStart..<contentEnd])
-            for line in headerText.split(separator: "\r\n") {
-                let pair = line.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-                guard pair.count == 2 else { continue }
-                switch pair[0].lowercased() {
+            for field in Self.headerFields(headerText) {
+                switch field.name {
                 case "content-disposition":
-                    let parameters = Self.dispositionParameters(pair[1])
+                    let parameters = Self.dispositionParameters(field.value)
                     part.name = parameters["name"] ?? ""
                     part.filename = parameters["filename"]
+                    // RFC 6266: the extended form, where given, is the one to use.
+                    if let extended = parameters["filename*"] { part.filename = try Self.extendedValue(extended, part: part.name) }
                 case "content-type":
-                    part.contentType = pair[1]
+                    part.contentType = field.value
                 default:
                     break
                 }
@@ -71,6 +79,29 @@ struct MultipartForm {
             parts.append(part)
             position = contentEnd + separator.count
         }
+    }
+
+    /// A part's header lines as (lower-cased name, value).
+    static func headerFields(_ text: String) -> [(name: String, value: String)] {
+        text.split(separator: "\r\n").compactMap { line in
+            let pair = line.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            return pair.count == 2 ? (pair[0].lowercased(), pair[1]) : nil
+        }
+    }
+
+    /// An RFC 5987 value, `UTF-8'language'percent-encoded`: the decoded text.
+    static func extendedValue(_ value: String, part: String) throws -> String {
+        let pieces = value.split(separator: "'", maxSplits: 2, omittingEmptySubsequences: false)
+        guard pieces.count == 3 else {
+            throw ParseError(description: "part \"\(part)\": filename* must be charset'language'percent-encoded-name")
+        }
+        guard pieces[0].lowercased() == "utf-8" else {
+            throw ParseError(description: "part \"\(part)\": filename* is in charset \"\(pieces[0])\"; only UTF-8 is accepted")
+        }
+        guard let decoded = QueryParameters.decode(pieces[2]) else {
+            throw ParseError(description: "part \"\(part)\": filename* is not valid percent-encoded UTF-8")
+        }
+        return decoded
     }
 
     /// `form-data; name="file"; filename="a.jpg"` -> ["name": "file", "filename": "a.jpg"].

@@ -17,6 +17,13 @@ info:
     look like paths (`/`, `\`, `.`, `..`, also percent-encoded) are refused with 400, as is a
     request path with such a segment. In query strings `+` is a literal plus; encode a space
     as `%20`. docs/service.md is the guide; docs/batch-stream.md defines the batch frames.
+
+    Every request's Host must name the bound address (on loopback also `localhost`,
+    `127.0.0.1`, `[::1]`; bound to every interface, any IP address or this machine's name) or a
+    name given with `--allowed-host`; any port. Others get 421 (a web page reaching the server
+    through a rebound DNS name), a second Host header 400. HTTP/1.0 requests, `Connection:
+    close` in any spelling and CONNECT are answered with `Connection: close` and the
+    connection closes after the answer.
 servers:
   - url: http://127.0.0.1:8080
 security: []
@@ -104,14 +111,17 @@ paths:
       description: |
         Content-Type is the blob's media type; the ETag is the quoted digest and never changes
         (Cache-Control immutable). `If-None-Match` gives 304 without reading the shard. One
-        byte range (`bytes=a-b`, `bytes=a-`, `bytes=-n`) gives 206 with Content-Range; an
-        unsatisfiable or malformed byte range gives 416; several ranges or another unit are
-        ignored (200). Every read checks the record's CRC-32.
+        byte range (`bytes=a-b`, `bytes=a-`, `bytes=-n`) gives 206 with Content-Range; one that
+        starts past the end (or `bytes=-0`) gives 416; an invalid range (bad syntax, last before
+        first), several ranges or another unit are ignored (200, RFC 9110). With `If-Range` the
+        range is served only when it is this ETag (strong comparison); a date or any other tag
+        gets the whole blob (200). Every read checks the record's CRC-32.
       operationId: blob
       parameters:
         - { $ref: "#/components/parameters/digest" }
         - { name: If-None-Match, in: header, required: false, schema: { type: string } }
         - { name: Range, in: header, required: false, schema: { type: string }, example: "bytes=0-1023" }
+        - { name: If-Range, in: header, required: false, schema: { type: string }, description: The ETag the client holds; anything else gets 200. }
       responses:
         "200":
           description: The bytes.
@@ -127,7 +137,7 @@ paths:
         "400": { $ref: "#/components/responses/BadRequest" }
         "404": { $ref: "#/components/responses/NotFound" }
         "416":
-          description: The range is outside the blob or malformed.
+          description: The range starts past the end of the blob.
           headers: { Content-Range: { schema: { type: string, examples: ["bytes */4096"] } } }
           content: { application/json: { schema: { $ref: "#/components/schemas/Error" } } }
   /v1/lineage/{digest}:
@@ -266,6 +276,8 @@ paths:
       summary: Upload image files into a dataset, split and class.
       description: |
         `multipart/form-data`, one part per file (any field name, each with a plain filename).
+        Part headers must be UTF-8: a filename in another encoding is a 400 naming the part;
+        `filename*=UTF-8''percent-encoded` (RFC 5987) is accepted and wins over `filename`.
         Files are validated exactly as `loom ingest` validates them: each bad file comes back in
         `rejected` with its path (`CLASS/FILENAME`) and the reason while the others go in. A
         file uploaded again under the same name with other bytes updates that image; stored
@@ -330,6 +342,12 @@ paths:
         One epoch (one rank's share) per request, as a chunked stream of frames: a 128-byte
         little-endian header, uint8 NHWC pixels, int64 labels; then an end frame. Reconnect with
         `cursor` set to the last frame's cursor to resume exactly.
+
+        A stream may hold `--stream-memory` bytes (default 1 GiB) in batch buffers of
+        `batch x size x size x 3` bytes: the loader's ring (`--workers` + 2, fewer where they do
+        not fit) and 5 encoded frames in flight. A request for which even 2 ring buffers do not
+        fit is a 400 naming the limit. At most `--max-streams` run at once (default 2 per core);
+        past that, 503 with Retry-After.
       operationId: batches
       parameters:
         - { name: selection, in: query, required: true, schema: { type: string }, example: "fashion-mnist:train" }
@@ -355,6 +373,10 @@ paths:
           content: { application/x-loom-batches: { schema: { type: string, contentMediaType: application/octet-stream } } }
         "400": { $ref: "#/components/responses/BadRequest" }
         "404": { $ref: "#/components/responses/NotFound" }
+        "503":
+          description: The server is serving `--max-streams` streams; ask again after Retry-After seconds.
+          headers: { Retry-After: { schema: { type: integer } } }
+          content: { application/json: { schema: { $ref: "#/components/schemas/Error" } } }
   /v1/openapi.yaml:
     get:
       tags: [service]

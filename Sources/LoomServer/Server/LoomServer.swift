@@ -35,10 +35,11 @@ public struct LoomServer: Sendable {
     public func run(onListening: @escaping @Sendable (Int) -> Void = { _ in }) async throws {
         let store = try StoreAccess(layout: configuration.store, createIfMissing: configuration.token != nil)
         let state = ServerState(configuration: configuration, store: store, auth: WriteAuthorization(token: configuration.token),
-                                metrics: ServerMetrics.shared, logger: logger)
+                                metrics: ServerMetrics.shared, logger: logger, streams: StreamLimiter(limit: configuration.maxStreams))
         let router = Router(context: BasicRequestContext.self, options: [.autoGenerateHeadEndpoints])
         router.add(middleware: RequestObserverMiddleware(metrics: state.metrics))
         router.add(middleware: ErrorMiddleware())
+        router.add(middleware: HostGuardMiddleware(policy: HostPolicy(boundHost: configuration.host, allowed: configuration.allowedHosts)))
         router.add(middleware: PathGuardMiddleware())
         for route in Self.routes {
             let handler = route.handler
@@ -49,6 +50,7 @@ public struct LoomServer: Sendable {
         let logger = self.logger
         let app = Application(
             router: router,
+            server: LoomHTTP1Channel.server(),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "loom"),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0

@@ -1,4 +1,5 @@
 import Foundation
+import LoomLoader
 import LoomStore
 
 /// What `loom serve` was asked to do.
@@ -16,10 +17,25 @@ public struct ServerConfiguration: Sendable {
     public var loaderWorkers: Int
     /// Where experiment reports live (`reports/<run name>/report.json|svg`), for the gallery.
     public var reportsDirectory: String
+    /// Memory one batch stream may hold (its loader's ring and its encoded frames); a request
+    /// needing more gets 400.
+    public var streamMemory: StreamBudget
+    /// Batch streams served at once; past it a request gets 503 with Retry-After.
+    public var maxStreams: Int
+    /// Host names accepted besides the bound address (and, on loopback, localhost); `*` accepts
+    /// any. Others get 421: a web page cannot reach the server through a rebound DNS name.
+    public var allowedHosts: [String]
+
+    /// Two streams per core: more would only share the same decoding threads.
+    public static var defaultMaxStreams: Int { 2 * max(1, ProcessInfo.processInfo.activeProcessorCount) }
+
+    /// The shortest write token accepted: a guessable token is no protection.
+    public static let minimumTokenLength = 16
 
     public init(store: StoreLayout, host: String = "127.0.0.1", port: Int = 8080, token: String? = nil,
                 maxUploadBytes: Int = 256 << 20, loaderWorkers: Int = ProcessInfo.processInfo.activeProcessorCount,
-                reportsDirectory: String = "reports") {
+                reportsDirectory: String = "reports", streamMemory: StreamBudget = StreamBudget(),
+                maxStreams: Int = ServerConfiguration.defaultMaxStreams, allowedHosts: [String] = []) {
         self.store = store
         self.host = host
         self.port = port
@@ -27,5 +43,8 @@ public struct ServerConfiguration: Sendable {
         self.maxUploadBytes = maxUploadBytes
         self.loaderWorkers = max(1, loaderWorkers)
         self.reportsDirectory = reportsDirectory
+        self.streamMemory = streamMemory
+        self.maxStreams = max(1, maxStreams)
+        self.allowedHosts = allowedHosts
     }
 }

@@ -8,6 +8,7 @@ struct ServerState: Sendable {
     let auth: WriteAuthorization
     let metrics: ServerMetrics
     let logger: Logger
+    let streams: StreamLimiter
 }
 
 /// One endpoint: its method, its path pattern (OpenAPI's `{name}` form, which Hummingbird's

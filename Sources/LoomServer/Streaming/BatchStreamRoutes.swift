@@ -87,48 +87,77 @@ enum BatchStreamRoutes {
     }
 
     /// Owns the loader for the producer thread. `@unchecked`: the loader is created on a
-    /// blocking-work thread and from then on touched only by the one producer thread.
+    /// blocking-work thread and from then on touched only by the one producer thread, which
+    /// takes it out, so the loader's buffers go when the producer is done with them.
     final class LoaderBox: @unchecked Sendable {
-        let loader: Loader
+        private var loader: Loader?
         init(_ loader: Loader) { self.loader = loader }
+        func take() -> Loader? {
+            defer { loader = nil }
+            return loader
+        }
+    }
+
+    /// Encoded frames a stream holds besides its loader's ring: those queued, the one the
+    /// producer is encoding, and two in the writer (one waiting for the socket to drain, one
+    /// the socket is taking).
+    static let framesInFlight = queueCapacity + 3
+    static let queueCapacity = 2
+
+    /// How long a client refused for want of a free stream should wait before asking again.
+    static let retryAfterSeconds = 5
+
+    /// The loader options for a request, with a ring that fits the server's memory budget.
+    static func loaderOptions(_ asked: Request, configuration: ServerConfiguration) throws -> Loader.Options {
+        var options = Loader.Options(batchSize: asked.batch, workers: configuration.loaderWorkers, dropLast: asked.dropLast)
+        do {
+            options.prefetch = try configuration.streamMemory.prefetch(for: options, size: asked.spec.size,
+                                                                       consumerBuffers: framesInFlight)
+        } catch {
+            throw APIError.badParameter("batch", "\(error) (loom serve --stream-memory)")
+        }
+        return options
     }
 
     static func batches(_ request: HummingbirdCore.Request, _ context: BasicRequestContext, _ state: ServerState) async throws -> Response {
         let asked = try parse(request)
-        let workers = state.configuration.loaderWorkers
+        let options = try loaderOptions(asked, configuration: state.configuration)
+        guard let place = state.streams.admit() else {
+            throw APIError(.serviceUnavailable,
+                           "this server is serving its limit of \(state.streams.limit) batch streams (loom serve --max-streams); retry later",
+                           headers: [.retryAfter: String(retryAfterSeconds)])
+        }
         // Everything that can fail for a reason the client should hear about (no such dataset,
         // a cursor outside the epoch) fails here, before the 200 head is sent.
-        let box = try await state.store.read { store -> LoaderBox in
-            let table = try SampleTable.load(store, selection: asked.selection, cacheShortSide: asked.spec.evalResize)
-            do {
-                try asked.cursor?.check(table: table, config: asked.config)  // a cursor from another selection
-            } catch let error as LoaderError {
-                throw APIError.badParameter("cursor", error.message)
+        let box: LoaderBox
+        let headers: HTTPFields
+        do {
+            let prepared = try await state.store.read { store -> (LoaderBox, HTTPFields) in
+                let table = try SampleTable.load(store, selection: asked.selection, cacheShortSide: asked.spec.evalResize)
+                do {
+                    try asked.cursor?.check(table: table, config: asked.config)  // a cursor from another selection
+                } catch let error as LoaderError {
+                    throw APIError.badParameter("cursor", error.message)
+                }
+                let loader = try Loader(
+                    store: store, table: table, spec: asked.spec, config: asked.config, epoch: asked.epoch,
+                    options: options, startPosition: asked.start)
+                return (LoaderBox(loader), try streamHeaders(loader, asked: asked))
             }
-            return LoaderBox(try Loader(
-                store: store, table: table, spec: asked.spec, config: asked.config, epoch: asked.epoch,
-                options: .init(batchSize: asked.batch, workers: workers, dropLast: asked.dropLast),
-                startPosition: asked.start))
+            (box, headers) = (prepared.0, prepared.1)
+        } catch {
+            place.abandon()
+            throw error
         }
-        let loader = box.loader
-        var longestToken = loader.resumeToken
-        longestToken.position = loader.endPosition
-        let longest = longestToken.description
-        guard longest.utf8.count <= BatchFrame.cursorBytes else {
-            throw APIError(.badRequest, "this stream's cursors would be longer than \(BatchFrame.cursorBytes) bytes; use a smaller seed")
-        }
-        let headers: HTTPFields = [
-            .contentType: "application/x-loom-batches",
-            .cacheControl: "no-store",
-            HTTPField.Name("X-Loom-Batch-Count")!: String(loader.batchCount),
-            HTTPField.Name("X-Loom-Sample-Count")!: String(loader.endPosition - loader.startPosition),
-            HTTPField.Name("X-Loom-Classes")!: String(loader.table.classNames.count),
-            HTTPField.Name("X-Loom-Cursor")!: loader.resumeToken.description,
-        ]
-        let queue = FrameQueue(capacity: 2, metrics: state.metrics)
-        startProducer(box, asked: asked, queue: queue, logger: context.logger)
+        let queue = FrameQueue(capacity: queueCapacity, metrics: state.metrics)
+        startProducer(box, asked: asked, queue: queue, place: place, logger: context.logger)
+        // Owned by the body: when the body is done, or dropped unrun because the client went
+        // away before the head was written, the queue closes (the producer stops) and the body's
+        // hold on the place goes.
+        let end = ConsumerEnd(queue: queue, place: place)
         let metrics = state.metrics
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+            defer { withExtendedLifetime(end) {} }
             metrics.streamStarted()
             defer { metrics.streamEnded() }
             try await withGracefulShutdownHandler {
@@ -153,27 +182,63 @@ enum BatchStreamRoutes {
         })
     }
 
-    private static func startProducer(_ box: LoaderBox, asked: Request, queue: FrameQueue, logger: Logger) {
-        let size = asked.spec.size, epoch = asked.epoch
+    /// The body's end of a stream (see ``batches(_:_:_:)``).
+    final class ConsumerEnd: Sendable {
+        let queue: FrameQueue
+        let place: StreamPlace
+        init(queue: FrameQueue, place: StreamPlace) {
+            self.queue = queue
+            self.place = place
+        }
+        deinit {
+            queue.close()
+            place.leave()
+        }
+    }
+
+    private static func streamHeaders(_ loader: Loader, asked: Request) throws -> HTTPFields {
+        var longestToken = loader.resumeToken
+        longestToken.position = loader.endPosition
+        let longest = longestToken.description
+        guard longest.utf8.count <= BatchFrame.cursorBytes else {
+            throw APIError(.badRequest, "this stream's cursors would be longer than \(BatchFrame.cursorBytes) bytes; use a smaller seed")
+        }
+        return [
+            .contentType: "application/x-loom-batches",
+            .cacheControl: "no-store",
+            HTTPField.Name("X-Loom-Batch-Count")!: String(loader.batchCount),
+            HTTPField.Name("X-Loom-Sample-Count")!: String(loader.endPosition - loader.startPosition),
+            HTTPField.Name("X-Loom-Classes")!: String(loader.table.classNames.count),
+            HTTPField.Name("X-Loom-Cursor")!: loader.resumeToken.description,
+        ]
+    }
+
+    private static func startProducer(_ box: LoaderBox, asked: Request, queue: FrameQueue, place: StreamPlace, logger: Logger) {
         let thread = Thread {
-            let loader = box.loader
-            defer { loader.cancel() }
-            var cursor = loader.resumeToken
-            do {
-                while let view = try loader.next() {
-                    let after = loader.resumeToken
-                    let frame = BatchFrame.batch(view, size: size, epoch: epoch, cursor: after, last: view.endPosition == loader.endPosition)
-                    guard queue.push(.init(buffer: frame, samples: view.count, terminal: false)) else { return }
-                    cursor = after
-                }
-                _ = queue.push(.init(buffer: BatchFrame.end(size: size, epoch: epoch, cursor: cursor), samples: 0, terminal: true))
-            } catch {
-                logger.error("batch stream failed", metadata: ["error": "\(error)", "cursor": "\(cursor)"])
-                _ = queue.push(.init(buffer: BatchFrame.error("\(error)", size: size, epoch: epoch, cursor: cursor),
-                                     samples: 0, terminal: true))
-            }
+            if let loader = box.take() { produce(loader, asked: asked, queue: queue, logger: logger) }
+            // After `produce` returned, and with it the last reference to the loader's buffers.
+            place.leave()
         }
         thread.name = "loom-serve-stream"
         thread.start()
+    }
+
+    private static func produce(_ loader: Loader, asked: Request, queue: FrameQueue, logger: Logger) {
+        defer { loader.cancel() }
+        let size = asked.spec.size, epoch = asked.epoch
+        var cursor = loader.resumeToken
+        do {
+            while let view = try loader.next() {
+                let after = loader.resumeToken
+                let frame = BatchFrame.batch(view, size: size, epoch: epoch, cursor: after, last: view.endPosition == loader.endPosition)
+                guard queue.push(.init(buffer: frame, samples: view.count, terminal: false)) else { return }
+                cursor = after
+            }
+            _ = queue.push(.init(buffer: BatchFrame.end(size: size, epoch: epoch, cursor: cursor), samples: 0, terminal: true))
+        } catch {
+            logger.error("batch stream failed", metadata: ["error": "\(error)", "cursor": "\(cursor)"])
+            _ = queue.push(.init(buffer: BatchFrame.error("\(error)", size: size, epoch: epoch, cursor: cursor),
+                                 samples: 0, terminal: true))
+        }
     }
 }

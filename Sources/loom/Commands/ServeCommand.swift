@@ -2,6 +2,7 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import Logging
+import LoomLoader
 import LoomServer
 import Synchronization
 
@@ -15,6 +16,9 @@ struct ServeCommand: ParsableCommand {
             need `Authorization: Bearer TOKEN` with the token from --token-file or $LOOM_TOKEN; with no
             token configured, writes are off. The store is opened read-only; the writer lock is taken
             only for the length of one write request, so other loom commands can write meanwhile.
+            Requests whose Host is not the bound address (or localhost on loopback) or an --allowed-host
+            name get 421, so a web page cannot reach the server through a rebound DNS name. Each batch
+            stream may hold --stream-memory bytes, and --max-streams run at once.
             SIGINT or SIGTERM stop it gracefully. docs/service.md describes every endpoint.
             """)
 
@@ -38,6 +42,17 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Folder of experiment reports (reports/<run name>/report.json|svg) for the gallery.")
     var reports = "reports"
 
+    @Option(name: .customLong("stream-memory"),
+            help: "Memory one batch stream may hold, e.g. 512MiB, 2GiB (bigger batch x size^2 requests get 400).")
+    var streamMemory = ByteCount(StreamBudget.defaultBytes)
+
+    @Option(name: .customLong("max-streams"), help: "Batch streams served at once (503 with Retry-After past it; default: 2 per core).")
+    var maxStreams = ServerConfiguration.defaultMaxStreams
+
+    @Option(name: .customLong("allowed-host"),
+            help: "A Host name to answer besides the bound address (repeatable; * accepts any). Others get 421.")
+    var allowedHosts: [String] = []
+
     @Option(name: .customLong("log-format"), help: "Logs on stderr: json (one object per line) or text (default: text on a terminal, else json).")
     var logFormat: LoomLogHandler.Format?
 
@@ -45,6 +60,8 @@ struct ServeCommand: ParsableCommand {
         guard (0...65_535).contains(port) else { throw ValidationError("--port must be 0...65535") }
         guard maxUploadBytes > 0 else { throw ValidationError("--max-upload-bytes must be positive") }
         guard workers > 0 else { throw ValidationError("--workers must be positive") }
+        guard maxStreams > 0 else { throw ValidationError("--max-streams must be positive") }
+        guard streamMemory.bytes > 0 else { throw ValidationError("--stream-memory must be positive") }
     }
 
     func token() throws -> String? {
@@ -54,13 +71,22 @@ struct ServeCommand: ParsableCommand {
             }
             let token = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
             guard !token.isEmpty else { throw ValidationError("the token file \(tokenFile) is empty") }
-            return token
+            return try Self.checkLength(token, source: "the token in \(tokenFile)")
         }
         if let token = ProcessInfo.processInfo.environment["LOOM_TOKEN"]?.trimmingCharacters(in: .whitespacesAndNewlines),
            !token.isEmpty {
-            return token
+            return try Self.checkLength(token, source: "$LOOM_TOKEN")
         }
         return nil
+    }
+
+    /// A short token can be guessed: refuse to guard writes with one.
+    static func checkLength(_ token: String, source: String) throws -> String {
+        let minimum = ServerConfiguration.minimumTokenLength
+        guard token.count >= minimum else {
+            throw ValidationError("\(source) is \(token.count) characters; a write token needs at least \(minimum) (e.g. openssl rand -hex 32)")
+        }
+        return token
     }
 
     func run() throws {
@@ -74,7 +100,9 @@ struct ServeCommand: ParsableCommand {
         }
         let server = LoomServer(
             configuration: ServerConfiguration(store: options.layout, host: host, port: port, token: token,
-                                               maxUploadBytes: maxUploadBytes, loaderWorkers: workers, reportsDirectory: reports),
+                                               maxUploadBytes: maxUploadBytes, loaderWorkers: workers, reportsDirectory: reports,
+                                               streamMemory: StreamBudget(bytes: streamMemory.bytes), maxStreams: maxStreams,
+                                               allowedHosts: allowedHosts),
             logger: logger)
         let json = options.json
         let failure = Mutex<(any Error)?>(nil)

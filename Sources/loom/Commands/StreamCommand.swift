@@ -38,6 +38,10 @@ struct StreamCommand: ParsableCommand {
     @Option(name: .customLong("shm-slots"), help: "Batches the shared-memory ring holds (the reader may lag this many).")
     var shmSlots = 4
 
+    @Option(name: .customLong("stream-memory"),
+            help: "Memory the stream may hold in batch buffers (loader ring and --shm slots), e.g. 512MiB, 4GiB.")
+    var streamMemory = ByteCount(StreamBudget.defaultBytes)
+
     func validate() throws {
         guard shmSlots >= 1 && shmSlots <= 1024 else { throw ValidationError("--shm-slots must be 1...1024") }
         if let shm { try SharedMemoryRing.checkName(shm) }
@@ -65,6 +69,20 @@ struct StreamCommand: ParsableCommand {
         var consumer_closed: Bool? = nil
     }
 
+    /// The loader's options, with a ring that fits --stream-memory beside the --shm slots;
+    /// refused before anything is allocated when even the smallest does not.
+    func budgetedLoaderOptions() throws -> Loader.Options {
+        var loaderOptions = Loader.Options(batchSize: batching.batch, workers: batching.workers, dropLast: dropLast, skipBad: skipBad,
+                                           useCache: !batching.noCache)
+        do {
+            loaderOptions.prefetch = try StreamBudget(bytes: streamMemory.bytes).prefetch(
+                for: loaderOptions, size: batching.size, consumerBuffers: shm == nil ? 0 : shmSlots)
+        } catch {
+            throw LoaderError("\(error) (raise it with --stream-memory)")
+        }
+        return loaderOptions
+    }
+
     func run() throws {
         var config = sampler.config
         var epoch = sampler.epoch
@@ -74,13 +92,12 @@ struct StreamCommand: ParsableCommand {
             (config, epoch) = try sampler.resuming(from: token)
             start = token.position
         }
+        let loaderOptions = try budgetedLoaderOptions()
         let store = try options.openReadOnly()
         let table = try SampleTable.load(store, selection: try selection.resolve(), cacheShortSide: batching.cacheShortSide)
         try token?.check(table: table, config: config)
         let loader = try Loader(
-            store: store, table: table, spec: batching.spec, config: config, epoch: epoch,
-            options: .init(batchSize: batching.batch, workers: batching.workers, dropLast: dropLast, skipBad: skipBad,
-                           useCache: !batching.noCache),
+            store: store, table: table, spec: batching.spec, config: config, epoch: epoch, options: loaderOptions,
             startPosition: start)
         let encoder = Output.lineEncoder()
         let clock = ContinuousClock.now

@@ -3,6 +3,7 @@
 import http.client
 import json
 import struct
+import time
 import urllib.parse
 import uuid
 from dataclasses import dataclass
@@ -37,6 +38,14 @@ class Batch:
 
 class StreamCut(Exception):
     """The body ended (or the connection failed) before the end frame."""
+
+
+class ServerBusy(LoomError):
+    """503: the server is serving its `--max-streams` streams; `retry_after` is its advice in seconds."""
+
+    def __init__(self, message: str, retry_after: float):
+        super().__init__(503, message)
+        self.retry_after = retry_after
 
 
 class LoomClient:
@@ -167,10 +176,14 @@ class LoomClient:
 
     def batches(self, selection: str, batch: int = 256, size: int = 224, augment: str = "train", seed: int = 0,
                 epoch: int = 0, rank: int = 0, world: int = 1, cursor: Optional[str] = None, retries: int = 3,
-                **extra) -> Iterator[Batch]:
-        """One epoch (this rank's share) of batches. A cut stream is resumed from its last cursor, up to `retries` times."""
+                busy_timeout: float = 600.0, **extra) -> Iterator[Batch]:
+        """One epoch (this rank's share) of batches. A cut stream is resumed from its last cursor, up to `retries` times.
+
+        While the server is serving all the streams it allows (503), waits as its Retry-After says and asks
+        again, for up to `busy_timeout` seconds in a row."""
         params = {"selection": selection, "batch": batch, "size": size, "augment": augment, **extra}
         failures = 0
+        busy_since = None
         while True:
             if cursor:
                 query = dict(params, cursor=cursor)
@@ -178,10 +191,16 @@ class LoomClient:
                 query = dict(params, seed=seed, epoch=epoch, rank=rank, world=world)
             try:
                 for item in self._stream(query):
+                    busy_since = None
                     cursor = item.cursor
                     failures = 0
                     yield item
                 return
+            except ServerBusy as busy:
+                busy_since = busy_since or time.monotonic()
+                if time.monotonic() - busy_since + busy.retry_after > busy_timeout:
+                    raise
+                time.sleep(busy.retry_after)
             except (StreamCut, ConnectionError, http.client.HTTPException, TimeoutError) as error:
                 failures += 1
                 if failures > retries:
@@ -190,6 +209,8 @@ class LoomClient:
     def _stream(self, query: dict) -> Iterator[Batch]:
         connection, response = self._open("GET", "/v1/batches", query)
         try:
+            if response.status == 503 and response.getheader("Retry-After", "").strip().isdigit():
+                raise ServerBusy(_error_message(response.read()), float(response.getheader("Retry-After")))
             if response.status != 200:
                 raise LoomError(response.status, _error_message(response.read()))
             while True:
