@@ -65,7 +65,8 @@ enum WriteRoutes {
             throw APIError(.badRequest, error.description)
         }
         guard !form.parts.isEmpty else { throw APIError(.badRequest, "the upload holds no files") }
-        var names: Set<String> = []
+        // Byte-exact, as the file system compares: NFC and NFD spellings are two files, not a repeat.
+        var names: Set<ExactName> = []
         for part in form.parts {
             guard let filename = part.filename, !filename.isEmpty else {
                 throw APIError(.badRequest, "part \"\(part.name)\" has no filename; every part must be a file")
@@ -75,7 +76,7 @@ enum WriteRoutes {
             }
             if filename.hasPrefix(".") { throw APIError(.badRequest, "filename \"\(filename)\" starts with '.' (hidden files are not dataset members)") }
             if filename.utf8.count > 255 { throw APIError(.badRequest, "filename \"\(filename.prefix(40))...\" is longer than 255 bytes") }
-            guard names.insert(filename).inserted else { throw APIError(.badRequest, "filename \"\(filename)\" appears twice in one upload") }
+            guard names.insert(ExactName(filename)).inserted else { throw APIError(.badRequest, "filename \"\(filename)\" appears twice in one upload") }
         }
         let maxFileBytes = min(state.configuration.maxUploadBytes, Ingestor.Options(dataset: dataset).maxFileBytes)
         let workers = state.configuration.loaderWorkers
