@@ -16,6 +16,10 @@ public struct ServerConfiguration: Sendable {
     public var loaderWorkers: Int
     /// Where experiment reports live (`reports/<run name>/report.json|svg`), for the gallery.
     public var reportsDirectory: String
+    /// The longest a `/v1/sql` statement may run (408 past it).
+    public var sqlTimeout: Duration = ReadOnlyQuery.defaultTimeout
+    /// How many `/v1/sql` statements run at once, each on a connection of its own (503 past it).
+    public var sqlConcurrency = 2
 
     public init(store: StoreLayout, host: String = "127.0.0.1", port: Int = 8080, token: String? = nil,
                 maxUploadBytes: Int = 256 << 20, loaderWorkers: Int = ProcessInfo.processInfo.activeProcessorCount,
