@@ -108,7 +108,8 @@ struct HardeningSQLTests {
         }
         for (refused, name) in [("SELECT * FROM dbstat", "dbstat"), ("SELECT * FROM sqlite_stmt", "sqlite_stmt"),
                                 ("SELECT * FROM sqlite_temp_master", "sqlite_temp_master"), ("BEGIN", "BEGIN"),
-                                ("SELECT 1; SELECT 2", "one statement"), ("", "no SQL statement")] {
+                                ("SELECT 1; SELECT 2", "one statement"), ("", "no SQL statement"),
+                                ("UPDATE sqlite_master SET sql = ''", "may not be modified"), ("REINDEX", "REINDEX")] {
             let error = try Self.refusal(reader, refused)
             #expect(error.code == .invalidArgument && error.message.contains(name), "\(refused): \(error.message)")
         }

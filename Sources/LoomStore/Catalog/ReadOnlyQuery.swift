@@ -1,4 +1,3 @@
-import Foundation
 import GRDBSQLite
 
 /// Runs one user SQL statement over the catalog (`loom sql`, `/v1/sql`).

@@ -1,4 +1,3 @@
-import Foundation
 import GRDBSQLite
 
 /// One SQLite connection for one user statement, opened `SQLITE_OPEN_READONLY` beside the
