@@ -26,6 +26,8 @@ final class UserQueryConnection {
             sqlite3_close_v2(opened)
             throw StoreError(.io, "cannot open the catalog for SQL: \(message)", path: path)
         }
+        // A writer's checkpoint can hold readers off briefly; never longer than the statement may run.
+        sqlite3_busy_timeout(handle, Int32(clamping: max(1, Int64(timeout / .milliseconds(1)))))
         let objects: Set<String>
         do {
             objects = try Self.catalogObjects(handle)
@@ -43,8 +45,6 @@ final class UserQueryConnection {
         sqlite3_limit(handle, SQLITE_LIMIT_ATTACHED, 0)
         sqlite3_limit(handle, SQLITE_LIMIT_WORKER_THREADS, 0)
         sqlite3_enable_load_extension(handle, 0)
-        // A writer's checkpoint can hold readers off briefly; never longer than the statement may run.
-        sqlite3_busy_timeout(handle, Int32(clamping: max(1, Int64(timeout / .milliseconds(1)))))
         sqlite3_progress_handler(handle, Self.progressInterval, { context in
             Unmanaged<Watch>.fromOpaque(context!).takeUnretainedValue().shouldStop() ? 1 : 0
         }, Unmanaged.passUnretained(watch).toOpaque())
