@@ -49,7 +49,7 @@ extension ServerTests {
         throw TestFailure("\(count) never-ending statements did not take every SQL slot within 30 s")
     }
 
-    @Test("/v1/sql refuses ATTACH and fts3_tokenizer with 400 naming them, and stops a runaway statement at --sql-timeout with 408",
+    @Test("/v1/sql refuses ATTACH and fts3_tokenizer with 400 naming them, caps an answer at 32 MiB, and stops a runaway statement at --sql-timeout with 408",
           .tags(.hardening))
     func sqlRefusalsAndTimeLimit() throws {
         let fixture = try ServerFixture(classes: ["cat"], trainPerClass: 2, valPerClass: 0)
@@ -70,6 +70,13 @@ extension ServerTests {
         // A statement that would write is a 400 like every other refusal.
         let write = try fixture.get(Self.sqlTarget("DELETE FROM blobs"))
         #expect(write.status == 400 && write.error.contains("read-only"), "\(write)")
+
+        // An answer holds at most 32 MiB of values, whatever `limit` says.
+        let big = try fixture.get(Self.sqlTarget(
+            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 10) SELECT randomblob(10000000) AS b FROM c"))
+        let bigJSON = try big.json()
+        #expect(big.status == 200 && (bigJSON["rows"] as? [Any])?.count == 1 && bigJSON["truncated"] as? Bool == true,
+                "\(big.status) \((bigJSON["rows"] as? [Any])?.count ?? -1) rows")
 
         let runaway = try fixture.get(Self.sqlTarget(Self.foreverSQL))
         #expect(runaway.status == 408, "\(runaway)")
