@@ -47,7 +47,8 @@ let package = Package(
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
 
         .target(name: "LoomImage", dependencies: ["CTurboJPEG", "CSPNG"]),
-        .target(name: "LoomStore", dependencies: [grdb, "CLZ4", "CZlib", "CLibCrypto"]),
+        // GRDBSQLite: user SQL runs on raw connections of its own (an authorizer, limits, a progress handler).
+        .target(name: "LoomStore", dependencies: [grdb, .product(name: "GRDBSQLite", package: "GRDB.swift"), "CLZ4", "CZlib", "CLibCrypto"]),
         .target(name: "LoomParallel"),
         .target(name: "LoomIngest", dependencies: ["LoomStore", "LoomImage", "LoomParallel"]),
         .target(name: "LoomDatasets", dependencies: ["LoomImage", "CZlib"]),

@@ -12,6 +12,12 @@ public struct StoreError: Error, CustomStringConvertible, Sendable {
         public static let noStore = Code(rawValue: "no-store")
         public static let schema = Code(rawValue: "schema")
         public static let invalidArgument = Code(rawValue: "invalid-argument")
+        /// Every slot for user SQL is taken; try again shortly.
+        public static let busy = Code(rawValue: "busy")
+        /// A user SQL statement ran past its time limit and was stopped.
+        public static let timedOut = Code(rawValue: "timed-out")
+        /// A user SQL statement was stopped from outside (its client went away, or a shutdown).
+        public static let cancelled = Code(rawValue: "cancelled")
     }
 
     public var code: Code

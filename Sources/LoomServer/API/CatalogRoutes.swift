@@ -15,7 +15,7 @@ enum CatalogRoutes {
         Route(.get, "/v1/images", images),
         Route(.get, "/v1/lineage/{digest}", lineage),
         Route(.get, "/v1/synthetic", synthetic),
-        Route(.get, "/v1/sql", sql),
+        Route(.get, "/v1/sql", SQLRoutes.sql),
     ]
 
     static func stats(_ request: Request, _ context: BasicRequestContext, _ state: ServerState) async throws -> Response {
@@ -208,39 +208,5 @@ enum CatalogRoutes {
             return Page(items: entries, key: "synthetic", offset: offset, limit: limit, nextOffset: more ? offset + limit : nil)
         }
         return JSONBody.response(page)
-    }
-
-    struct SQLResult: Encodable, Sendable {
-        var columns: [String]
-        var rows: [[String: ReadOnlyQuery.Value]]
-        /// True when the statement had more rows than `limit`.
-        var truncated: Bool
-    }
-
-    static func sql(_ request: Request, _ context: BasicRequestContext, _ state: ServerState) async throws -> Response {
-        let query = try QueryParameters(request, allowed: ["q", "limit"])
-        let sql = try query.requiredString("q")
-        let limit = try query.int("limit", in: 1...100_000) ?? 1000
-        let result: SQLResult
-        do {
-            result = try await runSQL(state, sql: sql, limit: limit)
-        } catch let error as StoreError where error.message.hasPrefix("refused") {
-            throw APIError(.forbidden, error.message)
-        }
-        return JSONBody.response(result)
-    }
-
-    static func runSQL(_ state: ServerState, sql: String, limit: Int) async throws -> SQLResult {
-        try await state.store.read { store -> SQLResult in
-            var result = SQLResult(columns: [], rows: [], truncated: false)
-            do {
-                try ReadOnlyQuery.run(store, sql: sql, columns: { result.columns = $0 }, row: { values in
-                    if result.rows.count == limit { result.truncated = true; throw Stop() }
-                    // Duplicate column names keep the last value, as `loom sql --json` does.
-                    result.rows.append(Dictionary(zip(result.columns, values).map { ($0, $1) }, uniquingKeysWith: { _, new in new }))
-                })
-            } catch is Stop {}
-            return result
-        }
     }
 }

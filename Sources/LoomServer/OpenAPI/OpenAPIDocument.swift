@@ -184,7 +184,12 @@ paths:
     get:
       tags: [catalog]
       summary: One read-only SQL statement over the catalog (the guard of `loom sql`).
-      description: The catalog is opened read-only and statements that would write are refused (403).
+      description: >-
+        Each statement runs on a read-only connection of its own and may read only the catalog's
+        tables and views; writes, ATTACH, transactions, most pragmas and fts3_tokenizer or
+        load_extension are refused (400, naming what). At most --sql-concurrency statements run at
+        once (503 with Retry-After past that) and each for at most --sql-timeout seconds (408).
+        A statement stops when its client disconnects or the server shuts down (503).
       operationId: sql
       parameters:
         - { name: q, in: query, required: true, schema: { type: string }, example: "SELECT class, count(*) FROM v_real_images GROUP BY class" }
@@ -201,8 +206,9 @@ paths:
                   columns: { type: array, items: { type: string } }
                   rows: { type: array, items: { type: object } }
                   truncated: { type: boolean }
-        "400": { $ref: "#/components/responses/BadRequest" }
-        "403": { $ref: "#/components/responses/Forbidden" }
+        "400": { description: A bad parameter, an SQL error, or a refused statement (the message names what was refused)., content: { application/json: { schema: { $ref: "#/components/schemas/Error" } } } }
+        "408": { description: The statement ran past --sql-timeout and was stopped., content: { application/json: { schema: { $ref: "#/components/schemas/Error" } } } }
+        "503": { description: Every SQL slot is busy (see Retry-After), or the server is shutting down., headers: { Retry-After: { schema: { type: integer } } }, content: { application/json: { schema: { $ref: "#/components/schemas/Error" } } } }
   /v1/runs:
     get:
       tags: [runs]
@@ -422,7 +428,7 @@ components:
     BadRequest: { description: A malformed, repeated or unknown parameter, or a refused path., content: { application/json: { schema: { $ref: "#/components/schemas/Error" } } } }
     NotFound: { description: No such dataset, split, class, blob or run., content: { application/json: { schema: { $ref: "#/components/schemas/Error" } } } }
     Unauthorized: { description: No bearer token, or an ill-formed Authorization header., headers: { WWW-Authenticate: { schema: { type: string } } }, content: { application/json: { schema: { $ref: "#/components/schemas/Error" } } } }
-    Forbidden: { description: The wrong token, writes disabled, or (for sql) a statement that would write., content: { application/json: { schema: { $ref: "#/components/schemas/Error" } } } }
+    Forbidden: { description: The wrong token, or writes disabled., content: { application/json: { schema: { $ref: "#/components/schemas/Error" } } } }
     Conflict: { description: Another loom process holds the store's writer lock., content: { application/json: { schema: { $ref: "#/components/schemas/Error" } } } }
     TooLarge: { description: The body passed --max-upload-bytes., content: { application/json: { schema: { $ref: "#/components/schemas/Error" } } } }
   schemas:

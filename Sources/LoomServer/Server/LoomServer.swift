@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import LoomStore
 import NIOCore
 
 /// `loom serve`: the store over HTTP.
@@ -34,8 +35,10 @@ public struct LoomServer: Sendable {
     /// - Parameter onListening: called with the bound port once the server accepts connections.
     public func run(onListening: @escaping @Sendable (Int) -> Void = { _ in }) async throws {
         let store = try StoreAccess(layout: configuration.store, createIfMissing: configuration.token != nil)
-        let state = ServerState(configuration: configuration, store: store, auth: WriteAuthorization(token: configuration.token),
-                                metrics: ServerMetrics.shared, logger: logger, streams: StreamLimiter(limit: configuration.maxStreams))
+        let state = ServerState(configuration: configuration, store: store,
+                                userQueries: UserQueryPool(capacity: configuration.sqlConcurrency, timeout: configuration.sqlTimeout),
+                                auth: WriteAuthorization(token: configuration.token), metrics: ServerMetrics.shared, logger: logger,
+                                streams: StreamLimiter(limit: configuration.maxStreams))
         let router = Router(context: BasicRequestContext.self, options: [.autoGenerateHeadEndpoints])
         router.add(middleware: RequestObserverMiddleware(metrics: state.metrics))
         router.add(middleware: ErrorMiddleware())

@@ -31,6 +31,10 @@ public struct ServerConfiguration: Sendable {
 
     /// The shortest write token accepted: a guessable token is no protection.
     public static let minimumTokenLength = 16
+    /// The longest a `/v1/sql` statement may run (408 past it).
+    public var sqlTimeout: Duration = ReadOnlyQuery.defaultTimeout
+    /// How many `/v1/sql` statements run at once, each on a connection of its own (503 past it).
+    public var sqlConcurrency = 2
 
     public init(store: StoreLayout, host: String = "127.0.0.1", port: Int = 8080, token: String? = nil,
                 maxUploadBytes: Int = 256 << 20, loaderWorkers: Int = ProcessInfo.processInfo.activeProcessorCount,

@@ -1,10 +1,13 @@
 import Hummingbird
 import Logging
+import LoomStore
 
 /// Everything a handler needs, shared by all requests.
 struct ServerState: Sendable {
     let configuration: ServerConfiguration
     let store: StoreAccess
+    /// User SQL's own slots and connections, apart from the store's.
+    let userQueries: UserQueryPool
     let auth: WriteAuthorization
     let metrics: ServerMetrics
     let logger: Logger

@@ -14,24 +14,32 @@ struct SQLCommand: ParsableCommand {
             real_images, blobs, shards, runs, jobs, pixel_cache, captioners, captions, prompts,
             generators, synthetic_images, train_epochs, checkpoints, run_samples (the exact images a
             training run used), eval_classes (schema/*.sql documents every column).
-            Text output is tab-separated with a header line; --json prints one object per row.
+            Text output is tab-separated with a header line; --json prints one object per row (a
+            repeated column name keeps its last value). Reads only the catalog's own tables and views:
+            ATTACH, writes, transactions, most pragmas and fts3_tokenizer/load_extension are refused.
+            A statement stops after --sql-timeout seconds of work inside SQLite.
             """)
 
     @OptionGroup var options: StoreOptions
 
+    @Option(name: .customLong("sql-timeout"), help: "Seconds the statement may run before it is stopped.")
+    var sqlTimeout = SQLTimeout.defaultSeconds
+
     @Argument(help: "The SQL statement.")
     var sql: String
+
+    func validate() throws { try SQLTimeout.validate(sqlTimeout) }
 
     func run() throws {
         let store = try options.openReadOnly()
         var names: [String] = []
         var text = ""
-        try ReadOnlyQuery.run(store, sql: sql, columns: { columns in
+        try ReadOnlyQuery.run(store, sql: sql, timeout: .seconds(sqlTimeout), columns: { columns in
             names = columns
             if !options.json { text += columns.joined(separator: "\t") + "\n" }
         }, row: { values in
             if options.json {
-                let object = Dictionary(uniqueKeysWithValues: zip(names, values).map { ($0, $1) })
+                let object = Dictionary(zip(names, values).map { ($0, $1) }, uniquingKeysWith: { _, new in new })
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
                 var data = try encoder.encode(object)
@@ -43,5 +51,16 @@ struct SQLCommand: ParsableCommand {
             }
         })
         if !options.json { Output.write(text) }
+    }
+}
+
+/// `--sql-timeout` of `loom sql` and `loom serve`.
+enum SQLTimeout {
+    static let defaultSeconds = Double(ReadOnlyQuery.defaultTimeout.components.seconds)
+
+    static func validate(_ seconds: Double) throws {
+        guard seconds.isFinite, seconds > 0, seconds <= 86_400 else {
+            throw ValidationError("--sql-timeout must be a number of seconds above 0 and at most 86400")
+        }
     }
 }

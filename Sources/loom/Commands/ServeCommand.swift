@@ -53,6 +53,12 @@ struct ServeCommand: ParsableCommand {
             help: "A Host name to answer besides the bound address (repeatable; * accepts any). Others get 421.")
     var allowedHosts: [String] = []
 
+    @Option(name: .customLong("sql-timeout"), help: "Seconds a /v1/sql statement may run before it is stopped (408).")
+    var sqlTimeout = SQLTimeout.defaultSeconds
+
+    @Option(name: .customLong("sql-concurrency"), help: "/v1/sql statements that run at once, each on its own connection (503 past it).")
+    var sqlConcurrency = 2
+
     @Option(name: .customLong("log-format"), help: "Logs on stderr: json (one object per line) or text (default: text on a terminal, else json).")
     var logFormat: LoomLogHandler.Format?
 
@@ -62,6 +68,8 @@ struct ServeCommand: ParsableCommand {
         guard workers > 0 else { throw ValidationError("--workers must be positive") }
         guard maxStreams > 0 else { throw ValidationError("--max-streams must be positive") }
         guard streamMemory.bytes > 0 else { throw ValidationError("--stream-memory must be positive") }
+        try SQLTimeout.validate(sqlTimeout)
+        guard (1...64).contains(sqlConcurrency) else { throw ValidationError("--sql-concurrency must be 1...64") }
     }
 
     func token() throws -> String? {
@@ -98,12 +106,13 @@ struct ServeCommand: ParsableCommand {
         if host != "127.0.0.1" && host != "::1" && host != "localhost" {
             logger.warning("bound beyond loopback: anyone who can reach \(host):\(port) can read the whole store")
         }
-        let server = LoomServer(
-            configuration: ServerConfiguration(store: options.layout, host: host, port: port, token: token,
-                                               maxUploadBytes: maxUploadBytes, loaderWorkers: workers, reportsDirectory: reports,
-                                               streamMemory: StreamBudget(bytes: streamMemory.bytes), maxStreams: maxStreams,
-                                               allowedHosts: allowedHosts),
-            logger: logger)
+        var configuration = ServerConfiguration(store: options.layout, host: host, port: port, token: token,
+                                                maxUploadBytes: maxUploadBytes, loaderWorkers: workers, reportsDirectory: reports,
+                                                streamMemory: StreamBudget(bytes: streamMemory.bytes), maxStreams: maxStreams,
+                                                allowedHosts: allowedHosts)
+        configuration.sqlTimeout = .seconds(sqlTimeout)
+        configuration.sqlConcurrency = sqlConcurrency
+        let server = LoomServer(configuration: configuration, logger: logger)
         let json = options.json
         let failure = Mutex<(any Error)?>(nil)
         let done = DispatchSemaphore(value: 0)
