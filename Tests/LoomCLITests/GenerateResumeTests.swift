@@ -43,8 +43,18 @@ extension CLITests {
         let store = CLIStore(temp.appending("killed"))
         try prepare(store)
         var kills = 0
-        for delay in [150, 300, 450] {
+        // Each kill waits until this run has committed more images than the last (or 20 s), so
+        // it lands mid-run however loaded the machine is; fixed delays killed before the first
+        // commit on a busy machine.
+        func committed() throws -> Int {
+            let rows = try store.ok(["sql", "--json", "SELECT count(*) AS n FROM synthetic_images"]).stdoutText
+            return Int(rows.split(whereSeparator: { !$0.isNumber }).first ?? "0") ?? 0
+        }
+        for delay in [0, 150, 300] {
+            let before = try committed()
             let child = try store.start(generate)
+            let deadline = ContinuousClock.now + .seconds(20)
+            while try committed() <= before, ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.05) }
             Thread.sleep(forTimeInterval: Double(delay) / 1000)
             child.kill()
             let run = child.wait()
