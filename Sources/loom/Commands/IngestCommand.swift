@@ -9,41 +9,41 @@ struct IngestCommand: ParsableCommand {
         commandName: "ingest",
         abstract: "Ingest a real dataset folder (ImageFolder or train/val layout).",
         discussion: """
-            Layouts: ROOT/<class>/* (split from --split, default train), or ROOT/train/<class>/* and
-            ROOT/val/<class>/* (splits from the folder names). Classes are labelled 0, 1, ... in the byte
+            Layouts: ROOT/<class>/* (split from --split, default train), or ROOT/train/<class>/* and \
+            ROOT/val/<class>/* (splits from the folder names). Classes are labelled 0, 1, ... in the byte \
             order of their folder names, train and val alike (torchvision's rule).
 
-            ImageNet-1K as shipped (ROOT = ILSVRC/Data/CLS-LOC): val/ is flat (val/*.JPEG); its images
-            take their class from Kaggle's LOC_val_solution.csv (`ImageId,PredictionString`, the first
-            token of which is the wnid), found in ROOT or up to three folders above it (where Kaggle's
-            download puts it), or named with --val-labels; a file with one wnid per line in image order
-            (imagenet_2012_validation_synset_labels.txt) works too. The devkit's
-            ILSVRC2012_validation_ground_truth.txt is refused: its ILSVRC2012_IDs map to wnids only in
-            meta.mat, in an order that is not the wnid order. A val image without a label, or with a
-            label that names no class folder, is rejected; a flat folder with no labels at all (test/)
-            is one rejection.
+            ImageNet-1K as shipped (ROOT = ILSVRC/Data/CLS-LOC): val/ is flat (val/*.JPEG). Its images take \
+            their class from Kaggle's LOC_val_solution.csv (`ImageId,PredictionString`; the first token of \
+            the prediction is the wnid), found in ROOT or up to three folders above it (where Kaggle's \
+            download puts it) or named with --val-labels; a file with one wnid per line in image order \
+            (imagenet_2012_validation_synset_labels.txt) works too. The devkit's \
+            ILSVRC2012_validation_ground_truth.txt is refused: its ILSVRC2012_IDs map to wnids only in \
+            meta.mat, in an order that is not the wnid order. A val image with no label, or with a label \
+            that names no class folder, is rejected; a flat folder with no labels at all (test/) is one \
+            rejection.
 
-            Class names come from --class-names, or LOC_synset_mapping.txt (`n01440764 tench, Tinca
-            tinca`) in ROOT or up to three folders above it, or, when the classes are exactly those of
+            Class names come from --class-names, else LOC_synset_mapping.txt (`n01440764 tench, Tinca \
+            tinca`) in ROOT or up to three folders above it, else, when the classes are exactly those of \
             fast.ai's ImageNette or Imagewoof, from built-in tables of their ten names.
 
-            --classes FILE ingests a subset (ImageNet-100): one class folder name per line, blank lines
-            and #-comments ignored, labelled in the byte order of the names it lists; other class folders
-            are not read, and val images labelled with other classes are counted as skipped. A name
-            with no class folder is an error.
+            --classes FILE ingests a subset (ImageNet-100): one class folder name per line, blank lines and \
+            #-comments ignored, labelled in the byte order of the names listed. Other class folders are not \
+            read; val images labelled with other classes are counted as skipped. A name with no class \
+            folder is an error.
 
-            --labels-csv FILE --label-column COLUMN takes each file's class from a CSV with a header and
-            a `path` column (relative to ROOT): fast.ai's noisy_imagenette.csv with noisy_labels_0 (clean)
-            or noisy_labels_1/5/25/50. A file with no row is rejected. Use one dataset name per column:
-            a re-ingest with another column relabels every image.
+            --labels-csv FILE --label-column COLUMN takes each file's class from a CSV with a header and a \
+            `path` column relative to ROOT, such as fast.ai's noisy_imagenette.csv (noisy_labels_0 is clean; \
+            noisy_labels_1/5/25/50 are noisy). A file with no row is rejected. Re-ingesting with another \
+            column moves the relabelled images to their new classes.
 
-            Every file is read, hashed and fully validated; files that are not decodable JPEG or PNG
-            images are rejected with a reason and the rest still go in. Re-running adds only what is new.
-            Links inside ROOT are followed; a directory link that leads out of ROOT is rejected unless
-            --follow-links is given; --max-files bounds the walk, which stops before anything is stored
-            once it finds more. Names are compared byte for byte, so class folders that differ only
-            in Unicode normalization are separate classes, labelled in byte (code-point) order as
-            torchvision's ImageFolder labels them.
+            Every file is read, hashed and fully validated; files that are not decodable JPEG or PNG images \
+            are rejected with a reason and the rest still go in. Re-running adds only what is new. Links \
+            inside ROOT are followed; a directory link that leads out of ROOT is rejected unless \
+            --follow-links is given; --max-files bounds the walk, which stops before anything is stored once \
+            it finds more. Names are compared byte for byte, so class folders that differ only in Unicode \
+            normalization are separate classes, labelled in byte (code-point) order as torchvision's \
+            ImageFolder labels them.
             """)
 
     @OptionGroup var options: StoreOptions
