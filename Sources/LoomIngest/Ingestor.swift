@@ -244,15 +244,8 @@ public final class Ingestor {
     private static func classNames(root: String, path: String?, classes: Set<ExactName>) throws
         -> (names: [ExactName: (name: String, promptName: String)], source: String?) {
         if let path { return (try ClassNamesFile(path: path).names, path) }
-        var directory = root
-        for _ in 0...ValLabels.searchDepth {
-            let candidate = directory + "/LOC_synset_mapping.txt"
-            var isDirectory: ObjCBool = false
-            if FileManager.default.fileExists(atPath: candidate, isDirectory: &isDirectory), !isDirectory.boolValue {
-                let shown = DatasetScanner.resolved(candidate) ?? candidate
-                return (try ClassNamesFile(path: shown).names, shown)
-            }
-            directory += "/.."
+        if let nearby = NearbyFile.find("LOC_synset_mapping.txt", near: root) {
+            return (try ClassNamesFile(path: nearby).names, nearby)
         }
         if let table = KnownClassNames.table(for: classes) { return (table.names, "built-in " + table.name) }
         return ([:], nil)

@@ -49,7 +49,7 @@ struct Labelling {
         }
         for (split, files) in unlabelled.sorted(by: { $0.key < $1.key }) {
             let hint = Self.labelledSplits.contains(split)
-                ? " (ImageNet's flat val folder: put \(ValLabels.kaggleFileName) in ROOT or up to \(ValLabels.searchDepth) folders above it, or name a labels file with --val-labels)"
+                ? " (ImageNet's flat val folder: put \(ValLabels.kaggleFileName) in ROOT or up to \(NearbyFile.searchDepth) folders above it, or name a labels file with --val-labels)"
                 : ""
             if filedSplits.contains(split) {
                 for file in files {

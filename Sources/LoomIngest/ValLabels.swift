@@ -17,10 +17,6 @@ import LoomStore
 /// every image.
 public struct ValLabels: Sendable {
     public static let kaggleFileName = "LOC_val_solution.csv"
-    /// How far above ROOT the Kaggle file is looked for: Kaggle's download holds it three folders
-    /// above `ILSVRC/Data/CLS-LOC`.
-    public static let searchDepth = 3
-
     public var path: String
     /// wnid by image id (the file name without its extension, as the CSV names images).
     public var wnids: [ExactName: String]
@@ -49,19 +45,9 @@ public struct ValLabels: Sendable {
         }
     }
 
-    /// The Kaggle file in ROOT or up to ``searchDepth`` folders above it, nearest first.
+    /// The Kaggle file in ROOT or up to three folders above it, nearest first.
     public static func find(root: String) -> String? {
-        var directory = root
-        for _ in 0...searchDepth {
-            let candidate = directory + "/" + kaggleFileName
-            var isDirectory: ObjCBool = false
-            if FileManager.default.fileExists(atPath: candidate, isDirectory: &isDirectory), !isDirectory.boolValue {
-                return DatasetScanner.resolved(candidate) ?? candidate
-            }
-            // "/.." goes to the parent of where ROOT really is, through any link.
-            directory += "/.."
-        }
-        return nil
+        NearbyFile.find(kaggleFileName, near: root)
     }
 
     /// The wnid of the image in file `name` (`ILSVRC2012_val_00000001.JPEG`), matched by its
