@@ -35,7 +35,8 @@ public struct Rejection: Codable, Sendable, Hashable {
 /// broken links, link loops, directory links that lead out of ROOT (unless `followLinks`),
 /// special files, names that are not UTF-8, folders that cannot be read. Hidden entries (".*")
 /// are skipped; files at the top of ROOT (such as `LOC_synset_mapping.txt`) are not dataset
-/// members. Entries are sorted by the bytes of their names, so every run sees the same order and
+/// members. Files directly inside a split folder (ImageNet ships `val/` and `test/` flat) are
+/// set aside as ``Result/loose`` for the ingest to label or reject. Entries are sorted by the bytes of their names, so every run sees the same order and
 /// classes are labelled as torchvision labels them.
 public struct DatasetScanner {
     public static let splitFolderNames: Set<ExactName> = ["train", "val", "validation", "test"]
@@ -50,6 +51,10 @@ public struct DatasetScanner {
         /// Class folders that could be read (an unreadable one is a rejection, not an empty class).
         public var classes: Set<ExactName> = []
         public var splits: Set<ExactName> = []
+        /// Files directly inside a split folder of the train/val layout; their `wnid` is empty.
+        public var loose: [SourceFile] = []
+        /// Class folders passed over because they are not among ``DatasetScanner/only``.
+        public var unlisted: Set<ExactName> = []
     }
 
     public let root: String
@@ -58,14 +63,18 @@ public struct DatasetScanner {
     public let followLinks: Bool
     /// The walk stops with an error once it has found more entries (files and rejections) than this.
     public let maxFiles: Int
+    /// When set, only these class folders are walked (the others are not even listed).
+    public let only: Set<ExactName>?
 
-    public init(root: String, split: String?, followLinks: Bool = false, maxFiles: Int = defaultMaxFiles) {
+    public init(root: String, split: String?, followLinks: Bool = false, maxFiles: Int = defaultMaxFiles,
+                only: Set<ExactName>? = nil) {
         var trimmed = root
         while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed.removeLast() }
         self.root = trimmed
         self.split = split
         self.followLinks = followLinks
         self.maxFiles = maxFiles
+        self.only = only
     }
 
     public func scan() throws -> Result {
@@ -128,13 +137,19 @@ public struct DatasetScanner {
             for entry in entries where admit(entry) {
                 try count()
                 if entry.isDirectory {
+                    if let only = scanner.only, !only.contains(ExactName(entry.name)) {
+                        result.unlisted.insert(ExactName(entry.name))
+                        continue
+                    }
                     // An unreadable class folder is rejected here, so it never becomes an empty class.
                     guard let members = list(entry.absolutePath, relative: entry.relative, recordFailure: true) else { continue }
                     result.classes.insert(ExactName(entry.name))
                     var visited: Set<FileID> = [entry.id]
                     try walkClass(members, name: "", split: split, wnid: entry.name, visited: &visited)
                 } else if !relative.isEmpty {
-                    rejected.append(Rejection(path: entry.relative, reason: "not inside a class folder"))
+                    result.loose.append(SourceFile(
+                        absolutePath: entry.absolutePath, path: entry.relative, name: entry.name, split: split, wnid: "",
+                        size: entry.size, mtimeNanoseconds: entry.mtimeNanoseconds))
                 }
             }
         }
@@ -172,7 +187,7 @@ public struct DatasetScanner {
 
         /// Stops the walk once it has found more entries than the bound allows.
         func count() throws {
-            guard result.files.count + rejected.count > scanner.maxFiles else { return }
+            guard result.files.count + result.loose.count + rejected.count > scanner.maxFiles else { return }
             throw IngestError(
                 "found more than \(scanner.maxFiles) files below the dataset folder and stopped; nothing was ingested "
                     + "(--max-files raises the limit)", path: scanner.root)

@@ -23,9 +23,18 @@ public struct IngestSummary: Codable, Sendable {
     public var seconds: Double
     /// Files read and checked per second (unchanged files are skipped unread and not counted).
     public var imagesPerSecond: Double
+    /// Files left out because their label names a class that `--classes` leaves out (class
+    /// folders it leaves out are not walked, so their files are not counted).
+    public var skipped: Int = 0
+    /// Where the class names came from: a names file, or `built-in imagenette` / `built-in imagewoof`.
+    public var classNames: String?
+    /// The labels file that labelled a flat `val/` folder.
+    public var valLabels: String?
 
     enum CodingKeys: String, CodingKey {
-        case dataset, root, layout, splits, classes, files, added, duplicates, unchanged, updated, rejected, seconds
+        case dataset, root, layout, splits, classes, files, added, duplicates, unchanged, updated, rejected, seconds, skipped
+        case classNames = "class_names"
+        case valLabels = "val_labels"
         case bytesRead = "bytes_read"
         case bytesStored = "bytes_stored"
         case imagesPerSecond = "images_per_second"

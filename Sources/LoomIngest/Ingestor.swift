@@ -20,8 +20,18 @@ public final class Ingestor {
         /// ImageFolder layout: the split to file images under (default "train"). Ignored for the
         /// train/val layout unless given, in which case ROOT is read as ImageFolder.
         public var split: String?
-        /// `LOC_synset_mapping.txt`-style names; `ROOT/LOC_synset_mapping.txt` is used when absent.
+        /// `LOC_synset_mapping.txt`-style names; when absent, `LOC_synset_mapping.txt` in ROOT or
+        /// up to three folders above it (Kaggle's ImageNet download), else the built-in names of
+        /// ImageNette or Imagewoof when the classes are exactly theirs.
         public var classNamesPath: String?
+        /// Ingest only the classes this file names (``ClassSubset``).
+        public var classesPath: String?
+        /// Labels for files directly in `val/` (``ValLabels``); when absent, `LOC_val_solution.csv`
+        /// in ROOT or up to three folders above it.
+        public var valLabelsPath: String?
+        /// Per-file labels overriding the class folders (``LabelsCSV``), from `labelColumn`.
+        public var labelsCSVPath: String?
+        public var labelColumn: String?
         public var workers: Int
         public var limits: DecodeLimits
         /// Files larger than this are rejected unread.
@@ -37,7 +47,8 @@ public final class Ingestor {
         public init(dataset: String, split: String? = nil, classNamesPath: String? = nil,
                     workers: Int = ProcessInfo.processInfo.activeProcessorCount, limits: DecodeLimits = .default,
                     maxFileBytes: Int = 256 << 20, commitImages: Int = 1024, commitBytes: Int = 64 << 20,
-                    followLinks: Bool = false, maxFiles: Int = DatasetScanner.defaultMaxFiles) {
+                    followLinks: Bool = false, maxFiles: Int = DatasetScanner.defaultMaxFiles, classesPath: String? = nil,
+                    valLabelsPath: String? = nil, labelsCSVPath: String? = nil, labelColumn: String? = nil) {
             self.dataset = dataset
             self.split = split
             self.classNamesPath = classNamesPath
@@ -48,6 +59,10 @@ public final class Ingestor {
             self.commitBytes = commitBytes
             self.followLinks = followLinks
             self.maxFiles = maxFiles
+            self.classesPath = classesPath
+            self.valLabelsPath = valLabelsPath
+            self.labelsCSVPath = labelsCSVPath
+            self.labelColumn = labelColumn
         }
     }
 
@@ -56,6 +71,12 @@ public final class Ingestor {
         public var root: String
         public var scan: DatasetScanner.Result
         var names: [ExactName: (name: String, promptName: String)]
+        /// Where the class names came from (a file, or `built-in imagenette`); nil when none.
+        public var classNamesSource: String?
+        /// The validation labels file used for a flat `val/` folder.
+        public var valLabelsPath: String?
+        /// Files whose label names a class left out by `--classes`.
+        public var skipped: Int
     }
 
     public let store: Store
@@ -66,12 +87,28 @@ public final class Ingestor {
         self.options = options
     }
 
-    /// Walks `root` and reads its class names. Fails (a bad root, a walk past `maxFiles`, a bad
-    /// class-names file) before anything is written anywhere.
+    /// Walks `root`, labels what it found and reads its class names. Fails (a bad root, a walk
+    /// past `maxFiles`, a bad class-names, classes or labels file) before anything is written anywhere.
     public static func plan(root: String, options: Options) throws -> Plan {
         guard !options.dataset.isEmpty else { throw IngestError("a dataset name is required (--dataset)") }
-        let scan = try DatasetScanner(root: root, split: options.split, followLinks: options.followLinks, maxFiles: options.maxFiles).scan()
-        return Plan(root: root, scan: scan, names: try classNames(root: root, path: options.classNamesPath))
+        // Named files are read before the walk, so a typo in one fails at once.
+        let subset = try options.classesPath.map { try ClassSubset(path: $0) }
+        let csv = try options.labelsCSVPath.map { path in
+            guard let column = options.labelColumn else { throw IngestError("a labels CSV needs a label column (--label-column)", path: path) }
+            return try LabelsCSV(path: path, column: column)
+        }
+        let namedValLabels = try options.valLabelsPath.map { try ValLabels(path: $0) }
+        var scan = try DatasetScanner(
+            root: root, split: options.split, followLinks: options.followLinks, maxFiles: options.maxFiles, only: subset?.names
+        ).scan()
+        try subset?.check(found: scan.classes, root: root)
+        var labelling = Labelling()
+        try labelling.apply(to: &scan, csv: csv) {
+            try namedValLabels ?? ValLabels.find(root: root).map { try ValLabels(path: $0) }
+        }
+        let names = try classNames(root: root, path: options.classNamesPath, classes: scan.classes)
+        return Plan(root: root, scan: scan, names: names.names, classNamesSource: names.source,
+                    valLabelsPath: namedValLabels?.path ?? labelling.valLabelsPath, skipped: labelling.skipped)
     }
 
     /// Scans `root`, ingests what is new or changed, and returns the summary.
@@ -97,12 +134,14 @@ public final class Ingestor {
         var summary = IngestSummary(
             dataset: options.dataset, root: plan.root, layout: scan.layout, splits: scan.splits.sorted().map(\.string),
             classes: scan.classes.count, files: scan.files.count, added: 0, duplicates: 0, unchanged: 0, updated: 0,
-            rejected: scan.rejected, bytesRead: 0, bytesStored: 0, seconds: 0, imagesPerSecond: 0)
+            rejected: scan.rejected, bytesRead: 0, bytesStored: 0, seconds: 0, imagesPerSecond: 0,
+            skipped: plan.skipped, classNames: plan.classNamesSource, valLabels: plan.valLabelsPath)
 
         var work: [(file: SourceFile, previous: IngestedFile?)] = []
         for file in scan.files {
             let previous = existing[ExactName(file.split)]?[ExactName(file.path)]
-            if let previous, previous.size == file.size, previous.mtimeNanoseconds == file.mtimeNanoseconds {
+            if let previous, previous.size == file.size, previous.mtimeNanoseconds == file.mtimeNanoseconds,
+               ExactName(previous.wnid) == ExactName(file.wnid) {
                 summary.unchanged += 1
             } else {
                 work.append((file, previous))
@@ -158,7 +197,7 @@ public final class Ingestor {
         var rows: [(CheckedImage, Bool)] = []
         let before = writer.pendingBytes
         for (checked, previous) in batch {
-            if let previous, previous.digest == checked.digest {
+            if let previous, previous.digest == checked.digest, ExactName(previous.wnid) == ExactName(checked.file.wnid) {
                 // Same content, new mtime: remember the mtime so the next run skips the file unread.
                 touched.append((previous.id, checked.file.mtimeNanoseconds))
                 counts.unchanged += 1
@@ -202,11 +241,14 @@ public final class Ingestor {
         summary.bytesStored += stored
     }
 
-    private static func classNames(root: String, path: String?) throws -> [ExactName: (name: String, promptName: String)] {
-        if let path { return try ClassNamesFile(path: path).names }
-        let standard = root + "/LOC_synset_mapping.txt"
-        if FileManager.default.fileExists(atPath: standard) { return try ClassNamesFile(path: standard).names }
-        return [:]
+    private static func classNames(root: String, path: String?, classes: Set<ExactName>) throws
+        -> (names: [ExactName: (name: String, promptName: String)], source: String?) {
+        if let path { return (try ClassNamesFile(path: path).names, path) }
+        if let nearby = NearbyFile.find("LOC_synset_mapping.txt", near: root) {
+            return (try ClassNamesFile(path: nearby).names, nearby)
+        }
+        if let table = KnownClassNames.table(for: classes) { return (table.names, "built-in " + table.name) }
+        return ([:], nil)
     }
 
     /// Records the summary; a run that committed no images creates its dataset rows here.
@@ -237,8 +279,11 @@ struct Setup {
             splitIDs[split] = try DatasetCatalog.ensureSplit(db, datasetID: datasetID, name: split.string)
         }
         classes = try DatasetCatalog.ensureClasses(db, datasetID: datasetID, wnids: plan.scan.classes, names: plan.names)
-        let config: [String: String] = ["root": plan.root, "split": options.split ?? "", "layout": plan.scan.layout,
-                                        "class_names": options.classNamesPath ?? ""]
+        let config: [String: String] = [
+            "root": plan.root, "split": options.split ?? "", "layout": plan.scan.layout, "class_names": plan.classNamesSource ?? "",
+            "classes": options.classesPath ?? "", "val_labels": plan.valLabelsPath ?? "", "labels_csv": options.labelsCSVPath ?? "",
+            "label_column": options.labelColumn ?? "",
+        ]
         let json = String(decoding: try JSONEncoder().encode(config), as: UTF8.self)
         runID = try DatasetCatalog.startIngestRun(db, datasetID: datasetID, config: json)
     }

@@ -15,6 +15,8 @@ public struct IngestedFile: Sendable {
     public var size: Int
     public var mtimeNanoseconds: Int64
     public var digest: Digest
+    /// Its class: a file whose label changed (a new labels file or column) is not unchanged.
+    public var wnid: String
 }
 
 /// A real image row to insert.
@@ -112,12 +114,12 @@ public enum DatasetCatalog {
         }
         var files: [ExactName: IngestedFile] = [:]
         let rows = try Row.fetchCursor(db, sql: """
-            SELECT r.id, r.path, r.file_size, r.file_mtime_ns, b.digest
-            FROM real_images r JOIN blobs b ON b.id = r.blob_id WHERE r.split_id = ?
+            SELECT r.id, r.path, r.file_size, r.file_mtime_ns, b.digest, c.wnid
+            FROM real_images r JOIN blobs b ON b.id = r.blob_id JOIN classes c ON c.id = r.class_id WHERE r.split_id = ?
             """, arguments: [splitID])
         while let row = try rows.next() {
             files[ExactName(row["path"])] = IngestedFile(
-                id: row["id"], size: row["file_size"], mtimeNanoseconds: row["file_mtime_ns"], digest: row["digest"])
+                id: row["id"], size: row["file_size"], mtimeNanoseconds: row["file_mtime_ns"], digest: row["digest"], wnid: row["wnid"])
         }
         return files
     }
