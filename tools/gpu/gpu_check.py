@@ -21,7 +21,6 @@ phases begin at a common barrier; the stage's img/s is the sum. One JSON file ho
 import argparse
 import datetime
 import json
-import math
 import os
 import platform
 import shutil
@@ -437,17 +436,25 @@ def run_model_stage(args, stage, box, limit):
         procs.append((subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT,
                                        start_new_session=True), log))
     failures = []
-    for rank, (proc, log) in enumerate(procs):
-        try:
-            proc.wait(timeout=max(1, started + limit - time.time()))
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-            failures.append("worker %d passed the stage's %d s limit and was killed" % (rank, limit))
-        log.close()
-        if proc.returncode not in (0, -signal.SIGKILL):
-            failures.append("worker %d exited %d: %s" % (rank, proc.returncode,
-                                                         tail(os.path.join(scratch, "log.%d" % rank))))
+    try:
+        for rank, (proc, log) in enumerate(procs):
+            try:
+                proc.wait(timeout=max(1, started + limit - time.time()))
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+                failures.append("worker %d passed the stage's %d s limit and was killed" % (rank, limit))
+            log.close()
+            if proc.returncode not in (0, -signal.SIGKILL):
+                failures.append("worker %d exited %d: %s" % (rank, proc.returncode,
+                                                             tail(os.path.join(scratch, "log.%d" % rank))))
+    finally:
+        # Workers have their own sessions (for the kill above), so Ctrl-C does not reach them: on any
+        # way out, none is left holding a GPU.
+        for proc, _ in procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
     results = []
     for rank in range(args.procs):
         try:
@@ -478,15 +485,6 @@ def find_loom():
     return None
 
 
-def numbers(obj, prefix=""):
-    """Flattened (dotted.key, number) pairs of a JSON value."""
-    if isinstance(obj, dict):
-        for key, value in obj.items():
-            yield from numbers(value, "%s%s." % (prefix, key))
-    elif isinstance(obj, (int, float)) and not isinstance(obj, bool):
-        yield prefix[:-1], float(obj)
-
-
 def run_feed_stage(args, limit, ceiling):
     script = os.path.join(REPO, "tools", "bench", "torch-feed")
     if not (os.path.isfile(script) and os.access(script, os.X_OK)):
@@ -497,9 +495,14 @@ def run_feed_stage(args, limit, ceiling):
                                                " build one with `swift build -c release`"}
     if args.smoke:
         return {"status": "skipped", "reason": "--smoke runs no GPU feed (torch-feed --gpu needs CUDA)"}
+    import importlib.util
+    lacking = [m for m in ("torchvision", "numpy", "PIL") if importlib.util.find_spec(m) is None]
+    if lacking:
+        return {"status": "skipped", "reason": "tools/bench/torch-feed trains torchvision's ResNet-50 and needs %s,"
+                                               " which %s lacks" % (", ".join(lacking), sys.executable)}
     env = dict(os.environ, LOOM=loom)
-    if sys.prefix != sys.base_prefix:
-        env["VENV"] = sys.prefix  # the bench scripts' way to name a Python environment: use this one
+    if os.access(os.path.join(sys.prefix, "bin", "python"), os.X_OK):
+        env["VENV"] = sys.prefix  # torch-feed runs VENV/bin/python: the environment this check runs in
     started = time.time()
     # Its own session, so a timeout takes down the whole tree (loom, python), not just the bash script.
     proc = subprocess.Popen([script, "--gpu", "--json"], cwd=REPO, env=env, stdout=subprocess.PIPE,
@@ -522,18 +525,17 @@ def run_feed_stage(args, limit, ceiling):
         return {"status": "failed", "wall_seconds": wall,
                 "reason": "tools/bench/torch-feed printed no JSON: %s" % stdout.strip()[-500:]}
     summary = {"status": "ok", "wall_seconds": wall, "loom": loom, "result": result}
-    # torch-feed's own JSON is kept verbatim; its Loom/DataLoader ratio and Loom's img/s are surfaced when
-    # their keys say what they are, and the latter is set against the synthetic ceiling.
-    flat = list(numbers(result))
-    ratio = [v for k, v in flat if "ratio" in k.lower()]
-    loom_rate = [v for k, v in flat if "loom" in k.lower() and "ratio" not in k.lower()
-                 and any(unit in k.lower() for unit in ("per_s", "img_s", "img/s"))]
-    if ratio:
-        summary["loom_over_dataloader"] = ratio[0]
-    if loom_rate:
-        summary["images_per_s"] = loom_rate[0]
-        if ceiling:
-            summary["fraction_of_synthetic_ceiling"] = loom_rate[0] / ceiling
+    # torch-feed's JSON (tools/bench/torch_feed.py) is kept verbatim; its headline figures are lifted out.
+    loom_rate = (result.get("loom") or {}).get("images_per_s")
+    if not isinstance(loom_rate, (int, float)):
+        return {"status": "failed", "wall_seconds": wall, "result": result,
+                "reason": "tools/bench/torch-feed's JSON has no loom.images_per_s"}
+    summary.update({"images_per_s": loom_rate, "images_per_s_per_gpu": loom_rate, "batch": result.get("batch"),
+                    "seconds": (result.get("loom") or {}).get("seconds"),
+                    "dataloader_images_per_s": (result.get("torchvision_dataloader") or {}).get("images_per_s"),
+                    "loom_over_dataloader": result.get("ratio_loom_over_torchvision")})
+    if ceiling:
+        summary["fraction_of_synthetic_ceiling"] = loom_rate / ceiling
     return summary
 
 
@@ -545,7 +547,7 @@ def estimates(stages, smoke):
 
     feed = stages.get("resnet50_feed", {})
     # torch-feed trains on one GPU, so its img/s is already per GPU.
-    feed_rate = feed.get("images_per_s") if feed.get("status") == "ok" else None
+    feed_rate = feed.get("images_per_s_per_gpu") if feed.get("status") == "ok" else None
     # (rate, passes over the train split, where the rate comes from)
     rows = {"captions": (per_gpu("blip2"), 1, "blip2"),
             "sd_images": (per_gpu("sd15"), 1, "sd15 (1 image per caption)"),
@@ -580,7 +582,7 @@ def print_table(report):
         if stage["status"] != "ok":
             print("    %s" % stage["reason"].splitlines()[0][:200])
     feed = report["stages"].get("resnet50_feed", {})
-    if "loom_over_dataloader" in feed:
+    if isinstance(feed.get("loom_over_dataloader"), (int, float)):
         print("resnet50_feed: Loom / DataLoader = %.2f" % feed["loom_over_dataloader"])
     if "fraction_of_synthetic_ceiling" in feed:
         print("resnet50_feed: Loom-fed / synthetic ceiling = %.2f" % feed["fraction_of_synthetic_ceiling"])
@@ -599,7 +601,9 @@ def orchestrate(args):
     begun = time.time()
     info = environment(args.smoke)
     gpus = info["gpu"]["count"]
-    args.devices = list(range(gpus)) if not args.smoke else []
+    # Workers get one entry each of what this process sees, so a CUDA_VISIBLE_DEVICES set by the user holds.
+    visible = [d.strip() for d in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if d.strip()]
+    args.devices = [] if args.smoke else (visible[:gpus] if len(visible) >= gpus else [str(i) for i in range(gpus)])
     if args.procs is None:
         args.procs = 1 if args.smoke else gpus
     elif not args.smoke and args.procs > gpus:
