@@ -437,13 +437,19 @@ def run_model_stage(args, stage, box, limit):
                                        start_new_session=True), log))
     failures = []
     try:
+        # Polled together: when one worker dies (out of memory, say), the others would otherwise sit at
+        # the barrier until the deadline.
+        while any(proc.poll() is None for proc, _ in procs):
+            if any(proc.returncode not in (None, 0) for proc, _ in procs):
+                break
+            if time.time() >= started + limit:
+                failures.append("passed the stage's %d s limit and was killed" % limit)
+                break
+            time.sleep(0.2)
         for rank, (proc, log) in enumerate(procs):
-            try:
-                proc.wait(timeout=max(1, started + limit - time.time()))
-            except subprocess.TimeoutExpired:
+            if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
-                failures.append("worker %d passed the stage's %d s limit and was killed" % (rank, limit))
             log.close()
             if proc.returncode not in (0, -signal.SIGKILL):
                 failures.append("worker %d exited %d: %s" % (rank, proc.returncode,
@@ -463,11 +469,9 @@ def run_model_stage(args, stage, box, limit):
         except (OSError, ValueError):
             pass
     wall = time.time() - started
-    if failures or len(results) != args.procs:
-        reason = "; ".join(failures) or "a worker wrote no result"
-        shutil.rmtree(scratch, ignore_errors=True)
-        return {"status": "failed", "reason": reason, "wall_seconds": wall}
     shutil.rmtree(scratch, ignore_errors=True)
+    if failures or len(results) != args.procs:
+        return {"status": "failed", "reason": "; ".join(failures) or "a worker wrote no result", "wall_seconds": wall}
     total = sum(r["images_per_s"] for r in results)
     summary = {k: v for k, v in results[0].items() if k not in ("images_per_s", "seconds", "wall_seconds")}
     summary.update({"status": "ok", "images_per_s": total, "images_per_s_per_gpu": total / len(results),
@@ -580,7 +584,7 @@ def print_table(report):
                                                 cell("images_per_s_per_gpu", "%.2f"), cell("batch", "%d"),
                                                 cell("seconds", "%.1f")))
         if stage["status"] != "ok":
-            print("    %s" % stage["reason"].splitlines()[0][:200])
+            print("    %s" % stage["reason"].strip().splitlines()[-1][:200])  # a traceback's last line says most
     feed = report["stages"].get("resnet50_feed", {})
     if isinstance(feed.get("loom_over_dataloader"), (int, float)):
         print("resnet50_feed: Loom / DataLoader = %.2f" % feed["loom_over_dataloader"])
@@ -680,6 +684,8 @@ def parse_args(argv=None):
         value = getattr(args, name)
         if value is not None and value < 1:
             p.error("--%s must be at least 1, not %s" % (name.replace("_", "-"), value))
+    if args.warmup_steps is not None and args.warmup_steps < 0:
+        p.error("--warmup-steps must be at least 0")
     for name in ("resnet_box", "sd_box", "blip2_box"):
         if not getattr(args, name) > 0:
             p.error("--%s must be positive" % name.replace("_", "-"))
