@@ -16,4 +16,22 @@ struct FuzzRegressionLoaderTests {
         let printed = selection.description
         #expect(try Selection(parsing: printed) == selection, "\(text) printed as \(printed)")
     }
+
+    // A cursor is not bounded like the `world` parameter (1...65536): "loom1.0.0.0.0.<Int.max>"
+    // parsed, and the epoch plan's ceil(n / world) overflowed computing n + world - 1, trapping
+    // `loom stream --resume` and, through GET /v1/batches?cursor=..., the whole `loom serve`.
+    @Test("a resume token with a huge world plans its rank's share instead of trapping",
+          arguments: ["loom1.0.0.0.0.9223372036854775807", "loom1.0.0.0.9223372036854775806.9223372036854775807"])
+    func hugeWorld(text: String) throws {
+        let token = try ResumeToken(parsing: text)
+        let table = syntheticTable(components: [10])
+        let all = EpochPlan(table: table, config: SamplerConfig(seed: token.seed), epoch: token.epoch).order
+        for remainder in RankRemainder.allCases {
+            let config = SamplerConfig(seed: token.seed, rank: token.rank, world: token.world, remainder: remainder)
+            try config.validate()
+            let plan = EpochPlan(table: table, config: config, epoch: token.epoch)
+            // One sample per rank when padding (ceil(10 / world) = 1, wrapping around), none when dropping.
+            #expect(plan.order == (remainder == .pad ? [all[token.rank % all.count]] : []))
+        }
+    }
 }
