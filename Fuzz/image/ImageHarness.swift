@@ -7,7 +7,7 @@
 
 /// One validator for the whole run, as an ingest thread keeps one: scratch reuse and the
 /// decoder handle's reset after failures are part of what is tested.
-nonisolated(unsafe) private var validator = try! ImageValidator(limits: DecodeLimits(maxPixels: 1 << 22, maxSide: 8192))
+nonisolated(unsafe) private let validator = try! ImageValidator(limits: DecodeLimits(maxPixels: 1 << 22, maxSide: 8192))
 nonisolated(unsafe) private let decoder = try! JPEGDecoder()
 
 @_cdecl("LLVMFuzzerTestOneInput")
