@@ -6,7 +6,8 @@
 // them (sizes computed from headers, scratch reuse across calls).
 
 /// One validator for the whole run, as an ingest thread keeps one: scratch reuse and the
-/// decoder handle's reset after failures are part of what is tested.
+/// decoder handle's reset after failures are part of what is tested. `nonisolated(unsafe)`:
+/// libFuzzer calls the target from one thread only.
 nonisolated(unsafe) private let validator = try! ImageValidator(limits: DecodeLimits(maxPixels: 1 << 22, maxSide: 8192))
 nonisolated(unsafe) private let decoder = try! JPEGDecoder()
 
