@@ -48,7 +48,8 @@ public struct EpochPlan: Sendable {
         let all = Self.epochOrder(table: table, config: config, epoch: epoch)
         let n = all.count, world = config.world
         guard world > 1 else { order = all; return }
-        let perRank = config.remainder == .pad ? (n + world - 1) / world : n / world
+        // ceil(n / world) without n + world - 1, which overflows for a world near Int.max (a cursor can say so).
+        let perRank = config.remainder == .pad ? n / world + (n % world == 0 ? 0 : 1) : n / world
         var mine: [UInt32] = []
         mine.reserveCapacity(perRank)
         for k in 0..<perRank {

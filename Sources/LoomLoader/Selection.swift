@@ -73,7 +73,9 @@ public struct Selection: Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String {
-        components.map { c in c.name + (c.weight == 1 ? "" : "*\(c.weight)") }.joined(separator: "+")
+        // A weight of 1e16 or more prints as "1e+16": drop the exponent's "+", which would split
+        // the selection ("1e16" parses back to the same weight).
+        components.map { c in c.name + (c.weight == 1 ? "" : "*" + "\(c.weight)".replacing("e+", with: "e")) }.joined(separator: "+")
     }
 }
 

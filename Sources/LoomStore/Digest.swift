@@ -1,6 +1,4 @@
 internal import CLibCrypto
-import Foundation
-import GRDB
 
 /// The identity of a blob: SHA-256 of its original bytes.
 ///
@@ -74,14 +72,5 @@ public struct Digest: Hashable, Sendable, Comparable, CustomStringConvertible {
             if let h = high { result.append(h << 4 | nibble); high = nil } else { high = nibble }
         }
         return high == nil ? result : nil
-    }
-}
-
-extension Digest: DatabaseValueConvertible {
-    public var databaseValue: DatabaseValue { Data(rawBytes).databaseValue }
-
-    public static func fromDatabaseValue(_ dbValue: DatabaseValue) -> Digest? {
-        guard let data = Data.fromDatabaseValue(dbValue) else { return nil }
-        return Digest(raw: data)
     }
 }

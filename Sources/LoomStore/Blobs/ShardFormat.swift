@@ -13,6 +13,11 @@ public enum ShardFormat {
     static let indexEntrySize = 40
     static let trailerSize = 32
 
+    /// Sizes, offsets and counts in record headers and trailers are below 2^56 (64 PiB). A
+    /// larger value is damage or a crafted file (the CRC-32 does not stop a forger), and
+    /// refusing it keeps the sums readers compute from those fields well inside `Int`.
+    static let maxFieldValue: UInt64 = 1 << 56
+
     /// Codec of a record's payload.
     public enum Codec: UInt8, Sendable, CaseIterable {
         /// The original bytes, as they came.
@@ -89,9 +94,13 @@ public enum ShardFormat {
         let crc = CRC32.checksum(UnsafeRawBufferPointer(rebasing: bytes[0..<60]))
         guard crc == bytes.loadLE(UInt32.self, at: 60) else { return .failure(FormatProblem("record header checksum mismatch")) }
         guard let codec = Codec(rawValue: bytes[4]) else { return .failure(FormatProblem("unknown codec \(bytes[4])")) }
+        let storedSize = bytes.loadLE(UInt64.self, at: 8), rawSize = bytes.loadLE(UInt64.self, at: 16)
+        guard storedSize < maxFieldValue, rawSize < maxFieldValue else {
+            return .failure(FormatProblem("record header gives an impossible size (stored \(storedSize), raw \(rawSize) bytes)"))
+        }
         let digest = Digest(raw: UnsafeRawBufferPointer(rebasing: bytes[24..<56]))!
         return .success(RecordHeader(
-            codec: codec, storedSize: Int(bytes.loadLE(UInt64.self, at: 8)), rawSize: Int(bytes.loadLE(UInt64.self, at: 16)),
+            codec: codec, storedSize: Int(storedSize), rawSize: Int(rawSize),
             digest: digest, payloadCRC: bytes.loadLE(UInt32.self, at: 56)))
     }
 
@@ -120,7 +129,11 @@ public enum ShardFormat {
         }
         let crc = bytes.withUnsafeBytes { CRC32.checksum(UnsafeRawBufferPointer(rebasing: $0[0..<28])) }
         guard crc == bytes.readLE(UInt32.self, at: 28) else { return .failure(FormatProblem("index trailer checksum mismatch")) }
-        return .success((Int(bytes.readLE(UInt64.self, at: 8)), Int(bytes.readLE(UInt64.self, at: 16)), bytes.readLE(UInt32.self, at: 24)))
+        let indexOffset = bytes.readLE(UInt64.self, at: 8), count = bytes.readLE(UInt64.self, at: 16)
+        guard indexOffset < maxFieldValue, count < maxFieldValue else {
+            return .failure(FormatProblem("index trailer gives an impossible index (offset \(indexOffset), \(count) records)"))
+        }
+        return .success((Int(indexOffset), Int(count), bytes.readLE(UInt32.self, at: 24)))
     }
 
     /// A structural problem found in shard bytes.

@@ -15,6 +15,8 @@ import numpy as np
 HEADER = struct.Struct("<8sIIIIIIQQQQ64s")
 MAGIC = b"LOOMBAT1"
 FLAG_LAST_OF_EPOCH, FLAG_END, FLAG_ERROR = 1, 2, 4
+# Longest error message read from an error frame; a longer one is a broken stream.
+MAX_ERROR_BYTES = 1 << 20
 
 
 class LoomError(Exception):
@@ -207,6 +209,9 @@ class LoomClient:
                     raise LoomError(0, f"batch stream cut {failures} times in a row (last cursor {cursor}): {error}")
 
     def _stream(self, query: dict) -> Iterator[Batch]:
+        # Frames hold at most the asked batch of size x size RGB samples: a header that claims
+        # more is refused before anything is allocated for it.
+        batch, size = int(query["batch"]), int(query["size"])
         connection, response = self._open("GET", "/v1/batches", query)
         try:
             if response.status == 503 and response.getheader("Retry-After", "").strip().isdigit():
@@ -221,12 +226,20 @@ class LoomClient:
                     raise LoomError(0, f"not a Loom batch stream (magic {magic!r})")
                 if header_bytes > HEADER.size:
                     _read_exactly(response, header_bytes - HEADER.size)
-                token = cursor.rstrip(b"\0").decode("ascii")
+                try:
+                    token = cursor.rstrip(b"\0").decode("ascii")
+                except UnicodeDecodeError:
+                    raise LoomError(0, f"frame cursor is not ASCII: {cursor.rstrip(bytes(1))!r}") from None
                 if flags & FLAG_ERROR:
+                    if pixel_bytes > MAX_ERROR_BYTES:
+                        raise LoomError(0, f"error frame says its message is {pixel_bytes} bytes (resume from {token})")
                     message = _read_exactly(response, pixel_bytes).decode("utf-8", "replace")
                     raise LoomError(500, f"the server's loader failed (resume from {token}): {message}")
                 if flags & FLAG_END:
                     return
+                if not 1 <= n <= batch or (height, width, channels) != (size, size, 3):
+                    raise LoomError(0, f"frame holds {n} samples of {height}x{width}x{channels}; this stream asked for "
+                                       f"1 to {batch} of {size}x{size}x3")
                 pixels = np.empty((n, height, width, channels), dtype=np.uint8)
                 _read_into(response, memoryview(pixels).cast("B"), pixel_bytes)
                 labels = np.empty(n, dtype="<i8")
