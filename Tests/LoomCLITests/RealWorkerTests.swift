@@ -217,4 +217,20 @@ extension CLITests {
         #expect(failing.status == 1 && !failing.signaled, "\(failing)")
         #expect(failing.stderrText.contains("all 2 jobs failed") && failing.stderrText.contains("outside 1...4096"), "\(failing)")
     }
+
+    @Test("loom caption exits 1, with how many failed and the first error, when no image got a caption")
+    func captionFailsLoudlyWhenEveryImageFails() throws {
+        let temp = try ScratchDirectory()
+        let store = try RealWorkers.store(in: temp)
+        let worker = try temp.write(#"""
+            import json, sys
+            print(json.dumps({"protocol": "loom-worker", "version": 1, "role": "captioner", "name": "refuser", "model_version": "1", "params": {}}), flush=True)
+            for line in sys.stdin:
+                request = json.loads(line)
+                print(json.dumps({"id": request["id"], "results": [{"error": "no GPU here"} for _ in request["images"]]}), flush=True)
+            """#, to: "refuser.py")
+        let run = try store.run(["caption", "--dataset", "d", "--backend", "process:python3 '\(worker)'"])
+        #expect(run.status == 1 && !run.signaled, "\(run)")
+        #expect(run.stderrText.contains("all 3 images failed") && run.stderrText.contains("no GPU here"), "\(run)")
+    }
 }
