@@ -65,6 +65,17 @@ public struct GeneratedImage: Sendable {
     }
 }
 
+/// What requests a generator can serve, as its backend declares them (a `process:` worker in
+/// its handshake's `constraints`). Loom checks a run's settings against them before any job.
+public struct GeneratorConstraints: Sendable, Equatable {
+    /// Width and height must be multiples of this (Stable Diffusion: 8).
+    public var sizeMultiple = 1
+
+    public init(sizeMultiple: Int = 1) {
+        self.sizeMultiple = sizeMultiple
+    }
+}
+
 /// Something that renders an image per request (`builtin:procedural`, a `process:` worker such
 /// as tools/workers/sd_generator.py, or an `http:` txt2img server). Identified by name, version, params.
 public protocol Generator {
@@ -72,8 +83,14 @@ public protocol Generator {
     var version: String { get }
     var params: [String: String] { get }
     var backend: String { get }
+    /// What it can make; none by default.
+    var constraints: GeneratorConstraints { get }
     /// One result per request, in order; a failure affects only its own request.
     func generate(_ batch: [GenerationRequest]) -> [Result<GeneratedImage, any Error>]
+}
+
+extension Generator {
+    public var constraints: GeneratorConstraints { GeneratorConstraints() }
 }
 
 /// Makes backends from a `--backend` spec (`kind:rest`).
@@ -81,18 +98,31 @@ public enum Backends {
     public static let captionerKinds = ["builtin:stats", "process:CMD", "http:URL (OpenAI-compatible chat/completions)"]
     public static let generatorKinds = ["builtin:procedural", "process:CMD", "http:URL (AUTOMATIC1111 txt2img)"]
 
-    public static func captioner(_ spec: String) throws -> any Captioner {
+    /// `python`: the interpreter for a `process:` command that starts with python3 / python
+    /// (`--python`; see ``WorkerPython`` for the other places it is looked for).
+    public static func captioner(_ spec: String, python: String? = nil) throws -> any Captioner {
+        try checkPython(python, spec: spec)
         if spec == "builtin:stats" { return try StatsCaptioner() }
-        if spec.hasPrefix("process:") { return try ProcessBackend.captioner(command: String(spec.dropFirst("process:".count))) }
+        if spec.hasPrefix("process:") {
+            return try ProcessBackend.captioner(command: String(spec.dropFirst("process:".count)), python: python)
+        }
         if spec.hasPrefix("http:") { return try HTTPBackend.captioner(url: String(spec.dropFirst("http:".count))) }
         throw unknown(spec, role: "captioner", available: captionerKinds)
     }
 
-    public static func generator(_ spec: String) throws -> any Generator {
+    public static func generator(_ spec: String, python: String? = nil) throws -> any Generator {
+        try checkPython(python, spec: spec)
         if spec == "builtin:procedural" { return try ProceduralGenerator() }
-        if spec.hasPrefix("process:") { return try ProcessBackend.generator(command: String(spec.dropFirst("process:".count))) }
+        if spec.hasPrefix("process:") {
+            return try ProcessBackend.generator(command: String(spec.dropFirst("process:".count)), python: python)
+        }
         if spec.hasPrefix("http:") { return try HTTPBackend.generator(url: String(spec.dropFirst("http:".count))) }
         throw unknown(spec, role: "generator", available: generatorKinds)
+    }
+
+    private static func checkPython(_ python: String?, spec: String) throws {
+        guard let python, !python.isEmpty, !spec.hasPrefix("process:") else { return }
+        throw PipelineError("--python \(python) applies to process: backends only, not \(spec)")
     }
 
     static func unknown(_ spec: String, role: String, available: [String]) -> PipelineError {

@@ -89,6 +89,7 @@ public enum GenerateRun {
         guard options.perPrompt > 0 else { throw PipelineError("--per-prompt must be at least 1") }
         guard options.width > 0, options.height > 0 else { throw PipelineError("image size must be positive") }
         guard options.steps > 0 else { throw PipelineError("--steps must be at least 1") }
+        try checkSize(options, against: generator)
         let maxAttempts = max(1, options.maxAttempts)
         var summary = Summary(runID: 0, resumed: false, generator: generator.name, planned: 0, generated: 0, skipped: 0,
                               failed: [], seconds: 0)
@@ -240,6 +241,15 @@ public enum GenerateRun {
             }
         }
         return summary
+    }
+
+    /// Refuses a size the generator cannot make before a job is planned, rather than failing
+    /// every job of the run on it.
+    static func checkSize(_ options: Options, against generator: any Generator) throws {
+        let multiple = generator.constraints.sizeMultiple
+        guard multiple > 1, options.width % multiple != 0 || options.height % multiple != 0 else { return }
+        func nearest(_ value: Int) -> Int { max(multiple, (value + multiple / 2) / multiple * multiple) }
+        throw PipelineError("--size \(options.width)x\(options.height): generator \(generator.name) makes only sizes whose width and height are multiples of \(multiple) (constraints.size_multiple in its handshake); e.g. --size \(nearest(options.width))x\(nearest(options.height))")
     }
 
     static func ensureGenerator(_ db: Database, _ generator: any Generator, params: String) throws -> Int64 {

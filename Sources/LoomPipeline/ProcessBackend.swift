@@ -30,13 +30,22 @@ import Foundation
 /// Timeouts (seconds): `LOOM_PROCESS_TIMEOUT` per batch (default 120 for captioners, 600 for
 /// generators), `LOOM_PROCESS_START_TIMEOUT` for the handshake, which includes model loading and
 /// downloads (default 1800).
+///
+/// A command whose program is `python3` or `python` runs under the interpreter ``WorkerPython``
+/// finds (`--python`, `$LOOM_PYTHON`, the project venv), so the workers get their packages.
 enum ProcessBackend {
-    static func captioner(command: String) throws -> any Captioner {
-        try ProcessCaptioner(command: command, timeouts: .fromEnvironment(batchDefault: 120))
+    static func captioner(command: String, python: String? = nil) throws -> any Captioner {
+        try ProcessCaptioner(command: command, launch: try launch(command, python: python), timeouts: .fromEnvironment(batchDefault: 120))
     }
 
-    static func generator(command: String) throws -> any Generator {
-        try ProcessGenerator(command: command, timeouts: .fromEnvironment(batchDefault: 600))
+    static func generator(command: String, python: String? = nil) throws -> any Generator {
+        try ProcessGenerator(command: command, launch: try launch(command, python: python), timeouts: .fromEnvironment(batchDefault: 600))
+    }
+
+    static func launch(_ command: String, python: String?) throws -> String {
+        try WorkerPython.resolve(command: command, explicit: python, environment: ProcessInfo.processInfo.environment,
+                                 executable: Bundle.main.executableURL,
+                                 currentDirectory: FileManager.default.currentDirectoryPath).command
     }
 }
 
@@ -65,8 +74,9 @@ final class ProcessCaptioner: Captioner {
     let backend: String
     let worker: ProcessWorker
 
-    init(command: String, timeouts: ProcessTimeouts) throws {
-        worker = try ProcessWorker.starting(command: command, role: "captioner", timeouts: timeouts, others: Backends.captionerKinds)
+    init(command: String, launch: String? = nil, timeouts: ProcessTimeouts) throws {
+        worker = try ProcessWorker.starting(command: command, launch: launch, role: "captioner", timeouts: timeouts,
+                                            others: Backends.captionerKinds)
         name = worker.identity.name
         version = worker.identity.version
         params = worker.identity.params
@@ -93,8 +103,11 @@ final class ProcessGenerator: Generator {
     let backend: String
     let worker: ProcessWorker
 
-    init(command: String, timeouts: ProcessTimeouts) throws {
-        worker = try ProcessWorker.starting(command: command, role: "generator", timeouts: timeouts, others: Backends.generatorKinds)
+    var constraints: GeneratorConstraints { worker.constraints }
+
+    init(command: String, launch: String? = nil, timeouts: ProcessTimeouts) throws {
+        worker = try ProcessWorker.starting(command: command, launch: launch, role: "generator", timeouts: timeouts,
+                                            others: Backends.generatorKinds)
         name = worker.identity.name
         version = worker.identity.version
         params = worker.identity.params

@@ -19,10 +19,15 @@ final class ProcessWorker: @unchecked Sendable {
     static let protocolName = "loom-worker"
     static let protocolVersion = 1
 
+    /// The command as the user wrote it (what messages name).
     let command: String
+    /// What `/bin/sh -c` runs: ``command`` with `python3` resolved (see ``WorkerPython``).
+    let launch: String
     let role: String
     let timeouts: ProcessTimeouts
     private(set) var identity: Identity
+    /// What the worker can serve (from the handshake's `constraints`).
+    private(set) var constraints = GeneratorConstraints()
     /// How many times the worker was started (1 after init); for tests and messages.
     private(set) var starts = 0
 
@@ -45,23 +50,27 @@ final class ProcessWorker: @unchecked Sendable {
         }
     }
 
-    init(command: String, role: String, timeouts: ProcessTimeouts) throws {
+    init(command: String, launch: String? = nil, role: String, timeouts: ProcessTimeouts) throws {
         self.command = command
+        self.launch = launch ?? command
         self.role = role
         self.timeouts = timeouts
         identity = Identity(name: "", version: "", params: [:])
-        let (running, identity) = try start()
+        let (running, identity, constraints) = try start()
         self.running = running
         self.identity = identity
+        self.constraints = constraints
     }
 
     /// `init`, with a failure to start explained: what a `process:` worker must do and which
     /// other backends exist.
-    static func starting(command: String, role: String, timeouts: ProcessTimeouts, others: [String]) throws -> ProcessWorker {
+    static func starting(command: String, launch: String? = nil, role: String, timeouts: ProcessTimeouts,
+                         others: [String]) throws -> ProcessWorker {
         do {
-            return try ProcessWorker(command: command, role: role, timeouts: timeouts)
+            return try ProcessWorker(command: command, launch: launch, role: role, timeouts: timeouts)
         } catch {
-            throw PipelineError("\(error)\n(a process: \(role) must speak the loom-worker protocol, see tools/workers/README.md; other \(role) backends: \(others.joined(separator: ", ")))")
+            let ran = launch.map { $0 == command ? "" : "; it ran as: \($0)" } ?? ""
+            throw PipelineError("\(error)\(ran)\n(a process: \(role) must speak the loom-worker protocol, see tools/workers/README.md; other \(role) backends: \(others.joined(separator: ", ")))")
         }
     }
 
@@ -139,7 +148,7 @@ final class ProcessWorker: @unchecked Sendable {
 
     private func ensureRunning() throws -> Running {
         if let running { return running }
-        let (started, newIdentity) = try start()
+        let (started, newIdentity, _) = try start()
         guard newIdentity == identity else {
             stop(started, graceful: false)
             throw PipelineError("worker \(command) restarted as \(newIdentity.name) \(newIdentity.version) \(newIdentity.params), not \(identity.name) \(identity.version) \(identity.params) as before; refusing to mix their outputs")
@@ -155,11 +164,11 @@ final class ProcessWorker: @unchecked Sendable {
 
     // MARK: - Starting and stopping
 
-    private func start() throws -> (Running, Identity) {
+    private func start() throws -> (Running, Identity, GeneratorConstraints) {
         signal(SIGPIPE, SIG_IGN)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", command]
+        process.arguments = ["-c", launch]
         let input = Pipe()
         let output = Pipe()
         process.standardInput = input
@@ -174,14 +183,15 @@ final class ProcessWorker: @unchecked Sendable {
         let running = Running(process: process, stdin: input.fileHandleForWriting, reader: LineReader(output.fileHandleForReading))
         do {
             let line = try readLine(from: running, timeout: timeouts.start, what: "its handshake")
-            return (running, try handshake(line))
+            let (identity, constraints) = try handshake(line)
+            return (running, identity, constraints)
         } catch {
             stop(running, graceful: false)
             throw error
         }
     }
 
-    private func handshake(_ line: Data) throws -> Identity {
+    private func handshake(_ line: Data) throws -> (Identity, GeneratorConstraints) {
         let expected = #"{"protocol":"loom-worker","version":1,"role":"\#(role)","name":...,"model_version":...,"params":{...}}"#
         guard let object = (try? JSONSerialization.jsonObject(with: line)) as? [String: Any] else {
             throw PipelineError("worker \(command) did not start with a loom-worker handshake; its first line was \(Self.excerpt(line)); expected \(expected)")
@@ -206,7 +216,25 @@ final class ProcessWorker: @unchecked Sendable {
             }
             for (key, value) in dictionary { params[key] = Self.text(value) }
         }
-        return Identity(name: name, version: modelVersion, params: params)
+        return (Identity(name: name, version: modelVersion, params: params), try constraints(object["constraints"]))
+    }
+
+    /// The handshake's optional `constraints` object. Keys this Loom does not know are ignored,
+    /// so a newer worker can declare more.
+    private func constraints(_ raw: Any?) throws -> GeneratorConstraints {
+        guard let raw, !(raw is NSNull) else { return GeneratorConstraints() }
+        guard let object = raw as? [String: Any] else {
+            throw PipelineError("worker \(command): the handshake's \"constraints\" is not an object")
+        }
+        var result = GeneratorConstraints()
+        if let value = object["size_multiple"] {
+            guard !(value is String), let number = value as? NSNumber,
+                  number.doubleValue == number.doubleValue.rounded(), number.intValue >= 1 else {
+                throw PipelineError("worker \(command): the handshake's constraints.size_multiple is \(Self.text(value)), not a positive integer")
+            }
+            result.sizeMultiple = number.intValue
+        }
+        return result
     }
 
     /// Kills the worker's process group (or, gracefully, closes its stdin first and waits up to 3 s).

@@ -43,9 +43,10 @@ class Blip2:
         self.Image = Image
         self.device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.dtype = torch.float16 if self.device.startswith("cuda") else torch.float32
-        self.processor = Blip2Processor.from_pretrained(args.model, revision=args.revision)
+        self.processor = Blip2Processor.from_pretrained(os.path.expanduser(args.model), revision=args.revision)
+        dtype = {loom_worker.dtype_keyword("transformers", (4, 56)): self.dtype}
         self.model = Blip2ForConditionalGeneration.from_pretrained(
-            args.model, revision=args.revision, torch_dtype=self.dtype).to(self.device)
+            os.path.expanduser(args.model), revision=args.revision, **dtype).to(self.device)
         self.model.eval()
         self.max_new_tokens = args.max_new_tokens
         self.num_beams = args.num_beams

@@ -50,21 +50,23 @@ class Diffusion:
         self.torch = torch
         self.device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
         dtype = self.dtype = torch.float16 if self.device.startswith("cuda") else torch.float32
-        options = {"torch_dtype": dtype, "revision": args.revision}
+        options = {loom_worker.dtype_keyword("diffusers", (0, 40)): dtype, "revision": args.revision}
         if args.variant and dtype == torch.float16:
             options["variant"] = args.variant
         if args.no_safety_checker:
             options["safety_checker"] = None
         try:
-            pipe = AutoPipelineForText2Image.from_pretrained(args.model, **options)
+            pipe = AutoPipelineForText2Image.from_pretrained(os.path.expanduser(args.model), **options)
         except (OSError, ValueError):
             options.pop("variant", None)  # a repository without fp16 weights
-            pipe = AutoPipelineForText2Image.from_pretrained(args.model, **options)
+            pipe = AutoPipelineForText2Image.from_pretrained(os.path.expanduser(args.model), **options)
         self.pipe = pipe.to(self.device)
         self.pipe.set_progress_bar_config(disable=True)
         self.negative_prompt = args.negative_prompt or None
         commit = getattr(self.pipe.config, "_commit_hash", None) if hasattr(self.pipe, "config") else None
         self.model_version = commit or args.revision or "unpinned"
+        # The pipelines refuse sizes that are not multiples of the VAE's downscale factor.
+        self.constraints = {"size_multiple": int(getattr(self.pipe, "vae_scale_factor", SIZE_MULTIPLE))}
 
     def generate(self, requests):
         # Requests of a batch may differ in size, steps or guidance: run each alike group together.
@@ -93,6 +95,10 @@ class Diffusion:
         return results
 
 
+# Stable Diffusion's VAE downscales by 8 (SD 1.x, 2.x, SDXL): sizes must be multiples of it.
+SIZE_MULTIPLE = 8
+
+
 def dry_generate(request):
     width, height = int(request["width"]), int(request["height"])
     if not (1 <= width <= 4096 and 1 <= height <= 4096):
@@ -113,7 +119,8 @@ def self_test():
 
 def main(argv=None):
     args = parse_args(argv)
-    loom_worker.run("generator", args, params_for(args), dry_generate, Diffusion, self_test, "sd_generator")
+    loom_worker.run("generator", args, params_for(args), dry_generate, Diffusion, self_test, "sd_generator",
+                    constraints={"size_multiple": SIZE_MULTIPLE})
 
 
 if __name__ == "__main__":

@@ -17,7 +17,12 @@ struct CaptionCommand: ParsableCommand {
                 model); process:CMD (a worker speaking the loom-worker protocol, e.g.
                 'process:python3 tools/workers/blip2_captioner.py --model Salesforce/blip2-opt-2.7b' on a GPU);
                 http:URL (an OpenAI-compatible chat/completions server: http:http://host:8000/v1?model=NAME).
-                A captioner is its name plus its parameters; re-running sends only uncaptioned images.
+                A captioner is its name plus its parameters; re-running sends only uncaptioned images, and
+                when none is left under the identity this --backend had last time (and no file named in
+                its command changed since), it answers from the catalog without starting the worker.
+                python3 in a process: command runs under --python, else $LOOM_PYTHON, else the project
+                venv (.venv, made by tools/setup), else python3 from PATH.
+                Exits 1 when images were sent and none got a caption.
                 """)
 
         @OptionGroup var options: StoreOptions
@@ -34,16 +39,30 @@ struct CaptionCommand: ParsableCommand {
         @Option(help: "Images per captioner call.")
         var batch = 16
 
+        @Option(help: "Python interpreter for a process: command that starts with python3 or python.")
+        var python: String?
+
         func run() throws {
-            let captioner = try Backends.captioner(backend)
-            let writer = try options.openReadWrite().makeWriter()
+            let store = try options.openReadWrite()
+            let recorded = try CatalogAnswer.captioner(store: store, spec: backend, dataset: dataset, split: split)
+            let captioner = try recorded ?? Backends.captioner(backend, python: python)
+            let writer = try store.makeWriter()
             let line = ProgressLine("caption")
             let summary = try CaptionRun.run(writer: writer, dataset: dataset, split: split, captioner: captioner,
                                              batchSize: batch) { done, total in line.update(done: done, total: total) }
             line.finish()
-            if options.json { return try Output.json(summary) }
-            Output.stderr("captions by \(summary.captioner): \(summary.captioned) captioned, \(summary.skipped) skipped (already captioned), \(summary.failed.count) failed")
-            for failure in summary.failed.prefix(20) { Output.stderr("  \(failure.path): \(failure.error)") }
+            let everyOneFailed = summary.captioned == 0 && !summary.failed.isEmpty
+            if options.json {
+                try Output.json(summary)
+            } else {
+                let note = recorded == nil ? "" : " (answered from the catalog: the worker was not started)"
+                Output.stderr("captions by \(summary.captioner): \(summary.captioned) captioned, \(summary.skipped) skipped (already captioned), \(summary.failed.count) failed\(note)")
+                for failure in summary.failed.prefix(20) { Output.stderr("  \(failure.path): \(failure.error)") }
+            }
+            if everyOneFailed, let first = summary.failed.first {
+                Output.stderr("error: all \(summary.failed.count) images failed; the first: \(first.path): \(first.error)")
+                throw ExitCode(1)
+            }
         }
     }
 

@@ -14,7 +14,13 @@ struct GenerateCommand: ParsableCommand {
             on a GPU, see tools/workers/README.md); http:URL (an AUTOMATIC1111-style /sdapi/v1/txt2img server).
             Each image's seed is derived from --seed, the prompt id and the image's index and recorded with
             it. The plan of jobs is written first: a killed run resumes with the missing jobs only, and a
-            failing job is tried 3 times, then recorded as failed while the others go on.
+            failing job is tried 3 times, then recorded as failed while the others go on; when every job
+            fails, loom exits 1. A --size the generator cannot make (its handshake's constraints, e.g.
+            multiples of 8 for Stable Diffusion) is refused before any job. A re-run with every image
+            there under the identity this --backend had last time (and no file named in its command
+            changed since) answers from the catalog without starting the worker.
+            python3 in a process: command runs under --python, else $LOOM_PYTHON, else the project
+            venv (.venv, made by tools/setup), else python3 from PATH.
             """)
 
     @OptionGroup var options: StoreOptions
@@ -46,25 +52,38 @@ struct GenerateCommand: ParsableCommand {
     @Option(help: "Images per generator call.")
     var batch = 4
 
+    @Option(help: "Python interpreter for a process: command that starts with python3 or python.")
+    var python: String?
+
     func run() throws {
         let parts = size.lowercased().split(separator: "x")
         guard parts.count == 2, let width = Int(parts[0]), let height = Int(parts[1]), width > 0, height > 0 else {
             throw ValidationError("--size must be WIDTHxHEIGHT, e.g. 512x512")
         }
-        let generator = try Backends.generator(backend)
-        let writer = try options.openReadWrite().makeWriter()
-        let line = ProgressLine("generate")
         let settings = GenerateRun.Options(strategy: prompts, perPrompt: perPrompt, seed: seed, steps: steps, guidance: guidance,
                                            width: width, height: height, batchSize: batch)
+        let store = try options.openReadWrite()
+        let recorded = try CatalogAnswer.generator(store: store, spec: backend, dataset: dataset, options: settings)
+        let generator = try recorded ?? Backends.generator(backend, python: python)
+        let writer = try store.makeWriter()
+        let line = ProgressLine("generate")
         let summary = try GenerateRun.run(writer: writer, dataset: dataset, generator: generator, options: settings) { done, total in
             line.update(done: done, total: total)
         }
         line.finish()
-        if options.json { return try Output.json(summary) }
-        let resumed = summary.resumed ? " (resumed)" : ""
-        Output.stderr("run \(summary.runID)\(resumed), \(summary.generator): \(summary.generated) generated, \(summary.skipped) skipped (already existed), \(summary.failed.count) failed in \(String(format: "%.1f", summary.seconds)) s")
-        for failure in summary.failed.prefix(20) {
-            Output.stderr("  prompt \(failure.promptID) seed \(failure.seed): \(failure.error)")
+        if options.json {
+            try Output.json(summary)
+        } else {
+            let resumed = summary.resumed ? " (resumed)" : ""
+            let note = recorded == nil ? "" : " (answered from the catalog: the worker was not started)"
+            Output.stderr("run \(summary.runID)\(resumed), \(summary.generator): \(summary.generated) generated, \(summary.skipped) skipped (already existed), \(summary.failed.count) failed in \(String(format: "%.1f", summary.seconds)) s\(note)")
+            for failure in summary.failed.prefix(20) {
+                Output.stderr("  prompt \(failure.promptID) seed \(failure.seed): \(failure.error)")
+            }
+        }
+        if summary.generated == 0, summary.skipped == 0, let first = summary.failed.first {
+            Output.stderr("error: all \(summary.failed.count) jobs failed (\(first.attempts) attempts each); the first: prompt \(first.promptID) seed \(first.seed): \(first.error)")
+            throw ExitCode(1)
         }
     }
 }
