@@ -1,6 +1,7 @@
 import Foundation
 @testable import LoomLoader
 import LoomStore
+import LoomTestSupport
 import Synchronization
 import Testing
 
@@ -31,7 +32,7 @@ struct LoaderFailureTests {
             })
     }
 
-    @Test("no worker can make its renderer: the loader fails with the reason instead of waiting forever")
+    @Test("no worker can make its renderer: the loader fails with the reason instead of waiting forever", .tags(.hardening))
     func everyRendererFails() throws {
         let fixture = try LoaderFixture()
         #expect {
@@ -42,7 +43,7 @@ struct LoaderFailureTests {
         }
     }
 
-    @Test("one worker of three cannot start: the loader fails with its reason, it does not go on short-handed")
+    @Test("one worker of three cannot start: the loader fails with its reason, it does not go on short-handed", .tags(.hardening))
     func oneRendererFails() throws {
         let fixture = try LoaderFixture()
         #expect {
