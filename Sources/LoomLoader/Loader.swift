@@ -24,10 +24,18 @@ public final class Loader {
     public var endPosition: Int { pipeline.endPosition }
 
     /// - Parameter startPosition: samples of this rank's epoch already consumed (from a resume token).
-    public init(store: Store, table: SampleTable, spec: TransformSpec, config: SamplerConfig, epoch: Int,
-                options: Options, startPosition: Int = 0) throws {
+    public convenience init(store: Store, table: SampleTable, spec: TransformSpec, config: SamplerConfig, epoch: Int,
+                            options: Options, startPosition: Int = 0) throws {
+        try self.init(store: store, table: table, spec: spec, config: config, epoch: epoch, options: options,
+                      startPosition: startPosition, makeRenderer: SampleRenderer.init(spec:))
+    }
+
+    /// - Parameter makeRenderer: one per worker; tests pass one that fails, since the real
+    ///   renderer fails only when libjpeg-turbo cannot allocate a handle.
+    init(store: Store, table: SampleTable, spec: TransformSpec, config: SamplerConfig, epoch: Int,
+         options: Options, startPosition: Int, makeRenderer: (TransformSpec) throws -> SampleRenderer) throws {
         pipeline = try LoaderPipeline(store: store, table: table, spec: spec, config: config, epoch: epoch,
-                                      options: options, startPosition: startPosition)
+                                      options: options, startPosition: startPosition, makeRenderer: makeRenderer)
     }
 
     deinit { pipeline.cancel() }
@@ -157,7 +165,7 @@ final class LoaderPipeline: @unchecked Sendable {
     }
 
     init(store: Store, table: SampleTable, spec: TransformSpec, config: SamplerConfig, epoch: Int,
-         options: Options, startPosition: Int) throws {
+         options: Options, startPosition: Int, makeRenderer: (TransformSpec) throws -> SampleRenderer) throws {
         try config.validate()
         guard options.batchSize > 0 else { throw LoaderError("batch size must be positive") }
         guard spec.size > 0 && spec.size <= 4096 else { throw LoaderError("size must be 1...4096") }
@@ -176,10 +184,18 @@ final class LoaderPipeline: @unchecked Sendable {
         self.nextPosition = startPosition
         let ring = options.batchBuffers
         slots = (0..<ring).map { _ in Slot(bytes: options.batchSize * spec.sampleBytes, batchSize: options.batchSize) }
-        let workers = max(1, options.workers)
-        running = workers
-        for index in 0..<workers {
-            let thread = Thread { [self] in work() }
+        // Every renderer is made before any worker starts: a worker without one could claim
+        // nothing, and the consumer would wait forever for the batches it was to fill.
+        let renderers: [SampleRenderer]
+        do {
+            renderers = try (0..<max(1, options.workers)).map { _ in try makeRenderer(spec) }
+        } catch {
+            throw LoaderError("the loader cannot start its workers: making an image renderer failed: \(error)", code: .io)
+        }
+        running = renderers.count
+        for (index, renderer) in renderers.enumerated() {
+            let handoff = RendererHandoff(renderer)
+            let thread = Thread { [self] in work(renderer: handoff.renderer) }
             thread.name = "loom-loader-\(index)"
             thread.stackSize = 4 << 20
             thread.start()
@@ -231,14 +247,13 @@ final class LoaderPipeline: @unchecked Sendable {
 
     private static let chunk = 4
 
-    private func work() {
+    private func work(renderer: SampleRenderer) {
         defer {
             condition.lock()
             running -= 1
             condition.broadcast()
             condition.unlock()
         }
-        guard let renderer = try? SampleRenderer(spec: spec) else { return }
         var encoded: [UInt8] = []
         while true {
             condition.lock()
@@ -340,4 +355,12 @@ final class LoaderPipeline: @unchecked Sendable {
             throw LoaderError("sample \(location.digest.hex) (label \(table.labels[sample])): \(reason)")
         }
     }
+}
+
+/// A renderer made on the loader's thread, moved to the worker that uses it.
+/// `@unchecked Sendable`: the creating thread hands it over before the worker starts and never
+/// touches it again; from then on only that one worker uses it.
+private final class RendererHandoff: @unchecked Sendable {
+    let renderer: SampleRenderer
+    init(_ renderer: SampleRenderer) { self.renderer = renderer }
 }

@@ -1,7 +1,7 @@
 import ArgumentParser
 
 @main
-struct LoomCommand: ParsableCommand {
+struct LoomCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "loom",
         abstract: "A content-addressed dataset store and data loader for training on synthetic images.",
@@ -19,11 +19,17 @@ struct LoomCommand: ParsableCommand {
         ])
 
     /// ArgumentParser's `main()`, with every failure also reported as JSON when asked for.
-    static func main() {
+    /// Async so that `loom serve` runs its server as an async command; the other commands are
+    /// synchronous and run as they are.
+    static func main() async {
         let arguments = Array(CommandLine.arguments.dropFirst())
         do {
-            var command = try parseAsRoot(arguments)
-            try command.run()
+            var command = try await asyncParseAsRoot(arguments)
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
         } catch {
             CommandFailure.report(error, arguments: arguments)
             exit(withError: error)

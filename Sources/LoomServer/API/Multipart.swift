@@ -5,6 +5,12 @@ import Glibc
 ///
 /// Only what uploads need: each part's name, filename and bytes. The body was already bounded
 /// by `--max-upload-bytes` before it got here.
+///
+/// Not vapor/multipart-kit (4.7.1 measured): its parser hands a header value that is not UTF-8
+/// over as "", so a Latin-1 filename's part cannot be named in the refusal; its parameter
+/// reader splits quoted values at `;` and `=` and knows no `filename*`; a body cut short
+/// parses without an error; and it reads 140-200 MiB/s against 1.9-2.6 GB/s here (64 MiB
+/// bodies, one part or 256, release build).
 struct MultipartForm {
     struct Part {
         var name: String

@@ -7,12 +7,12 @@ import LoomPipeline
 import LoomStore
 
 /// The two writes: uploads into a dataset and caption imports. Both need the bearer token,
-/// which is checked before a byte of the body is read, and both are bounded by
+/// which ``WriteAuthorizationMiddleware`` checks before a byte of the body is read, and both are bounded by
 /// `--max-upload-bytes` (413 past it).
 enum WriteRoutes {
     static let routes: [Route] = [
-        Route(.post, "/v1/ingest", ingest),
-        Route(.post, "/v1/captions", captions),
+        Route(.post, "/v1/ingest", writes: true, ingest),
+        Route(.post, "/v1/captions", writes: true, captions),
     ]
 
     /// Reads the whole body, refusing it with 413 once it passes `limit` (announced or not).
@@ -46,7 +46,6 @@ enum WriteRoutes {
     /// the file and the reason while the rest go in; a file uploaded again under the same name
     /// with other bytes updates that image, and no stored bytes are removed.
     static func ingest(_ request: Request, _ context: BasicRequestContext, _ state: ServerState) async throws -> Response {
-        try state.auth.check(request)
         let query = try QueryParameters(request, allowed: ["dataset", "split", "class"])
         let dataset = try query.requiredName("dataset")
         let split = try query.name("split") ?? "train"
@@ -107,7 +106,6 @@ enum WriteRoutes {
     /// The body is the JSON-lines file `loom caption import` reads: one
     /// `{"path"|"digest": ..., "caption": ...}` per line.
     static func captions(_ request: Request, _ context: BasicRequestContext, _ state: ServerState) async throws -> Response {
-        try state.auth.check(request)
         let query = try QueryParameters(request, allowed: ["dataset", "captioner"])
         let dataset = try query.requiredName("dataset")
         let captioner = try query.requiredName("captioner")

@@ -44,11 +44,12 @@ public struct LoomServer: Sendable {
         router.add(middleware: ErrorMiddleware())
         router.add(middleware: HostGuardMiddleware(policy: HostPolicy(boundHost: configuration.host, allowed: configuration.allowedHosts)))
         router.add(middleware: PathGuardMiddleware())
-        for route in Self.routes {
-            let handler = route.handler
-            router.on(RouterPath(route.path), method: route.method) { request, context in
-                try await handler(request, context, state)
-            }
+        for route in Self.routes where !route.writes {
+            register(route, on: router, state: state)
+        }
+        let writes = router.group().add(middleware: WriteAuthorizationMiddleware(authorization: state.auth))
+        for route in Self.routes where route.writes {
+            register(route, on: writes, state: state)
         }
         let logger = self.logger
         let app = Application(
@@ -63,6 +64,13 @@ public struct LoomServer: Sendable {
             logger: logger)
         try await app.runService()
         logger.info("stopped")
+    }
+
+    private func register(_ route: Route, on router: some RouterMethods<BasicRequestContext>, state: ServerState) {
+        let handler = route.handler
+        router.on(RouterPath(route.path), method: route.method) { request, context in
+            try await handler(request, context, state)
+        }
     }
 
     static func urlHost(_ address: String) -> String { address.contains(":") ? "[\(address)]" : address }

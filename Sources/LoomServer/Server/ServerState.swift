@@ -21,11 +21,14 @@ struct Route: Sendable {
     typealias Handler = @Sendable (Request, BasicRequestContext, ServerState) async throws -> Response
     let method: HTTPRequest.Method
     let path: String
+    /// A write: registered behind ``WriteAuthorizationMiddleware``, so it runs only with the bearer token.
+    let writes: Bool
     let handler: Handler
 
-    init(_ method: HTTPRequest.Method, _ path: String, _ handler: @escaping Handler) {
+    init(_ method: HTTPRequest.Method, _ path: String, writes: Bool = false, _ handler: @escaping Handler) {
         self.method = method
         self.path = path
+        self.writes = writes
         self.handler = handler
     }
 }

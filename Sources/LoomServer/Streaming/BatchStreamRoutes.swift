@@ -226,18 +226,18 @@ enum BatchStreamRoutes {
     private static func produce(_ loader: Loader, asked: Request, queue: FrameQueue, logger: Logger) {
         defer { loader.cancel() }
         let size = asked.spec.size, epoch = asked.epoch
-        var cursor = loader.resumeToken
-        do {
-            while let view = try loader.next() {
-                let after = loader.resumeToken
-                let frame = BatchFrame.batch(view, size: size, epoch: epoch, cursor: after, last: view.endPosition == loader.endPosition)
-                guard queue.push(.init(buffer: frame, samples: view.count, terminal: false)) else { return }
-                cursor = after
-            }
-            _ = queue.push(.init(buffer: BatchFrame.end(size: size, epoch: epoch, cursor: cursor), samples: 0, terminal: true))
-        } catch {
-            logger.error("batch stream failed", metadata: ["error": "\(error)", "cursor": "\(cursor)"])
-            _ = queue.push(.init(buffer: BatchFrame.error("\(error)", size: size, epoch: epoch, cursor: cursor),
+        let report = BatchProducer.run(loader) { view, after in
+            let frame = BatchFrame.batch(view, size: size, epoch: epoch, cursor: after, last: view.endPosition == loader.endPosition)
+            return queue.push(.init(buffer: frame, samples: view.count, terminal: false))
+        }
+        switch report.end {
+        case .consumerStopped:
+            return
+        case .finished:
+            _ = queue.push(.init(buffer: BatchFrame.end(size: size, epoch: epoch, cursor: report.cursor), samples: 0, terminal: true))
+        case .failed(let error):
+            logger.error("batch stream failed", metadata: ["error": "\(error)", "cursor": "\(report.cursor)"])
+            _ = queue.push(.init(buffer: BatchFrame.error("\(error)", size: size, epoch: epoch, cursor: report.cursor),
                                  samples: 0, terminal: true))
         }
     }

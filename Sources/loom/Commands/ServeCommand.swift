@@ -1,12 +1,10 @@
 import ArgumentParser
-import Dispatch
 import Foundation
 import Logging
 import LoomLoader
 import LoomServer
-import Synchronization
 
-struct ServeCommand: ParsableCommand {
+struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
         abstract: "Serve the store over HTTP: a JSON API, batch streaming to remote trainers, a web gallery, /metrics.",
@@ -97,7 +95,7 @@ struct ServeCommand: ParsableCommand {
         return token
     }
 
-    func run() throws {
+    func run() async throws {
         let format = logFormat ?? (isatty(STDERR_FILENO) != 0 ? .text : .json)
         LoggingSystem.bootstrap { label in LoomLogHandler(label: label, format: format) }
         let logger = Logger(label: "loom.serve")
@@ -114,27 +112,14 @@ struct ServeCommand: ParsableCommand {
         configuration.sqlConcurrency = sqlConcurrency
         let server = LoomServer(configuration: configuration, logger: logger)
         let json = options.json
-        let failure = Mutex<(any Error)?>(nil)
-        let done = DispatchSemaphore(value: 0)
-        // The root command is synchronous; the server runs on the cooperative pool while this
-        // thread waits for it to stop.
-        Task {
-            do {
-                try await server.run { port in
-                    let url = "http://\(host.contains(":") ? "[\(host)]" : host):\(port)"
-                    if json {
-                        FileHandle.standardOutput.write(Data("{\"listening\":\"\(url)\",\"port\":\(port)}\n".utf8))
-                    } else {
-                        FileHandle.standardError.write(Data("loom serve: listening on \(url)\n".utf8))
-                    }
-                }
-            } catch {
-                failure.withLock { $0 = error }
+        try await server.run { port in
+            let url = "http://\(host.contains(":") ? "[\(host)]" : host):\(port)"
+            if json {
+                FileHandle.standardOutput.write(Data("{\"listening\":\"\(url)\",\"port\":\(port)}\n".utf8))
+            } else {
+                FileHandle.standardError.write(Data("loom serve: listening on \(url)\n".utf8))
             }
-            done.signal()
         }
-        done.wait()
-        if let error = failure.withLock({ $0 }) { throw error }
     }
 }
 

@@ -110,41 +110,40 @@ struct StreamCommand: ParsableCommand {
                 epoch: epoch, batchCount: total, sampleCount: min(loader.endPosition - loader.startPosition, total * batching.batch),
                 startCursor: loader.resumeToken.description)
         }
-        var batches = 0, samples = 0, consumerClosed = false
-        while batches < total {
-            let view: Loader.BatchView
-            do {
-                guard let next = try loader.next() else { break }
-                view = next
-            } catch {
-                ring?.fail("\(error)")
-                throw error
-            }
+        var delivered = 0
+        let report = try BatchProducer.run(loader, limit: total) { view, after in
             if ring != nil {
                 let published = try ring!.publish(
                     count: view.count, pixels: view.pixels, labels: view.labels, positionAfter: view.endPosition,
-                    cursor: loader.resumeToken.description, lastOfEpoch: view.endPosition == loader.endPosition)
+                    cursor: after.description, lastOfEpoch: view.endPosition == loader.endPosition)
                 if !published {
                     // The reader stopped early (a trainer that needed fewer steps): stop too, and
                     // take the name away, since nobody will read the rest.
                     ring!.unlink()
-                    consumerClosed = true
-                    break
+                    return false
                 }
             }
-            batches += 1
-            samples += view.count
+            delivered += 1
             let line = BatchLine(
                 index: view.index, count: view.count,
                 digests: view.samples.map { table.locations[Int($0)].digest.hex }, labels: Array(view.labels),
                 checksum: String(Digest.sha256(view.pixels).hex.prefix(16)))
             if options.json { try Output.jsonLine(line, encoder: encoder) }
-            progress.update(done: batches, total: loader.batchCount, unit: "batch")
+            progress.update(done: delivered, total: loader.batchCount, unit: "batch")
+            return true
         }
+        var consumerClosed = false
+        switch report.end {
+        case .finished: break
+        case .consumerStopped: consumerClosed = true
+        case .failed(let error):
+            ring?.fail("\(error)")
+            throw error
+        }
+        let (batches, samples, skipped) = (report.batches, report.samples, report.skipped)
         progress.finish()
         if !consumerClosed { ring?.finish() }
         let elapsed = (ContinuousClock.now - clock) / .seconds(1)
-        let skipped = loader.skippedSamples
         let summary = Summary(resume: loader.resumeToken.description, batches: batches, samples: samples, skipped: skipped.count,
                               skipped_digests: skipped.map(\.hex), seconds: elapsed, images_per_s: Double(samples) / max(elapsed, 1e-9),
                               shm: shm, consumer_closed: shm == nil ? nil : consumerClosed)
