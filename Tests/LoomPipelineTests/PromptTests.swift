@@ -100,7 +100,7 @@ struct CaptionPromptCatalogTests {
         _ = try CaptionImport.run(writer: writer, file: temp.appending("caps.jsonl"), dataset: "ds", captioner: "blip2")
 
         // Without a map both classes would read "crane": the map tells them apart.
-        let names = ["n01": "crane bird", "n02": "construction crane"]
+        let names: [ExactName: String] = ["n01": "crane bird", "n02": "construction crane"]
         let classPrompts = try PromptBuilder.run(writer: writer, dataset: "ds", strategy: PromptStrategy(name: "class-name"), classNames: names)
         #expect(classPrompts.created == 2)
         let captionPrompts = try PromptBuilder.run(writer: writer, dataset: "ds", strategy: PromptStrategy(name: "class-caption"), classNames: names)
