@@ -12,11 +12,12 @@ line carrying the same "id" ("error" on failure), optionally preceded by progres
 {"id": N, "progress": [done, total]}. Closing stdin ends the worker.
 
 Usage (Loom runs it; by hand only for debugging):
-  torch_trainer.py --rank R --world W --device cpu|cuda|cuda:N [--rendezvous FILE] [--threads T]
+  torch_trainer.py --rank R --world W --device auto|cpu|cuda|cuda:N [--rendezvous FILE] [--threads T]
   torch_trainer.py --self-test
 """
 
 import argparse
+import hashlib
 import io
 import json
 import math
@@ -190,6 +191,8 @@ class Trainer:
         self.model = None
 
     def _device(self, text):
+        if text == "auto":
+            text = "cuda" if torch.cuda.is_available() else "cpu"
         if text == "cpu":
             return torch.device("cpu")
         if text == "cuda" or text.startswith("cuda:"):
@@ -202,7 +205,7 @@ class Trainer:
                                    f"this machine has {torch.cuda.device_count()} CUDA devices")
             torch.cuda.set_device(index)
             return torch.device("cuda", index)
-        raise ValueError(f"--device must be cpu, cuda or cuda:N (got {text!r})")
+        raise ValueError(f"--device must be auto, cpu, cuda or cuda:N (got {text!r})")
 
     def handshake(self):
         precision = {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[self.amp_dtype]
@@ -271,9 +274,15 @@ class Trainer:
         correct = torch.zeros((), dtype=torch.int64, device=self.device)
         images, rate = 0, 0.0
         start = time.monotonic()
+        trace = None
+        if os.environ.get("LOOM_TORCH_TRACE"):
+            # Debugging and tests: which samples this rank trained on (a hash of each sample's pixels).
+            trace = open(os.path.join(os.environ["LOOM_TORCH_TRACE"], f"rank-{self.rank}-epoch-{req['epoch'] + 1}.txt"), "a")
         with ShmRing(req["ring"], open_timeout=120) as ring:
             total = len(ring)
             for done, (pixels, labels) in enumerate(ring, 1):
+                if trace is not None:
+                    trace.writelines(hashlib.sha1(p.tobytes()).hexdigest() + "\n" for p in pixels)
                 x, y = self._input(pixels), self._labels(labels)
                 rate = learning_rate(float(c["learning_rate"]), int(c["warmup_steps"]), int(c["total_steps"]), step)
                 for group in self.optimizer.param_groups:
@@ -294,6 +303,8 @@ class Trainer:
                 images += y.shape[0]
                 step += 1
                 progress(done, total)
+        if trace is not None:
+            trace.close()
         totals = torch.stack([loss_sum, correct.double(), torch.tensor(float(images), dtype=torch.float64, device=self.device)])
         if self.distributed:
             self.dist.all_reduce(totals)
@@ -398,7 +409,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rank", type=int, default=0)
     parser.add_argument("--world", type=int, default=1)
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--device", default="auto")
     parser.add_argument("--rendezvous", help="file for torch.distributed's FileStore (world > 1); must not exist yet")
     parser.add_argument("--threads", type=int, help="torch.set_num_threads")
     parser.add_argument("--self-test", action="store_true")
