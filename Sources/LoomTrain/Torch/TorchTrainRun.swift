@@ -52,7 +52,7 @@ enum TorchTrainRun {
                                        environment: torch.environment)
             var succeeded = false
             defer { if succeeded { ranks.close() } else { ranks.stop() } }
-            let session = Session(store: store, ranks: ranks, world: world, runID: runID, workers: options.workers,
+            let session = Session(store: store, ranks: ranks, workers: options.workers,
                                   prefix: "loom-torch-\(getpid())-\(runID)-\(UUID().uuidString.prefix(6))")
 
             var setup: [String: Any] = [
@@ -152,8 +152,6 @@ enum TorchTrainRun {
     struct Session {
         var store: Store
         var ranks: TorchRanks
-        var world: Int
-        var runID: Int64
         var workers: Int
         /// Ring names start with it (one per run, so two runs on a machine never collide).
         var prefix: String
