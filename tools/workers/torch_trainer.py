@@ -361,8 +361,13 @@ def serve(args):
     sys.stdout = sys.stderr  # library chatter goes to stderr, never into the protocol
 
     def send(obj):
-        out.write(json.dumps(obj, separators=(",", ":")) + "\n")
-        out.flush()
+        try:
+            out.write(json.dumps(obj, separators=(",", ":")) + "\n")
+            out.flush()
+        except BrokenPipeError:
+            # Loom exited (killed, or stopped after another rank failed): nobody to answer.
+            print("torch_trainer: loom closed the pipe; exiting", file=sys.stderr)
+            os._exit(1)
 
     trainer = Trainer(args)
     send(trainer.handshake())
