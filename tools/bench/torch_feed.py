@@ -28,7 +28,7 @@ from loom_client.shm import ShmRing  # noqa: E402
 
 
 def loom_batches(args, device, log):
-    """Batches of `loom stream --shm` epoch after epoch, the next epoch's stream started ahead."""
+    """Batches of `loom stream --shm` epoch after epoch, the next epoch's stream started just ahead."""
     def start(epoch):
         name = f"loom-torch-feed-{os.getpid()}-{uuid.uuid4().hex[:6]}-e{epoch}"
         command = [args.loom, "stream", "--store", args.store, "--selection", "bench:train", "--batch", str(args.batch),
@@ -42,21 +42,26 @@ def loom_batches(args, device, log):
     try:
         for epoch in itertools.count():
             name, process = upcoming
-            upcoming = start(epoch + 1)
+            upcoming = None
             with ShmRing(name, open_timeout=120) as ring:
-                for pixels, labels in ring:
+                for done, (pixels, labels) in enumerate(ring, 1):
+                    if upcoming is None and done >= len(ring) - 4:
+                        # The next epoch's stream starts as this one's last slots are read: it
+                        # overlaps the epoch boundary, not the whole epoch (on few cores it competes).
+                        upcoming = start(epoch + 1)
                     x = torch.from_numpy(pixels).to(device, non_blocking=False)
                     x = ((x.permute(0, 3, 1, 2).float() - mean) / std).contiguous(memory_format=torch.channels_last)
                     yield x, torch.from_numpy(labels.copy()).to(device)
             process.wait()
     finally:
-        name, process = upcoming
-        process.kill()
-        process.wait()
-        try:
-            os.unlink("/dev/shm/" + name)
-        except FileNotFoundError:
-            pass
+        if upcoming is not None:
+            name, process = upcoming
+            process.kill()
+            process.wait()
+            try:
+                os.unlink("/dev/shm/" + name)
+            except FileNotFoundError:
+                pass
 
 
 def torchvision_batches(args, device, torchvision):
