@@ -22,14 +22,18 @@ public enum ExperimentRun {
         /// The report's folder name (default `experiment-<run id>`).
         public var name: String?
         public var blasKernel: String
+        /// Where the torch trainer runs, when the training config's trainer is torch.
+        public var torch: TorchOptions
 
         public init(workers: Int = 1, threads: Int = ProcessInfo.processInfo.activeProcessorCount,
-                    reportsDirectory: String = "reports", name: String? = nil, blasKernel: String = BLAS.coreName) {
+                    reportsDirectory: String = "reports", name: String? = nil, blasKernel: String = BLAS.coreName,
+                    torch: TorchOptions = .init()) {
             self.workers = workers
             self.threads = threads
             self.reportsDirectory = reportsDirectory
             self.name = name
             self.blasKernel = blasKernel
+            self.torch = torch
         }
     }
 
@@ -102,7 +106,7 @@ public enum ExperimentRun {
                 let summary = try TrainRun.run(
                     writer: writer, config: training,
                     options: .init(workers: options.workers, threads: options.threads, resume: true, reuse: true,
-                                   parentRunID: runID, blasKernel: options.blasKernel),
+                                   parentRunID: runID, blasKernel: options.blasKernel, torch: options.torch),
                     onEpoch: { events.epoch(label, $0) }, onStep: events.step)
                 try store.catalog.write { db in
                     try db.execute(sql: "UPDATE runs SET parent_id = ? WHERE id = ?", arguments: [runID, summary.runID])

@@ -81,9 +81,16 @@ public struct TrainSummary: Codable, Sendable, Hashable {
     /// The last checkpoint's blob digest.
     public var checkpoint: String?
     public var perClass: [ClassAccuracy]
+    /// The torch trainer's device (`cpu`, `cuda:0`; with several ranks, rank 0's) and torch version;
+    /// nil for the Swift trainer.
+    public var device: String? = nil
+    public var torchVersion: String? = nil
+    /// Ranks that trained (the torch trainer's `--gpus`); nil for the Swift trainer.
+    public var world: Int? = nil
 
     enum CodingKeys: String, CodingKey {
-        case reused, epochs, model, parameters, loss, seconds, checkpoint
+        case reused, epochs, model, parameters, loss, seconds, checkpoint, device, world
+        case torchVersion = "torch_version"
         case runID = "run_id"
         case resumedFromEpoch = "resumed_from_epoch"
         case trainImages = "train_images"

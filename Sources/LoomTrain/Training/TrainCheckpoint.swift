@@ -1,4 +1,3 @@
-import GRDB
 import LoomStore
 
 /// A run's state after an epoch: model weights and buffers, optimizer momentum, and where the
@@ -53,16 +52,7 @@ struct TrainCheckpoint {
 
     /// The newest checkpoint of a run, read and checked from the store.
     static func latest(runID: Int64, store: Store) throws -> TrainCheckpoint? {
-        let row = try store.catalog.read { db in
-            try Row.fetchOne(db, sql: """
-                SELECT b.digest, b.shard_id, b.offset, b.stored_size, b.raw_size, b.codec, k.epoch
-                FROM checkpoints k JOIN blobs b ON b.id = k.blob_id
-                WHERE k.run_id = ? ORDER BY k.epoch DESC LIMIT 1
-                """, arguments: [runID])
-        }
-        guard let row else { return nil }
-        let location = try BlobLocation(row: row)
-        let bytes = try store.blobs.read(location)
-        return try TrainCheckpoint(decoding: bytes, digest: location.digest)
+        guard let (_, digest, bytes) = try TrainRecorder.latestCheckpoint(runID: runID, store: store) else { return nil }
+        return try TrainCheckpoint(decoding: bytes, digest: digest)
     }
 }

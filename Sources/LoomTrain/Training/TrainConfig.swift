@@ -26,10 +26,14 @@ public struct TrainConfig: Codable, Sendable, Hashable {
     /// RandomResizedCrop's smallest crop, as a fraction of the image area (torchvision: 0.08).
     /// Small images (28-32 px) train better with a larger floor, e.g. 0.35.
     public var cropScale: Double
+    /// Who does the arithmetic: nil is Loom's Swift CPU trainer (and keeps the identities of runs
+    /// made before there was a choice), `.torch` the PyTorch worker. Part of the identity: the two
+    /// train different weights from the same config.
+    public var trainer: Trainer?
 
     public init(train: String, eval: String?, model: String = "resnet-small", epochs: Int, size: Int = 32, batch: Int = 128,
                 seed: Int64 = 0, learningRate: Double = 0.1, momentum: Double = 0.9, weightDecay: Double = 5e-4,
-                nesterov: Bool = false, warmupEpochs: Double = 1, labelSmoothing: Double = 0, cropScale: Double = 0.08) {
+                nesterov: Bool = false, warmupEpochs: Double = 1, labelSmoothing: Double = 0, cropScale: Double = 0.08, trainer: Trainer? = nil) {
         self.train = train
         self.eval = eval
         self.model = model
@@ -44,10 +48,11 @@ public struct TrainConfig: Codable, Sendable, Hashable {
         self.warmupEpochs = warmupEpochs
         self.labelSmoothing = labelSmoothing
         self.cropScale = cropScale
+        self.trainer = trainer == .swift ? nil : trainer
     }
 
     enum CodingKeys: String, CodingKey {
-        case train, eval, model, epochs, size, batch, seed, momentum, nesterov
+        case train, eval, model, epochs, size, batch, seed, momentum, nesterov, trainer
         case learningRate = "learning_rate"
         case weightDecay = "weight_decay"
         case warmupEpochs = "warmup_epochs"
@@ -67,8 +72,15 @@ public struct TrainConfig: Codable, Sendable, Hashable {
         try check(warmupEpochs >= 0 && warmupEpochs.isFinite, "--warmup-epochs must be >= 0 (got \(warmupEpochs))")
         try check(cropScale > 0 && cropScale <= 1, "--crop-scale must be in (0, 1] (got \(cropScale))")
         try check((0..<1).contains(labelSmoothing), "--label-smoothing must be in [0, 1) (got \(labelSmoothing))")
-        try check(ModelSpec.names.contains(model),
-                  "unknown model \"\(model)\"; known: \(ModelSpec.names.joined(separator: ", "))")
+        if trainer == .torch {
+            // Any torchvision classification model: the worker knows the list and names it on a typo.
+            let allowed = Set("abcdefghijklmnopqrstuvwxyz0123456789_-.")
+            try check(!model.isEmpty && model.allSatisfy(allowed.contains),
+                      "--model must be a torchvision model name such as resnet50, or resnet-small (got \"\(model)\")")
+        } else {
+            try check(ModelSpec.names.contains(model),
+                      "unknown model \"\(model)\"; known: \(ModelSpec.names.joined(separator: ", "))")
+        }
     }
 
     /// Sorted-key JSON with the training samples' identity: equal strings, equal runs.
@@ -79,4 +91,12 @@ public struct TrainConfig: Codable, Sendable, Hashable {
         }
         return try CanonicalJSON.text(Identity(config: self, samples: samples))
     }
+}
+
+/// The two trainers behind `loom train --trainer`.
+public enum Trainer: String, Codable, Sendable, CaseIterable {
+    /// Loom's own CPU trainer (OpenBLAS), the default.
+    case swift
+    /// PyTorch in a worker process (tools/workers/torch_trainer.py), on CPU or CUDA, one or more ranks.
+    case torch
 }

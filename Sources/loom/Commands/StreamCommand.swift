@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import LoomLoader
-import LoomServer
 import LoomStore
 
 struct StreamCommand: ParsableCommand {

@@ -79,7 +79,7 @@ struct ExperimentCommand: ParsableCommand {
         let summary = try ExperimentRun.run(
             writer: writer, config: config,
             options: .init(workers: hyper.workers, threads: hyper.threads, reportsDirectory: reports, name: name,
-                           blasKernel: kernel.description),
+                           blasKernel: kernel.description, torch: hyper.torch),
             events: .init(
                 stage: { line.finish(); Output.stderr("== \($0)") },
                 epoch: { _, metrics in line.finish(); Output.stderr("  " + TrainReport.epochLine(metrics, of: hyper.epochs)) },

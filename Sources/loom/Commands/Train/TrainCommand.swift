@@ -16,6 +16,9 @@ struct TrainCommand: ParsableCommand {
             blob; --resume continues the newest unfinished run with the same config and images from it.
             With --json: one line per epoch ("type":"epoch", epoch, loss, train_top1, eval_top1, eval_top5,
             images_per_s) and a summary line ("type":"summary").
+            --trainer torch trains with PyTorch instead (tools/workers/torch_trainer.py; any torchvision model,
+            --device cpu|cuda|cuda:N, --gpus N ranks with torch.distributed), fed by the same loader through
+            shared memory, with the same records; the summary adds device and torch_version.
             """)
 
     @OptionGroup var options: StoreOptions
@@ -33,6 +36,13 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("keep-checkpoints"), help: "Checkpoints kept per run (older ones are dropped; loom gc frees them).")
     var keepCheckpoints = 2
 
+    @Option(name: .customLong("stop-after-epochs"), help: "Stop after this many epochs of this call, leaving the run resumable (--resume).")
+    var stopAfterEpochs: Int?
+
+    func validate() throws {
+        if let stopAfterEpochs, stopAfterEpochs < 1 { throw ValidationError("--stop-after-epochs must be at least 1") }
+    }
+
     func run() throws {
         let kernel = BLAS.selectKernel()
         let config = hyper.config(train: train, eval: eval)
@@ -42,7 +52,7 @@ struct TrainCommand: ParsableCommand {
         let summary = try TrainRun.run(
             writer: writer, config: config,
             options: .init(workers: hyper.workers, threads: hyper.threads, resume: resume, keepCheckpoints: keepCheckpoints,
-                           blasKernel: kernel.description),
+                           stopAfterEpochs: stopAfterEpochs, blasKernel: kernel.description, torch: hyper.torch),
             onEpoch: { metrics in
                 line.finish()
                 if options.json {
@@ -60,7 +70,7 @@ struct TrainCommand: ParsableCommand {
 
 /// The hyper-parameters `loom train` and `loom experiment` share.
 struct TrainingOptions: ParsableArguments {
-    @Option(help: "Model: \(ModelSpec.names.joined(separator: ", ")).")
+    @Option(help: "Model: \(ModelSpec.names.joined(separator: ", ")); with --trainer torch also any torchvision classification model (resnet50, ...).")
     var model = "resnet-small"
 
     @Option(help: "Epochs.")
@@ -99,18 +109,39 @@ struct TrainingOptions: ParsableArguments {
     @Option(help: "Loader decode threads (they overlap training).")
     var workers = 1
 
-    @Option(help: "OpenBLAS threads (default: all cores).")
+    @Option(help: "OpenBLAS threads (default: all cores); with --trainer torch, torch threads split across the ranks.")
     var threads = ProcessInfo.processInfo.activeProcessorCount
+
+    @Option(help: "Who trains: swift (Loom's CPU trainer) or torch (PyTorch in a worker, tools/workers/torch_trainer.py).")
+    var trainer = "swift"
+
+    @Option(help: "--trainer torch: auto, cpu, cuda or cuda:N (auto: CUDA when torch sees a GPU).")
+    var device = "auto"
+
+    @Option(help: "--trainer torch: ranks on this machine (torch.distributed: NCCL on CUDA, gloo on the CPU); --batch is split across them.")
+    var gpus = 1
+
+    @Option(help: "--trainer torch: the Python interpreter (default: $LOOM_PYTHON, else <repo>/.venv/bin/python, else python3).")
+    var python: String?
+
+    var torch: TorchOptions { TorchOptions(device: device, gpus: gpus, python: python) }
 
     func config(train: String, eval: String?) -> TrainConfig {
         TrainConfig(train: train, eval: eval, model: model, epochs: epochs, size: size, batch: batch, seed: seed,
                     learningRate: learningRate, momentum: momentum, weightDecay: weightDecay, nesterov: nesterov,
-                    warmupEpochs: warmupEpochs, labelSmoothing: labelSmoothing, cropScale: cropScale)
+                    warmupEpochs: warmupEpochs, labelSmoothing: labelSmoothing, cropScale: cropScale,
+                    trainer: Trainer(rawValue: trainer))
     }
 
     func validate() throws {
         guard workers >= 1 else { throw ValidationError("--workers must be at least 1") }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        guard let chosen = Trainer(rawValue: trainer) else {
+            throw ValidationError("--trainer must be \(Trainer.allCases.map(\.rawValue).joined(separator: " or ")) (got \"\(trainer)\")")
+        }
+        if chosen == .swift, device != "auto" || gpus != 1 || python != nil {
+            throw ValidationError("--device, --gpus and --python are for --trainer torch")
+        }
     }
 }
 

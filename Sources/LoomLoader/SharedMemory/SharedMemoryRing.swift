@@ -54,6 +54,9 @@ public struct SharedMemoryRing: ~Copyable {
     private let base: UnsafeMutableRawPointer
     /// Batches published so far.
     public private(set) var produced = 0
+    /// Polled while waiting for a free slot: a producer whose run was stopped must not wait for a
+    /// consumer that never attaches (the consumer's death is noticed only once it attached).
+    private let isCancelled: (@Sendable () -> Bool)?
 
     /// `/dev/shm/NAME`, where POSIX shared memory lives on Linux.
     public static func path(_ name: String) -> String { "/dev/shm/" + name }
@@ -72,9 +75,10 @@ public struct SharedMemoryRing: ~Copyable {
     /// - Parameters:
     ///   - batchCount: batches this stream will publish (a reader can size its loop).
     ///   - startCursor: the resume token where the stream starts.
+    ///   - isCancelled: when it returns true, a waiting ``publish`` gives up (returning false).
     /// - Throws: ``SharedMemoryRingError`` when the name is taken or a syscall fails.
     public init(name: String, layout: SharedMemoryRingLayout, epoch: Int, batchCount: Int, sampleCount: Int,
-                startCursor: String) throws(SharedMemoryRingError) {
+                startCursor: String, isCancelled: (@Sendable () -> Bool)? = nil) throws(SharedMemoryRingError) {
         try Self.checkName(name)
         guard layout.slotCount >= 1, layout.batch >= 1, layout.height >= 1, layout.width >= 1, layout.channels >= 1 else {
             throw SharedMemoryRingError(.invalidArgument, "shared-memory ring needs at least one slot and a non-empty batch")
@@ -107,6 +111,7 @@ public struct SharedMemoryRing: ~Copyable {
         self.layout = layout
         self.descriptor = fd
         self.base = mapped
+        self.isCancelled = isCancelled
 
         typealias H = SharedMemoryRingLayout.Header
         store(SharedMemoryRingLayout.version, at: H.version)
@@ -199,11 +204,12 @@ public struct SharedMemoryRing: ~Copyable {
         return false
     }
 
-    /// Waits until slot `k % slotCount` is free; false when the consumer went away instead.
+    /// Waits until slot `k % slotCount` is free; false when the consumer went away (or the
+    /// producer was cancelled) instead.
     private func waitForSlot(_ k: Int) -> Bool {
         var pause: UInt32 = 20
         while k - consumed >= layout.slotCount {
-            if consumerGone {
+            if consumerGone || isCancelled?() == true {
                 setState(.abandoned)
                 return false
             }

@@ -1,0 +1,56 @@
+import Foundation
+
+/// Where and how `loom train --trainer torch` runs: operational settings, not part of the run's
+/// identity (like threads; the global batch, the recipe and the data are).
+public struct TorchOptions: Sendable, Hashable {
+    /// `auto` (CUDA when torch sees a GPU, else the CPU), `cpu`, `cuda` or `cuda:N`; with several
+    /// ranks, rank R uses `cuda:N+R`.
+    public var device: String
+    /// Ranks on this machine (torch.distributed: NCCL on CUDA, gloo on the CPU); each gets
+    /// `batch / gpus` samples a step from its own rank of the loader.
+    public var gpus: Int
+    /// `--python PATH`; nil: ``PythonInterpreter/resolve(explicit:environment:repository:)``.
+    public var python: String?
+    /// Environment of the worker processes (and where `LOOM_PYTHON` / `LOOM_TORCH_TRAINER` are read).
+    public var environment: [String: String]
+
+    public static let workerPath = "tools/workers/torch_trainer.py"
+    /// Overrides where the worker script is.
+    public static let workerEnvironmentKey = "LOOM_TORCH_TRAINER"
+
+    public init(device: String = "auto", gpus: Int = 1, python: String? = nil,
+                environment: [String: String] = ProcessInfo.processInfo.environment) {
+        self.device = device
+        self.gpus = gpus
+        self.python = python
+        self.environment = environment
+    }
+
+    func validate(batch: Int) throws {
+        let devices = ["auto", "cpu", "cuda"]
+        let indexed = device.hasPrefix("cuda:") && Int(device.dropFirst(5)).map { $0 >= 0 } == true
+        guard devices.contains(device) || indexed else {
+            throw TrainError("--device must be auto, cpu, cuda or cuda:N (got \"\(device)\")")
+        }
+        guard (1...64).contains(gpus) else { throw TrainError("--gpus must be 1...64 (got \(gpus))") }
+        guard batch % gpus == 0, batch / gpus >= 2 else {
+            throw TrainError("--batch \(batch) must split evenly into --gpus \(gpus) ranks of at least 2 samples (batch norm)")
+        }
+    }
+
+    /// The interpreter and the worker script, or an error saying how to point Loom at them.
+    func launch() throws -> (python: String, script: String) {
+        let repository = PythonInterpreter.repository(containing: Self.workerPath)
+        let python = PythonInterpreter.resolve(explicit: python, environment: environment, repository: repository)
+        if let script = environment[Self.workerEnvironmentKey], !script.isEmpty {
+            guard FileManager.default.fileExists(atPath: script) else {
+                throw TrainError("\(Self.workerEnvironmentKey)=\(script): no such file")
+            }
+            return (python, script)
+        }
+        guard let repository else {
+            throw TrainError("cannot find \(Self.workerPath) above the loom executable or the current directory; run loom from the repository or set \(Self.workerEnvironmentKey)=PATH")
+        }
+        return (python, repository + "/" + Self.workerPath)
+    }
+}

@@ -1,0 +1,218 @@
+import Foundation
+import Glibc
+import LoomLoader
+import LoomStore
+
+/// `loom train --trainer torch`: the same run as ``TrainRun`` (identity, run row, samples,
+/// epoch rows, checkpoints, resume, summary, through ``TrainRecorder``), with the arithmetic in
+/// PyTorch workers (tools/workers/torch_trainer.py), one per rank.
+///
+/// Loom keeps the data: every epoch each rank's batches come from its own rank of the loader
+/// (`rank/world`, padded so every rank takes the same number of steps) through a shared-memory
+/// ring, and rank 0 evaluates on the eval selection through another. After every epoch rank 0
+/// writes the checkpoint (a tar: `model.safetensors`, `optimizer.pt`, `loom.json`), which is
+/// committed as a blob with the epoch's row.
+enum TorchTrainRun {
+    static let checkpointMediaType = "application/x-loom-torch-checkpoint+tar"
+
+    static func run(writer: StoreWriter, config: TrainConfig, options: TrainRun.Options,
+                    onEpoch: (EpochMetrics) -> Void, onStep: TrainRun.StepProgress?) throws -> TrainSummary {
+        let start = ContinuousClock.now
+        try config.validate()
+        let torch = options.torch
+        try torch.validate(batch: config.batch)
+        let store = writer.store
+        let spec = TransformSpec(size: config.size, augment: .train, scale: config.cropScale...1.0)
+        let trainTable = try SampleTable.load(store, selection: Selection(parsing: config.train), cacheShortSide: spec.evalResize)
+        let evalTable = try config.eval.map { try SampleTable.load(store, selection: Selection(parsing: $0), cacheShortSide: spec.evalResize) }
+        try TrainRecorder.checkLabelSpace(store: store, config: config)
+        guard trainTable.count >= config.batch else {
+            throw TrainError("training selection \(config.train) has \(trainTable.count) images, fewer than one batch of \(config.batch)")
+        }
+        let identity = try config.identity(samples: SampleSetIdentity(trainTable))
+        if options.reuse, let finished = try TrainRecorder.finishedRun(identity: identity, store: store) { return finished }
+        let launch = try torch.launch()
+
+        let world = torch.gpus
+        let perRank = config.batch / world
+        let sampler = SamplerConfig(seed: UInt64(bitPattern: config.seed), world: world, remainder: .pad)
+        let stepsPerEpoch = EpochPlan(table: trainTable, config: sampler, epoch: 0).order.count / perRank
+        guard stepsPerEpoch >= 1 else {
+            throw TrainError("training selection \(config.train) gives each of \(world) ranks fewer than one batch of \(perRank)")
+        }
+
+        let (runID, resumed) = try TrainRecorder.beginRun(writer: writer, identity: identity, table: trainTable, config: config,
+                                                          resume: options.resume, parentRunID: options.parentRunID)
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("loom-torch-\(getpid())-\(UUID().uuidString.prefix(8))").path
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        do {
+            try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+            let ranks = try TorchRanks(python: launch.python, script: launch.script, world: world, device: torch.device,
+                                       threads: max(1, options.threads / world), rendezvous: work + "/rendezvous",
+                                       environment: torch.environment)
+            var succeeded = false
+            defer { if succeeded { ranks.close() } else { ranks.stop() } }
+            let session = Session(store: store, ranks: ranks, workers: options.workers,
+                                  prefix: "loom-torch-\(getpid())-\(runID)-\(UUID().uuidString.prefix(6))")
+
+            var setup: [String: Any] = [
+                "model": config.model, "classes": trainTable.classNames.count, "size": config.size, "seed": config.seed,
+                "learning_rate": config.learningRate, "momentum": config.momentum, "weight_decay": config.weightDecay,
+                "nesterov": config.nesterov, "label_smoothing": config.labelSmoothing,
+                "warmup_steps": Int((config.warmupEpochs * Double(stepsPerEpoch)).rounded()),
+                "total_steps": stepsPerEpoch * config.epochs,
+            ]
+            if resumed, let checkpoint = try TrainRecorder.latestCheckpoint(runID: runID, store: store) {
+                let path = work + "/resume.tar"
+                guard FileManager.default.createFile(atPath: path, contents: Data(checkpoint.bytes)) else {
+                    throw TrainError("cannot write \(path)")
+                }
+                setup["checkpoint"] = path
+            }
+            let ready = try ranks.request("setup", Dictionary(uniqueKeysWithValues: (0..<world).map { ($0, setup) }))[0]!
+            let parameters = try Self.int(ready, "parameters")
+            var firstEpoch = 0
+            var step = 0
+            if setup["checkpoint"] != nil {
+                guard ready["identity"] as? String == identity else {
+                    throw TrainError("run \(runID)'s checkpoint was made with another config; start a new run without --resume")
+                }
+                firstEpoch = try Self.int(ready, "epoch")
+                step = try Self.int(ready, "step")
+            }
+
+            var trainedImages = 0
+            var trainSeconds = 0.0
+            var last: (metrics: EpochMetrics, evaluation: Evaluation?)?
+            var lastCheckpoint: Digest?
+            for epoch in firstEpoch..<config.epochs {
+                if let limit = options.stopAfterEpochs, epoch - firstEpoch >= limit { break }
+                let epochStart = ContinuousClock.now
+                let plans = (0..<world).map { rank in
+                    var rankSampler = sampler
+                    rankSampler.rank = rank
+                    return RingFeeder.Plan(table: trainTable, spec: spec, sampler: rankSampler, epoch: epoch, batch: perRank,
+                                           workers: options.workers, dropLast: true)
+                }
+                let trained = try session.feed(op: "train", plans: plans, tag: "e\(epoch + 1)", extra: ["epoch": epoch, "step": step]) {
+                    onStep?(epoch + 1, $0, $1)
+                }[0]!
+                let trainTime = (ContinuousClock.now - epochStart) / .seconds(1)
+                let images = try Self.int(trained, "images")
+                step = try Self.int(trained, "step")
+                trainedImages += images
+                trainSeconds += trainTime
+                let evaluation = try evalTable.map { try session.evaluate($0, size: config.size, batch: config.batch) }
+                let metrics = EpochMetrics(
+                    epoch: epoch + 1, loss: try Self.double(trained, "loss_sum") / Double(max(images, 1)),
+                    trainTop1: Double(try Self.int(trained, "correct")) / Double(max(images, 1)),
+                    evalTop1: evaluation?.top1, evalTop5: evaluation?.top5, imagesPerSecond: Double(images) / trainTime,
+                    seconds: (ContinuousClock.now - epochStart) / .seconds(1),
+                    learningRate: try Self.double(trained, "learning_rate"))
+                let cursor = ResumeToken(seed: sampler.seed, epoch: epoch + 1, position: 0, rank: 0, world: world).description
+                let path = work + "/epoch-\(epoch + 1).tar"
+                _ = try ranks.request("checkpoint", [0: ["path": path, "meta": [
+                    "epoch": epoch + 1, "step": step, "cursor": cursor, "identity": identity,
+                ] as [String: Any]]])
+                let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+                try? FileManager.default.removeItem(atPath: path)
+                lastCheckpoint = try TrainRecorder.commitEpoch(
+                    writer: writer, runID: runID, metrics: metrics, checkpoint: bytes, mediaType: checkpointMediaType,
+                    cursor: cursor, keep: options.keepCheckpoints)
+                last = (metrics, evaluation)
+                onEpoch(metrics)
+            }
+
+            if last == nil, firstEpoch == config.epochs {
+                // Killed after the last epoch's commit but before the run was marked finished.
+                let evaluation = try evalTable.map { try session.evaluate($0, size: config.size, batch: config.batch) }
+                last = (try TrainRecorder.storedMetrics(runID: runID, epoch: firstEpoch, store: store), evaluation)
+                lastCheckpoint = try TrainRecorder.latestCheckpointDigest(runID: runID, store: store)
+            }
+            let finalEpoch = last?.metrics.epoch ?? firstEpoch
+            let summary = TrainSummary(
+                runID: runID, reused: false, resumedFromEpoch: firstEpoch, epochs: finalEpoch, model: config.model,
+                parameters: parameters, trainImages: trainTable.count, evalImages: last?.evaluation?.images ?? 0,
+                loss: last?.metrics.loss ?? .nan, trainTop1: last?.metrics.trainTop1 ?? 0, evalTop1: last?.metrics.evalTop1,
+                evalTop5: last?.metrics.evalTop5, imagesPerSecond: trainSeconds > 0 ? Double(trainedImages) / trainSeconds : 0,
+                seconds: (ContinuousClock.now - start) / .seconds(1), blasKernel: "torch \(ranks.handshake.precision)",
+                checkpoint: lastCheckpoint?.hex, perClass: last?.evaluation?.perClass ?? [],
+                device: ranks.handshake.device, torchVersion: ranks.handshake.torchVersion, world: world)
+            // Stopped early (stopAfterEpochs), the run stays `running`: resumable.
+            if finalEpoch == config.epochs { try TrainRecorder.finish(runID: runID, summary: summary, store: store) }
+            succeeded = true
+            return summary
+        } catch {
+            TrainRecorder.markFailed(runID: runID, error: error, store: store)
+            throw error
+        }
+    }
+
+    /// The ranks of one run and the rings that feed them.
+    struct Session {
+        var store: Store
+        var ranks: TorchRanks
+        var workers: Int
+        /// Ring names start with it (one per run, so two runs on a machine never collide).
+        var prefix: String
+
+        /// Starts one feeder per plan (rank), sends `op` with each rank's ring, waits for every
+        /// answer and every feeder. On any failure every feeder is stopped and its ring removed;
+        /// a loader's failure is reported rather than the worker's view of it.
+        func feed(op: String, plans: [RingFeeder.Plan], tag: String, extra: [String: Any],
+                  progress: @escaping (Int, Int) -> Void) throws -> [Int: [String: Any]] {
+            let feeders = plans.enumerated().map { rank, plan in
+                RingFeeder(name: "\(prefix)-\(tag)-r\(rank)", store: store, plan: plan)
+            }
+            do {
+                var payloads: [Int: [String: Any]] = [:]
+                for (rank, feeder) in feeders.enumerated() { payloads[rank] = extra.merging(["ring": feeder.name]) { $1 } }
+                let answers = try ranks.request(op, payloads, progress: progress)
+                for feeder in feeders { try feeder.wait() }
+                return answers
+            } catch {
+                for feeder in feeders { feeder.cancel() }
+                var loaderFailure: (any Error)?
+                for feeder in feeders {
+                    do { try feeder.wait() } catch { loaderFailure = loaderFailure ?? error }
+                    feeder.discard()
+                }
+                throw loaderFailure ?? error
+            }
+        }
+
+        /// Rank 0 evaluates the whole selection (resize + centre crop, in order), as the Swift trainer does.
+        func evaluate(_ table: SampleTable, size: Int, batch: Int) throws -> Evaluation {
+            let plan = RingFeeder.Plan(table: table, spec: TransformSpec(size: size, augment: .eval), sampler: SamplerConfig(seed: 0),
+                                       epoch: 0, batch: batch, workers: workers, dropLast: false)
+            let answer = try feed(op: "evaluate", plans: [plan], tag: "eval-\(UUID().uuidString.prefix(4))", extra: [:]) { _, _ in }[0]!
+            let correct = try (answer["per_class_correct"] as? [NSNumber]).orThrow("per_class_correct").map(\.intValue)
+            let total = try (answer["per_class_total"] as? [NSNumber]).orThrow("per_class_total").map(\.intValue)
+            guard correct.count == total.count else { throw TrainError("the torch trainer's evaluation has mismatched per-class counts") }
+            let images = try TorchTrainRun.int(answer, "images")
+            let n = Double(max(images, 1))
+            return Evaluation(
+                images: images, top1: Double(try TorchTrainRun.int(answer, "top1_correct")) / n,
+                top5: Double(try TorchTrainRun.int(answer, "top5_correct")) / n,
+                perClass: correct.indices.map { label in
+                    ClassAccuracy(label: label, name: label < table.classNames.count ? table.classNames[label] : "\(label)",
+                                  correct: correct[label], total: total[label])
+                })
+        }
+    }
+
+    static func int(_ answer: [String: Any], _ key: String) throws -> Int {
+        try (answer[key] as? NSNumber).orThrow(key).intValue
+    }
+
+    static func double(_ answer: [String: Any], _ key: String) throws -> Double {
+        try (answer[key] as? NSNumber).orThrow(key).doubleValue
+    }
+}
+
+private extension Optional {
+    func orThrow(_ key: String) throws -> Wrapped {
+        guard let self else { throw TrainError("the torch trainer's answer has no \"\(key)\"") }
+        return self
+    }
+}
