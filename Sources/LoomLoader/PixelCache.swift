@@ -1,4 +1,3 @@
-import GRDB
 import LoomParallel
 import LoomStore
 
@@ -62,14 +61,9 @@ public enum PixelCache {
         func flush() throws {
             let rows = pending
             pending.removeAll()
-            try writer.commit { db, _ in
-                let insert = try db.cachedStatement(sql: """
-                    INSERT OR REPLACE INTO pixel_cache (blob_id, short_side, cache_blob_id, width, height)
-                    SELECT s.id, ?, c.id, ?, ? FROM blobs s, blobs c WHERE s.digest = ? AND c.digest = ?
-                    """)
-                for row in rows {
-                    try insert.execute(arguments: [shortSide, row.width, row.height, row.source, row.cache])
-                }
+            try writer.transaction { tx in
+                try tx.pixelCache.put(rows.map { PixelCacheEntry(source: $0.source, cache: $0.cache, width: $0.width, height: $0.height) },
+                                      shortSide: shortSide)
             }
         }
         var done = 0

@@ -1,4 +1,3 @@
-import GRDB
 import LoomStore
 
 /// The samples of a selection, as flat index arrays: everything the loader needs per sample
@@ -27,54 +26,47 @@ public struct SampleTable: Sendable {
     /// - Parameter cacheShortSide: look up pixel-cache entries at this short side.
     public static func load(_ store: Store, selection: Selection, cacheShortSide: Int? = nil) throws -> SampleTable {
         var table = SampleTable()
-        try store.catalog.read { db in
+        try store.read { catalog in
             for component in selection.components {
-                guard let datasetID = try DatasetCatalog.datasetID(db, name: component.dataset) else {
+                guard let dataset = try catalog.datasets.dataset(named: component.dataset) else {
                     throw LoaderError("no dataset named \"\(component.dataset)\"", code: .notFound)
                 }
                 if table.classNames.isEmpty {
-                    table.classNames = try String.fetchAll(db, sql: "SELECT wnid FROM classes WHERE dataset_id = ? ORDER BY label",
-                                                           arguments: [datasetID])
+                    table.classNames = try catalog.datasets.classes(of: dataset.id).map(\.wnid)
                 }
-                let classFilter = try component.classes.map { try classIDs($0, dataset: component.dataset, datasetID: datasetID, db) }
+                let classFilter = try component.classes.map { names in
+                    try Set(names.map { name in
+                        guard let id = try catalog.datasets.classID(matching: name, in: dataset.id) else {
+                            throw LoaderError("dataset \"\(component.dataset)\" has no class \"\(name)\"", code: .notFound)
+                        }
+                        return id
+                    })
+                }
                 let start = table.count
-                let rows: RowCursor
+                let source: SampleSource
                 switch component.source {
                 case .real(let split):
-                    guard let splitID = try Int64.fetchOne(db, sql: "SELECT id FROM splits WHERE dataset_id = ? AND name = ?",
-                                                           arguments: [datasetID, split]) else {
+                    guard let split = try catalog.datasets.split(named: split, of: dataset.id) else {
                         throw LoaderError("dataset \"\(component.dataset)\" has no split \"\(split)\"", code: .notFound)
                     }
-                    rows = try Row.fetchCursor(db, sql: """
-                        SELECT r.blob_id, r.class_id, \(sampleColumns)
-                        FROM real_images r
-                        \(sampleJoins(classColumn: "r.class_id"))
-                        WHERE r.split_id = ?
-                        ORDER BY r.path
-                        """, arguments: [cacheShortSide ?? -1, splitID])
+                    source = .real(splitID: split.id)
                 case .synthetic(let strategy):
-                    rows = try Row.fetchCursor(db, sql: """
-                        SELECT r.blob_id, p.class_id, \(sampleColumns)
-                        FROM synthetic_images r
-                        JOIN prompts p ON p.id = r.prompt_id
-                        \(sampleJoins(classColumn: "p.class_id"))
-                        WHERE p.dataset_id = ? AND p.strategy = ?
-                        ORDER BY r.id
-                        """, arguments: [cacheShortSide ?? -1, datasetID, strategy])
+                    source = .synthetic(datasetID: dataset.id, strategy: strategy)
                 }
-                while let row = try rows.next() {
-                    if let filter = classFilter, !filter.contains(row["class_id"]) { continue }
-                    try table.append(row)
+                try catalog.samples.forEachSample(source, cacheShortSide: cacheShortSide) { sample in
+                    if let filter = classFilter, !filter.contains(sample.classID) { return }
+                    table.append(sample)
                 }
                 guard table.count > start else {
+                    // Nothing to load is a missing thing, like a missing dataset: the service answers 404.
                     switch component.source {
                     case .real:
-                        throw LoaderError("selection \(component.name) has no images")
+                        throw LoaderError("selection \(component.name) has no images", code: .notFound)
                     case .synthetic(let strategy):
                         throw LoaderError("""
                             selection \(component.name) has no images: generate them first \
                             (loom prompts --dataset \(component.dataset) --strategy \(strategy), then loom generate)
-                            """)
+                            """, code: .notFound)
                     }
                 }
                 table.components.append((start..<table.count, component.weight))
@@ -83,44 +75,11 @@ public struct SampleTable: Sendable {
         return table
     }
 
-    /// The blob, label and pixel-cache columns every sample query selects (`r` is the image row).
-    private static let sampleColumns = """
-        b.digest, b.shard_id, b.offset, b.stored_size, b.raw_size, b.codec, c.label,
-        cb.digest AS c_digest, cb.shard_id AS c_shard_id, cb.offset AS c_offset, cb.stored_size AS c_stored_size,
-        cb.raw_size AS c_raw_size, cb.codec AS c_codec, pc.width AS c_width, pc.height AS c_height
-        """
-    private static func sampleJoins(classColumn: String) -> String {
-        """
-        JOIN blobs b ON b.id = r.blob_id
-        JOIN classes c ON c.id = \(classColumn)
-        LEFT JOIN pixel_cache pc ON pc.blob_id = r.blob_id AND pc.short_side = ?
-        LEFT JOIN blobs cb ON cb.id = pc.cache_blob_id
-        """
-    }
-
-    private static func classIDs(_ names: [String], dataset: String, datasetID: Int64, _ db: Database) throws -> [Int64] {
-        try names.map { name in
-            guard let id = try Int64.fetchOne(db, sql: """
-                SELECT id FROM classes WHERE dataset_id = ? AND (wnid = ? OR name = ? OR prompt_name = ?)
-                """, arguments: [datasetID, name, name, name]) else {
-                throw LoaderError("dataset \"\(dataset)\" has no class \"\(name)\"", code: .notFound)
-            }
-            return id
-        }
-    }
-
-    private mutating func append(_ row: Row) throws {
-        blobIDs.append(row["blob_id"])
-        locations.append(try BlobLocation(row: row))
-        labels.append(Int32(row["label"] as Int))
-        if let digest = row["c_digest"] as Digest?, let codec = ShardFormat.Codec(name: row["c_codec"]) {
-            cached.append(CachedPixels(
-                location: BlobLocation(digest: digest, shardID: row["c_shard_id"], offset: row["c_offset"],
-                                       storedSize: row["c_stored_size"], rawSize: row["c_raw_size"], codec: codec),
-                width: row["c_width"], height: row["c_height"]))
-        } else {
-            cached.append(nil)
-        }
+    private mutating func append(_ sample: SampleRecord) {
+        blobIDs.append(sample.blobID)
+        locations.append(sample.location)
+        labels.append(Int32(sample.label))
+        cached.append(sample.cached.map { CachedPixels(location: $0.location, width: $0.width, height: $0.height) })
     }
 
     /// How many samples have a pixel-cache image.

@@ -17,6 +17,8 @@ public final class Store: Sendable {
     public let catalog: Catalog
     public let blobs: BlobReader
     public let access: Access
+    /// The catalog's read repositories (see ``CatalogReader``); writes go through ``makeWriter(options:)``.
+    public let reader: any CatalogReader
 
     /// Opens (or, with `.readWrite`, creates) the store at `layout.root`.
     /// - Throws: `StoreError.noStore` when a read-only open finds no catalog.
@@ -40,7 +42,11 @@ public final class Store: Sendable {
         }
         catalog = try Catalog(path: layout.catalogPath, readOnly: access == .readOnly)
         blobs = BlobReader(layout: layout, catalog: catalog)
+        reader = SQLiteCatalogReader(pool: catalog.pool)
     }
+
+    /// Reads one consistent snapshot of the catalog: `store.read { $0.runs.run(id: id) }`.
+    public func read<T>(_ body: (any CatalogSnapshot) throws -> T) throws -> T { try reader.read(body) }
 
     /// Takes the store's writer lock and recovers from any crash (see ``StoreWriter``).
     public func makeWriter(options: StoreWriter.Options = .init()) throws -> StoreWriter {

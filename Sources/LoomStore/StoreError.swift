@@ -18,6 +18,8 @@ public struct StoreError: Error, CustomStringConvertible, Sendable {
         public static let timedOut = Code(rawValue: "timed-out")
         /// A user SQL statement was stopped from outside (its client went away, or a shutdown).
         public static let cancelled = Code(rawValue: "cancelled")
+        /// The catalog's state forbids the change (finishing a run that already finished).
+        public static let conflict = Code(rawValue: "conflict")
     }
 
     public var code: Code

@@ -33,6 +33,17 @@ struct APIError: Error, HTTPResponseError, CustomStringConvertible {
 
     struct ErrorBody: Encodable { var error: String }
 
+    /// The HTTP status of each error code (docs/catalog-boundary.md): decided by the code, never the message.
+    static func status(for code: LoomErrorCode) -> HTTPResponse.Status {
+        switch code {
+        case .notFound: .notFound
+        case .invalidInput: .badRequest
+        case .conflict: .conflict
+        case .unavailable: .serviceUnavailable
+        case .corrupt, .internal: .internalServerError
+        }
+    }
+
     /// The HTTP reading of an error thrown by the store, the loader, the pipeline or ingest.
     static func from(_ error: any Error) -> APIError {
         switch error {
@@ -40,22 +51,12 @@ struct APIError: Error, HTTPResponseError, CustomStringConvertible {
             return error
         case let error as HTTPError:
             return APIError(error.status, error.body ?? error.status.reasonPhrase, headers: error.headers)
-        case let error as StoreError:
-            switch error.code {
-            case .notFound: return APIError(.notFound, error.description)
-            case .ambiguous, .invalidArgument: return APIError(.badRequest, error.description)
-            case .locked: return APIError(.conflict, error.description)
-            case .noStore, .schema: return APIError(.serviceUnavailable, error.description)
-            default: return APIError(.internalServerError, error.description)
-            }
-        case let error as LoaderError:
-            // The loader names what is missing in its message; a missing dataset, split or
-            // class is a 404, anything else it refuses is a bad request.
-            let missing = ["no dataset named", "has no split", "has no class", "has no images"]
-            let isMissing = missing.contains { error.message.contains($0) }
-            return APIError(isMissing ? .notFound : .badRequest, error.message)
+        case let error as any CodedError:
+            return APIError(status(for: error.errorCode), error.description)
         case let error as PipelineError:
-            return APIError(error.description.hasPrefix("no dataset") ? .notFound : .badRequest, error.description)
+            // No code yet (it comes with the pipeline's move onto the repositories): routes look up
+            // what may be missing through the repositories first, so what is left is the request's fault.
+            return APIError(.badRequest, error.description)
         case let error as IngestError:
             return APIError(.badRequest, error.description)
         default:

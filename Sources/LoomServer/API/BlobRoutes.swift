@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import Hummingbird
 import LoomStore
 
@@ -22,11 +21,12 @@ enum BlobRoutes {
         _ = try QueryParameters(request, allowed: [])
         let text = try CatalogRoutes.digestParameter(context)
         let meta = try await state.store.read { store -> Meta in
-            let digest = try RealImageListing.resolveDigest(store, text)
-            guard let row = try store.catalog.read({ db in
-                try Row.fetchOne(db, sql: "SELECT media_type, raw_size FROM blobs WHERE digest = ?", arguments: [digest])
-            }) else { throw APIError(.notFound, "no blob \(digest.hex)") }
-            return Meta(digest: digest, mediaType: row["media_type"], size: row["raw_size"])
+            let blob = try store.read { catalog -> BlobRecord in
+                let digest = try catalog.blobs.resolve(text)
+                guard let blob = try catalog.blobs.blob(digest) else { throw APIError(.notFound, "no blob \(digest.hex)") }
+                return blob
+            }
+            return Meta(digest: blob.location.digest, mediaType: blob.mediaType, size: blob.location.rawSize)
         }
         let etag = "\"\(meta.digest.hex)\""
         var headers: HTTPFields = [

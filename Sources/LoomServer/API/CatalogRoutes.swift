@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import Hummingbird
 import LoomPipeline
 import LoomStore
@@ -42,26 +41,12 @@ enum CatalogRoutes {
 
     static func datasetList(_ store: Store) throws -> [DatasetEntry] {
         let stats = try StoreStats.collect(store)
-        let derived = try store.catalog.read { db in
-            var counts: [String: (Int, Int, Int)] = [:]
-            for row in try Row.fetchAll(db, sql: """
-                SELECT d.name,
-                       (SELECT count(*) FROM captions c JOIN real_images r ON r.id = c.real_image_id
-                          JOIN splits s ON s.id = r.split_id WHERE s.dataset_id = d.id) AS captions,
-                       (SELECT count(*) FROM prompts p WHERE p.dataset_id = d.id) AS prompts,
-                       (SELECT count(*) FROM synthetic_images si JOIN prompts p ON p.id = si.prompt_id
-                          WHERE p.dataset_id = d.id) AS synthetic
-                FROM datasets d
-                """) {
-                counts[row["name"]] = (row["captions"], row["prompts"], row["synthetic"])
-            }
-            return counts
-        }
+        let derived = try store.read { try $0.datasets.derivedCounts() }
         return stats.datasets.map { d in
-            let (captions, prompts, synthetic) = derived[d.name] ?? (0, 0, 0)
+            let counts = derived[d.name] ?? DerivedCounts()
             return DatasetEntry(name: d.name, images: d.images, classes: d.classes,
                                 splits: d.splits.map { .init(name: $0.name, images: $0.images) },
-                                captions: captions, prompts: prompts, synthetic: synthetic)
+                                captions: counts.captions, prompts: counts.prompts, synthetic: counts.synthetic)
         }
     }
 
@@ -87,25 +72,9 @@ enum CatalogRoutes {
     }
 
     static func classList(_ store: Store, dataset: String?) throws -> [ClassEntry] {
-        try store.catalog.read { db in
-            if let dataset { try requireDataset(db, dataset) }
-            return try Row.fetchAll(db, sql: """
-                SELECT d.name AS dataset, c.label, c.wnid, c.name, c.prompt_name,
-                       (SELECT count(*) FROM real_images r WHERE r.class_id = c.id) AS images
-                FROM classes c JOIN datasets d ON d.id = c.dataset_id
-                WHERE (? IS NULL OR d.name = ?)
-                ORDER BY d.name, c.label
-                """, arguments: [dataset, dataset]).map {
-                ClassEntry(dataset: $0["dataset"], label: $0["label"], wnid: $0["wnid"], name: $0["name"],
-                           promptName: $0["prompt_name"], images: $0["images"])
-            }
-        }
-    }
-
-    static func requireDataset(_ db: Database, _ name: String) throws {
-        guard try DatasetCatalog.datasetID(db, name: name) != nil else {
-            let known = try String.fetchAll(db, sql: "SELECT name FROM datasets ORDER BY name")
-            throw APIError(.notFound, "no dataset named \"\(name)\" (datasets: \(known.isEmpty ? "none" : known.joined(separator: ", ")))")
+        try store.read { try $0.datasets.classSummaries(dataset: dataset, countSynthetic: false) }.map {
+            ClassEntry(dataset: $0.dataset, label: $0.class.label, wnid: $0.class.wnid, name: $0.class.name,
+                       promptName: $0.class.promptName, images: $0.images)
         }
     }
 
@@ -147,22 +116,13 @@ enum CatalogRoutes {
         let dataset = try query.name("dataset"), split = try query.name("split"), className = try query.name("class")
         if split != nil && dataset == nil { throw APIError.badParameter("split", "needs dataset too") }
         let (offset, limit) = try paging(query)
-        let page = try await state.store.read { store in
-            try store.catalog.read { db -> Page<RealImageEntry> in
-                if let dataset {
-                    try requireDataset(db, dataset)
-                    if let split, try Int.fetchOne(db, sql: """
-                        SELECT count(*) FROM splits s JOIN datasets d ON d.id = s.dataset_id WHERE d.name = ? AND s.name = ?
-                        """, arguments: [dataset, split]) == 0 {
-                        throw APIError(.notFound, "dataset \"\(dataset)\" has no split \"\(split)\"")
-                    }
-                }
-                let rows = try RealImageListing.page(db, dataset: dataset, split: split, className: className,
-                                                     offset: offset, limit: limit + 1)
-                let entries = rows.prefix(limit)
-                return Page(items: Array(entries), key: "images", offset: offset, limit: limit,
-                            nextOffset: rows.count > limit ? offset + limit : nil)
+        let page = try await state.store.read { store -> Page<RealImageEntry> in
+            let rows = try store.read { catalog in
+                try catalog.datasets.realImages(RealImageFilter(dataset: dataset, split: split, className: className),
+                                                offset: offset, limit: limit + 1)
             }
+            return Page(items: Array(rows.prefix(limit)), key: "images", offset: offset, limit: limit,
+                        nextOffset: rows.count > limit ? offset + limit : nil)
         }
         return JSONBody.response(page)
     }

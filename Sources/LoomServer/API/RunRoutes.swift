@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import Hummingbird
 import LoomStore
 
@@ -46,16 +45,16 @@ enum RunRoutes {
             try c.encode(parentID, forKey: .parentID)
         }
 
-        init(row: Row) {
-            id = row["id"]
-            stage = row["stage"]
-            dataset = row["dataset"]
-            status = row["status"]
-            config = JSONValue(parsing: row["config"])
-            summary = JSONValue(parsing: row["summary"])
-            startedAt = row["started_at"]
-            finishedAt = row["finished_at"]
-            parentID = row["parent_id"]
+        init(_ run: RunRecord) {
+            id = run.id
+            stage = run.stage.rawValue
+            dataset = run.dataset
+            status = run.status.rawValue
+            config = JSONValue(parsing: run.config)
+            summary = JSONValue(parsing: run.summary)
+            startedAt = run.startedAt
+            finishedAt = run.finishedAt
+            parentID = run.parentID
         }
     }
 
@@ -129,23 +128,17 @@ enum RunRoutes {
         enum CodingKeys: String, CodingKey { case run, epochs, checkpoints, children, evalClasses = "eval_classes" }
     }
 
-    static let runColumns = """
-        SELECT r.id, r.stage, d.name AS dataset, r.status, r.config, r.summary, r.started_at, r.finished_at, r.parent_id
-        FROM runs r LEFT JOIN datasets d ON d.id = r.dataset_id
-        """
-
     static func list(_ request: Request, _ context: BasicRequestContext, _ state: ServerState) async throws -> Response {
         let query = try QueryParameters(request, allowed: ["stage", "status", "offset", "limit"])
         let stage = try query.name("stage"), status = try query.name("status")
         let (offset, limit) = try CatalogRoutes.paging(query)
         let page = try await state.store.read { store in
-            try store.catalog.read { db in
-                let rows = try Row.fetchAll(db, sql: runColumns + """
-                     WHERE (? IS NULL OR r.stage = ?) AND (? IS NULL OR r.status = ?) ORDER BY r.id DESC LIMIT ? OFFSET ?
-                    """, arguments: [stage, stage, status, status, limit + 1, offset])
-                return CatalogRoutes.Page(items: rows.prefix(limit).map(RunEntry.init(row:)), key: "runs", offset: offset,
-                                          limit: limit, nextOffset: rows.count > limit ? offset + limit : nil)
+            let runs = try store.read { catalog in
+                try catalog.runs.runs(RunFilter(stage: stage.map(RunStage.init(rawValue:)), status: status.map(RunStatus.init(rawValue:))),
+                                      offset: offset, limit: limit + 1)
             }
+            return CatalogRoutes.Page(items: runs.prefix(limit).map(RunEntry.init), key: "runs", offset: offset,
+                                      limit: limit, nextOffset: runs.count > limit ? offset + limit : nil)
         }
         return JSONBody.response(page)
     }
@@ -170,32 +163,21 @@ enum RunRoutes {
     }
 
     static func load(_ store: Store, id: Int64) throws -> Detail {
-        try store.catalog.read { db in
-            guard let row = try Row.fetchOne(db, sql: runColumns + " WHERE r.id = ?", arguments: [id]) else {
-                throw APIError(.notFound, "no run with id \(id)")
+        try store.read { catalog in
+            let run = try catalog.runs.requireRun(id: id)
+            let epochs = try catalog.training.epochs(of: id).map {
+                Epoch(epoch: $0.epoch, loss: $0.loss, trainTop1: $0.trainTop1, evalTop1: $0.evalTop1,
+                      evalTop5: $0.evalTop5, imagesPerS: $0.imagesPerSecond, seconds: $0.seconds)
             }
-            let datasetID = try Int64.fetchOne(db, sql: "SELECT dataset_id FROM runs WHERE id = ?", arguments: [id])
-            let epochs = try Row.fetchAll(db, sql: "SELECT * FROM train_epochs WHERE run_id = ? ORDER BY epoch", arguments: [id]).map {
-                Epoch(epoch: $0["epoch"], loss: $0["loss"], trainTop1: $0["train_top1"], evalTop1: $0["eval_top1"],
-                      evalTop5: $0["eval_top5"], imagesPerS: $0["images_per_s"], seconds: $0["seconds"])
+            let evalClasses = try catalog.training.evalClasses(of: id).map {
+                EvalClass(label: $0.label, wnid: $0.wnid, name: $0.name, correct: $0.correct, total: $0.total,
+                          accuracy: $0.total > 0 ? Double($0.correct) / Double($0.total) : 0)
             }
-            let evalClasses = try Row.fetchAll(db, sql: """
-                SELECT e.label, e.correct, e.total, c.wnid, c.name
-                FROM eval_classes e LEFT JOIN classes c ON c.dataset_id = ? AND c.label = e.label
-                WHERE e.run_id = ? ORDER BY e.label
-                """, arguments: [datasetID, id]).map { row -> EvalClass in
-                let correct: Int = row["correct"], total: Int = row["total"]
-                return EvalClass(label: row["label"], wnid: row["wnid"], name: row["name"], correct: correct, total: total,
-                                 accuracy: total > 0 ? Double(correct) / Double(total) : 0)
+            let checkpoints = try catalog.training.checkpoints(of: id).map {
+                Checkpoint(epoch: $0.epoch, digest: $0.digest.hex, cursor: $0.cursor, createdAt: $0.createdAt)
             }
-            let checkpoints = try Row.fetchAll(db, sql: """
-                SELECT k.epoch, lower(hex(b.digest)) AS digest, k.cursor, k.created_at
-                FROM checkpoints k JOIN blobs b ON b.id = k.blob_id WHERE k.run_id = ? ORDER BY k.epoch
-                """, arguments: [id]).map {
-                Checkpoint(epoch: $0["epoch"], digest: $0["digest"], cursor: $0["cursor"], createdAt: $0["created_at"])
-            }
-            let children = try Int64.fetchAll(db, sql: "SELECT id FROM runs WHERE parent_id = ? ORDER BY id", arguments: [id])
-            return Detail(run: RunEntry(row: row), epochs: epochs, evalClasses: evalClasses, checkpoints: checkpoints, children: children)
+            return Detail(run: RunEntry(run), epochs: epochs, evalClasses: evalClasses, checkpoints: checkpoints,
+                          children: try catalog.runs.children(of: id))
         }
     }
 }

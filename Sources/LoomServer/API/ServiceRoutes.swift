@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import Hummingbird
 import LoomStore
 
@@ -24,7 +23,7 @@ enum ServiceRoutes {
         _ = try QueryParameters(request, allowed: [])
         do {
             let version = try await state.store.read { store in
-                try store.catalog.read { db in try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0 }
+                try store.read { try $0.info.schemaVersion() }
             }
             return JSONBody.response(Health(status: "ok", store: state.store.layout.root, schemaVersion: version,
                                             writes: state.auth.writesEnabled))

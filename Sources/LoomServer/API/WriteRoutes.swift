@@ -118,7 +118,8 @@ enum WriteRoutes {
             throw APIError(.internalServerError, "cannot write the captions to a scratch folder")
         }
         let summary = try await state.store.write { store in
-            try CaptionImport.run(writer: try store.makeWriter(), file: file, dataset: dataset, captioner: captioner)
+            _ = try store.read { try $0.datasets.requireDataset(named: dataset) }  // a 404, not the import's 400
+            return try CaptionImport.run(writer: try store.makeWriter(), file: file, dataset: dataset, captioner: captioner)
         }
         state.logger.info("captions import", metadata: [
             "dataset": "\(dataset)", "captioner": "\(captioner)", "imported": "\(summary.imported)", "failed": "\(summary.failed.count)",

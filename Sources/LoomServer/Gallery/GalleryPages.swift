@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import Hummingbird
 import LoomPipeline
 import LoomStore
@@ -248,7 +247,7 @@ enum GalleryPages {
     static func index(_ store: Store) throws -> Index {
         let datasets = try CatalogRoutes.datasetList(store)
         let classes = Dictionary(grouping: try CatalogRoutes.classList(store, dataset: nil), by: \.dataset)
-        let runs = try store.catalog.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM runs") ?? 0 }
+        let runs = try store.read { try $0.runs.count() }
         return Index(datasets: datasets.map { d in
             DatasetCard(name: d.name, href: datasetHref(d.name), images: d.images, classCount: d.classes, splits: splitsText(d.splits),
                         captions: d.captions, prompts: d.prompts, synthetic: d.synthetic,
@@ -263,42 +262,20 @@ enum GalleryPages {
 
     static func dataset(_ store: Store, name: String) throws -> Dataset {
         guard let entry = try CatalogRoutes.datasetList(store).first(where: { $0.name == name }) else {
-            try store.catalog.read { db in try CatalogRoutes.requireDataset(db, name) }
+            _ = try store.read { try $0.datasets.requireDataset(named: name) }
             throw APIError(.notFound, "no dataset named \"\(name)\"")
         }
-        let sections = try store.catalog.read { db -> [ClassSection] in
-            guard let datasetID = try DatasetCatalog.datasetID(db, name: name) else { return [] }
-            var real: [Int64: [Thumb]] = [:], synthetic: [Int64: [Thumb]] = [:]
-            for row in try Row.fetchAll(db, sql: """
-                SELECT class_id, digest, path FROM (
-                    SELECT r.class_id, lower(hex(b.digest)) AS digest, r.path,
-                           row_number() OVER (PARTITION BY r.class_id ORDER BY s.name, r.path) AS n
-                    FROM real_images r JOIN splits s ON s.id = r.split_id JOIN blobs b ON b.id = r.blob_id
-                    WHERE s.dataset_id = ?)
-                WHERE n <= ? ORDER BY class_id, n
-                """, arguments: [datasetID, thumbsPerClass]) {
-                real[row["class_id"], default: []].append(Thumb(digest: row["digest"], title: row["path"]))
-            }
-            for row in try Row.fetchAll(db, sql: """
-                SELECT class_id, digest, prompt FROM (
-                    SELECT p.class_id, lower(hex(b.digest)) AS digest, p.text AS prompt,
-                           row_number() OVER (PARTITION BY p.class_id ORDER BY si.id) AS n
-                    FROM synthetic_images si JOIN prompts p ON p.id = si.prompt_id JOIN blobs b ON b.id = si.blob_id
-                    WHERE p.dataset_id = ?)
-                WHERE n <= ? ORDER BY class_id, n
-                """, arguments: [datasetID, thumbsPerClass]) {
-                synthetic[row["class_id"], default: []].append(Thumb(digest: row["digest"], title: row["prompt"]))
-            }
-            return try Row.fetchAll(db, sql: """
-                SELECT c.id, c.label, c.name,
-                       (SELECT count(*) FROM real_images r WHERE r.class_id = c.id) AS images,
-                       (SELECT count(*) FROM synthetic_images si JOIN prompts p ON p.id = si.prompt_id WHERE p.class_id = c.id) AS synthetic
-                FROM classes c WHERE c.dataset_id = ? ORDER BY c.label
-                """, arguments: [datasetID]).map { row in
-                let id: Int64 = row["id"], label: Int = row["label"]
-                let fakes = synthetic[id] ?? []
-                return ClassSection(anchor: classAnchor(label), name: row["name"], label: label, images: row["images"],
-                                    syntheticCount: row["synthetic"], real: real[id] ?? [], synthetic: fakes, hasSynthetic: !fakes.isEmpty)
+        let sections = try store.read { catalog -> [ClassSection] in
+            guard let dataset = try catalog.datasets.dataset(named: name) else { return [] }
+            let real = Dictionary(grouping: try catalog.datasets.realThumbnails(of: dataset.id, perClass: thumbsPerClass), by: \.classID)
+            let synthetic = Dictionary(grouping: try catalog.datasets.syntheticThumbnails(of: dataset.id, perClass: thumbsPerClass),
+                                       by: \.classID)
+            func thumbs(_ list: [ClassThumbnail]?) -> [Thumb] { (list ?? []).map { Thumb(digest: $0.digest.hex, title: $0.title) } }
+            return try catalog.datasets.classSummaries(dataset: name, countSynthetic: true).map { summary in
+                let id = summary.class.id, label = summary.class.label
+                let fakes = thumbs(synthetic[id])
+                return ClassSection(anchor: classAnchor(label), name: summary.class.name, label: label, images: summary.images,
+                                    syntheticCount: summary.synthetic, real: thumbs(real[id]), synthetic: fakes, hasSynthetic: !fakes.isEmpty)
             }
         }
         return Dataset(name: entry.name, images: entry.images, classCount: entry.classes, splits: splitsText(entry.splits),
@@ -348,11 +325,8 @@ enum GalleryPages {
     }
 
     static func runs(_ store: Store) throws -> Runs {
-        try store.catalog.read { db in
-            let rows = try Row.fetchAll(db, sql: RunRoutes.runColumns + " ORDER BY r.id DESC LIMIT ?", arguments: [runLimit + 1])
-            return Runs(runs: rows.prefix(runLimit).map { runRow(RunRoutes.RunEntry(row: $0)) }, truncated: rows.count > runLimit,
-                        limit: runLimit)
-        }
+        let runs = try store.read { try $0.runs.runs(RunFilter(), offset: 0, limit: runLimit + 1) }
+        return Runs(runs: runs.prefix(runLimit).map { runRow(RunRoutes.RunEntry($0)) }, truncated: runs.count > runLimit, limit: runLimit)
     }
 
     static func run(_ store: Store, id: Int64, reportsDirectory: String) throws -> Run {

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import HTTPTypes
 import Hummingbird
 import LoomStore
@@ -79,10 +78,8 @@ enum GalleryRoutes {
         let id = try RunRoutes.runID(context)
         let reports = state.configuration.reportsDirectory
         let data = try await state.store.read { store -> Data in
-            guard let row = try store.catalog.read({ db in try Row.fetchOne(db, sql: RunRoutes.runColumns + " WHERE r.id = ?", arguments: [id]) }) else {
-                throw APIError(.notFound, "no run with id \(id)")
-            }
-            let path = try GalleryPages.chartPath(RunRoutes.RunEntry(row: row), reportsDirectory: reports).get()
+            let run = try store.read { try $0.runs.requireRun(id: id) }
+            let path = try GalleryPages.chartPath(RunRoutes.RunEntry(run), reportsDirectory: reports).get()
             guard let handle = FileHandle(forReadingAtPath: path) else { throw APIError(.notFound, "cannot open \(path)") }
             defer { try? handle.close() }
             let data = try handle.read(upToCount: maxChartBytes + 1) ?? Data()

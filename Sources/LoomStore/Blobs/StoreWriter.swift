@@ -10,7 +10,7 @@ import GRDB
 /// truncates; it can never leave a row pointing at missing bytes.
 ///
 /// Not thread-safe: one thread stages and commits (ingest funnels its workers into one).
-public final class StoreWriter {
+public final class StoreWriter: CatalogWriter {
     public struct Options: Sendable {
         /// A shard is sealed once its committed length passes this size.
         public var targetShardBytes: Int
@@ -162,6 +162,14 @@ public final class StoreWriter {
             discardUncommitted()
             throw error
         }
+    }
+
+    /// ``commit(_:)`` through the repositories: `body` writes with the transaction's write
+    /// repositories (and reads what it wrote), atomically with the staged blobs, whose new ids are
+    /// `tx.newBlobIDs`. Only the writer-lock holder has a ``StoreWriter``, so only it can write.
+    @discardableResult
+    public func transaction<T>(_ body: (any CatalogTransaction) throws -> T) throws -> T {
+        try commit { db, ids in try body(SQLiteTransaction(db: db, newBlobIDs: ids)) }
     }
 
     /// Seals the open shard (index + trailer) and starts a new one.

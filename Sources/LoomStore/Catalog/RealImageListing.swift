@@ -88,6 +88,11 @@ public enum RealImageListing {
 
     /// Resolves a digest given in full or as a unique hex prefix (at least 4 digits).
     public static func resolveDigest(_ store: Store, _ text: String) throws -> Digest {
+        if let full = Digest(hex: text.lowercased()) { return full }
+        return try store.catalog.read { db in try resolveDigest(db, text) }
+    }
+
+    static func resolveDigest(_ db: Database, _ text: String) throws -> Digest {
         let hex = text.lowercased()
         if let full = Digest(hex: hex) { return full }
         guard hex.count >= 4, hex.count < 64, Digest.decodeHex(hex.count % 2 == 0 ? hex : hex + "0") != nil else {
@@ -96,10 +101,8 @@ public enum RealImageListing {
         // Range scan on the digest index: [prefix00.., prefixFF..].
         let low = Digest.decodeHex(hex + String(repeating: "0", count: 64 - hex.count))!
         let high = Digest.decodeHex(hex + String(repeating: "f", count: 64 - hex.count))!
-        let matches = try store.catalog.read { db in
-            try Digest.fetchAll(db, sql: "SELECT digest FROM blobs WHERE digest BETWEEN ? AND ? LIMIT 2",
-                                arguments: [Digest(raw: low)!, Digest(raw: high)!])
-        }
+        let matches = try Digest.fetchAll(db, sql: "SELECT digest FROM blobs WHERE digest BETWEEN ? AND ? LIMIT 2",
+                                          arguments: [Digest(raw: low)!, Digest(raw: high)!])
         switch matches.count {
         case 0: throw StoreError(.notFound, "no blob with digest prefix \(hex)")
         case 1: return matches[0]

@@ -17,7 +17,7 @@ struct RmCommand: ParsableCommand {
 
     func run() throws {
         let writer = try options.openReadWrite().makeWriter()
-        let deleted = try writer.commit { db, _ in try DatasetCatalog.delete(db, dataset: dataset, split: split) }
+        let deleted = try writer.transaction { try $0.datasets.delete(dataset: dataset, split: split) }
         if options.json { return try Output.json(Report(dataset: dataset, split: split, deleted_images: deleted)) }
         Output.stderr("removed \(deleted) images of \(dataset)\(split.map { "/" + $0 } ?? ""); run `loom gc` to reclaim their bytes")
     }

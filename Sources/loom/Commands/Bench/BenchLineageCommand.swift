@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import GRDB
 import LoomLoader
 import LoomPipeline
 import LoomStore
@@ -71,106 +70,48 @@ struct BenchLineageCommand: ParsableCommand {
         defer { try? FileManager.default.removeItem(atPath: root) }
         let layout = StoreLayout(root: root)
         var random = SplitMix64(seed: seed)
-        func randomDigest() -> Data {
+        func randomDigest() -> Digest {
             var data = Data(count: 32)
             data.withUnsafeMutableBytes { raw in
                 for i in 0..<4 { raw.storeBytes(of: random.next(), toByteOffset: i * 8, as: UInt64.self) }
             }
-            return data
+            return Digest(raw: data)!
         }
 
         let promptCount = (rows + perPrompt - 1) / perPrompt
         let promptsPerCaption = (promptCount + realImages - 1) / realImages
-        var realDigests: [Data] = [], syntheticDigests: [Data] = []
-        realDigests.reserveCapacity(realImages)
+        var syntheticDigests: [Digest] = []
         syntheticDigests.reserveCapacity(rows)
 
         let start = Date()
-        do {
-            let store = try Store(layout, access: .readWrite)
-            try store.catalog.pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA cache_size = -524288") }
-            var promptIDs: [Int64] = []
-            var generatorID: Int64 = 0
-            try store.catalog.write { db in
-                try db.execute(sql: "INSERT INTO shards (name, format_version, committed_bytes) VALUES ('bench-lineage-fake', 1, 0)")
-                let shardID = db.lastInsertedRowID
-                try db.execute(sql: "INSERT INTO datasets (name) VALUES ('bench')")
-                let datasetID = db.lastInsertedRowID
-                try db.execute(sql: "INSERT INTO splits (dataset_id, name) VALUES (?, 'train')", arguments: [datasetID])
-                let splitID = db.lastInsertedRowID
-                var classIDs: [Int64] = []
-                for c in 0..<classes {
-                    try db.execute(sql: "INSERT INTO classes (dataset_id, label, wnid, name, prompt_name) VALUES (?, ?, ?, ?, ?)",
-                                   arguments: [datasetID, c, String(format: "n%08d", c), "class \(c)", "class \(c)"])
-                    classIDs.append(db.lastInsertedRowID)
-                }
-                try db.execute(sql: "INSERT INTO captioners (name, backend) VALUES ('bench-captioner', 'import')")
-                let captionerID = db.lastInsertedRowID
-                try db.execute(sql: "INSERT INTO generators (name, version, backend) VALUES ('bench-generator', '1', 'builtin:bench')")
-                generatorID = db.lastInsertedRowID
-                let blob = try db.makeStatement(sql: """
-                    INSERT INTO blobs (digest, shard_id, offset, stored_size, raw_size, codec, media_type) VALUES (?, ?, 0, 0, 0, 'raw', ?)
-                    """)
-                let real = try db.makeStatement(sql: """
-                    INSERT INTO real_images (split_id, class_id, blob_id, path, name, width, height, format, color_space, file_size, file_mtime_ns)
-                    VALUES (?, ?, ?, ?, ?, 500, 375, 'jpeg', 'rgb', 0, 0)
-                    """)
-                let caption = try db.makeStatement(sql: "INSERT INTO captions (real_image_id, captioner_id, text) VALUES (?, ?, ?)")
-                let prompt = try db.makeStatement(sql: """
-                    INSERT INTO prompts (dataset_id, class_id, caption_id, strategy, template, text, tokens, token_rule)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, 'clip-words-v1')
-                    """)
-                for i in 0..<realImages {
-                    let digest = randomDigest()
-                    realDigests.append(digest)
-                    try blob.execute(arguments: [digest, shardID, "image/jpeg"])
-                    let classIndex = i % classes
-                    let wnid = String(format: "n%08d", classIndex)
-                    try real.execute(arguments: [splitID, classIDs[classIndex], db.lastInsertedRowID, "train/\(wnid)/\(i).JPEG", "\(i).JPEG"])
-                    let realID = db.lastInsertedRowID
-                    var text = "a \(Self.adjectives[Int(random.next() % 10)]) \(Self.nouns[Int(random.next() % 10)]) \(Self.places[Int(random.next() % 7)])"
-                    if i % 1000 == 7 { text += " in " + Self.needle.capitalized }
-                    try caption.execute(arguments: [realID, captionerID, text])
-                    let captionID = db.lastInsertedRowID
-                    for j in 0..<promptsPerCaption where promptIDs.count < promptCount {
-                        let (strategy, template) = j < Self.strategies.count ? Self.strategies[j] : ("bench-\(j)", "{class} \(j), {caption}")
-                        let rendered = template.replacingOccurrences(of: "{class}", with: "class \(classIndex)")
-                            .replacingOccurrences(of: "{caption}", with: text)
-                        try prompt.execute(arguments: [datasetID, classIDs[classIndex], captionID, strategy, template, rendered, PromptLength.count(rendered)])
-                        promptIDs.append(db.lastInsertedRowID)
-                    }
-                }
+        // Drawn in the order the rows go in (digest, then caption words, per real image), so a seed
+        // gives the same catalog as it always has.
+        var real: [LineageBenchCatalog.RealImage] = []
+        real.reserveCapacity(realImages)
+        var prompts = 0
+        for i in 0..<realImages {
+            let digest = randomDigest()
+            let classIndex = i % classes
+            var text = "a \(Self.adjectives[Int(random.next() % 10)]) \(Self.nouns[Int(random.next() % 10)]) \(Self.places[Int(random.next() % 7)])"
+            if i % 1000 == 7 { text += " in " + Self.needle.capitalized }
+            var made: [LineageBenchCatalog.Prompt] = []
+            for j in 0..<promptsPerCaption where prompts < promptCount {
+                let (strategy, template) = j < Self.strategies.count ? Self.strategies[j] : ("bench-\(j)", "{class} \(j), {caption}")
+                let rendered = template.replacingOccurrences(of: "{class}", with: "class \(classIndex)")
+                    .replacingOccurrences(of: "{caption}", with: text)
+                made.append(.init(strategy: strategy, template: template, text: rendered, tokens: PromptLength.count(rendered)))
+                prompts += 1
             }
-            // Synthetic rows in transactions of 200k.
-            var made = 0
-            while made < rows {
-                let end = min(rows, made + 200_000)
-                try store.catalog.write { db in
-                    let shardID = try Int64.fetchOne(db, sql: "SELECT id FROM shards WHERE name = 'bench-lineage-fake'")!
-                    let blob = try db.makeStatement(sql: """
-                        INSERT INTO blobs (digest, shard_id, offset, stored_size, raw_size, codec, media_type) VALUES (?, ?, 0, 0, 0, 'raw', 'image/png')
-                        """)
-                    let synthetic = try db.makeStatement(sql: """
-                        INSERT INTO synthetic_images (blob_id, prompt_id, generator_id, seed, steps, guidance, width, height)
-                        VALUES (?, ?, ?, ?, 30, 7.5, 512, 512)
-                        """)
-                    for n in made..<end {
-                        let digest = randomDigest()
-                        syntheticDigests.append(digest)
-                        try blob.execute(arguments: [digest, shardID])
-                        try synthetic.execute(arguments: [db.lastInsertedRowID, promptIDs[n / perPrompt], generatorID, n % perPrompt])
-                    }
-                }
-                made = end
-            }
-            try store.catalog.pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
+            real.append(.init(digest: digest, classIndex: classIndex, caption: text, prompts: made))
         }
+        for _ in 0..<rows { syntheticDigests.append(randomDigest()) }
+        try LineageBenchCatalog.build(layout, classes: classes, real: real, synthetic: syntheticDigests, perPrompt: perPrompt)
+        let realDigests = real.map(\.digest)
         let buildSeconds = Date().timeIntervalSince(start)
         let catalogBytes = (try? FileManager.default.attributesOfItem(atPath: layout.catalogPath)[.size] as? Int) ?? 0
 
         // Measure on a fresh read-only open, as `loom lineage` sees the store.
         let store = try Store(layout, access: .readOnly)
-        func hex(_ data: Data) -> String { data.map { String(format: "%02x", $0) }.joined() }
         func time(_ count: Int, _ body: (Int) throws -> Void) rethrows -> Timing {
             var ms: [Double] = []
             ms.reserveCapacity(count)
@@ -182,8 +123,8 @@ struct BenchLineageCommand: ParsableCommand {
             ms.sort()
             return Timing(count: count, median_ms: ms[ms.count / 2], p99_ms: ms[min(ms.count - 1, ms.count * 99 / 100)], max_ms: ms.last!)
         }
-        let syntheticPicks = (0..<lookups).map { _ in hex(syntheticDigests[Int(random.next() % UInt64(syntheticDigests.count))]) }
-        let realPicks = (0..<lookups).map { _ in hex(realDigests[Int(random.next() % UInt64(realDigests.count))]) }
+        let syntheticPicks = (0..<lookups).map { _ in syntheticDigests[Int(random.next() % UInt64(syntheticDigests.count))].hex }
+        let realPicks = (0..<lookups).map { _ in realDigests[Int(random.next() % UInt64(realDigests.count))].hex }
         for pick in syntheticPicks.prefix(10) { _ = try Lineage.lookup(store, pick) }  // warm the connection
         let syntheticTiming = try time(lookups) { i in
             guard case .synthetic = try Lineage.lookup(store, syntheticPicks[i]) else { throw ValidationError("not synthetic") }
@@ -200,22 +141,7 @@ struct BenchLineageCommand: ParsableCommand {
             matches = 0
             try Lineage.forEachSynthetic(store, filter: .init(captionContains: Self.needle)) { _ in matches += 1 }
         }
-        let plans = try store.catalog.read { db -> [String: [String]] in
-            func plan(_ sql: String) throws -> [String] {
-                try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql).map { $0["detail"] as String }
-            }
-            return [
-                "synthetic_by_blob": try plan("SELECT * FROM synthetic_images s JOIN prompts p ON p.id = s.prompt_id WHERE s.blob_id = 1"),
-                "captions_of_real": try plan("SELECT c.id FROM captions c WHERE c.real_image_id = 1"),
-                "prompts_of_caption": try plan("SELECT id FROM prompts WHERE caption_id = 1"),
-                "synthetic_of_prompt": try plan("SELECT id FROM synthetic_images WHERE prompt_id = 1"),
-                "caption_contains": try plan("""
-                    SELECT s.id FROM synthetic_images s JOIN prompts p ON p.id = s.prompt_id LEFT JOIN captions c ON c.id = p.caption_id
-                    WHERE s.prompt_id IN (SELECT fp.id FROM prompts fp JOIN captions fc ON fc.id = fp.caption_id
-                                          WHERE fc.text LIKE '%x%' ESCAPE '\\') ORDER BY s.id
-                    """),
-            ]
-        }
+        let plans = try LineageBenchCatalog.queryPlans(store)
         let report = Report(
             synthetic_rows: rows, real_images: realImages, prompts: promptCount, build_seconds: buildSeconds,
             catalog_megabytes: Double(catalogBytes) / 1e6, synthetic_lookup: syntheticTiming, real_lookup: realTiming,

@@ -1,0 +1,5 @@
+import LoomStore
+
+extension LoaderError: CodedError {
+    public var errorCode: LoomErrorCode { code.errorCode }
+}

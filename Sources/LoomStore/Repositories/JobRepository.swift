@@ -1,0 +1,32 @@
+/// Where a job of a run's plan is.
+public struct JobState: RawRepresentable, Hashable, Sendable {
+    public let rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public static let pending = JobState(rawValue: "pending")
+    public static let done = JobState(rawValue: "done")
+    public static let failed = JobState(rawValue: "failed")
+}
+
+public struct JobRecord: Hashable, Sendable {
+    public var id: Int64
+    public var key: String
+    public var state: JobState
+    public var attempts: Int
+    public var error: String?
+}
+
+/// A run's plan of jobs, so a killed stage resumes with the missing jobs only.
+public protocol JobReading {
+    /// Jobs of a run in one state, in plan order.
+    func jobs(of runID: Int64, state: JobState) throws -> [JobRecord]
+    /// How many jobs of a run are in each state.
+    func counts(of runID: Int64) throws -> [JobState: Int]
+}
+
+public protocol JobWriting: JobReading {
+    /// Adds the keys not yet planned, as `pending`.
+    func plan(_ keys: [String], for runID: Int64) throws
+    func markDone(_ key: String, of runID: Int64) throws
+    /// Marks a job failed with why, counting the attempt.
+    func markFailed(_ key: String, of runID: Int64, error: String) throws
+}

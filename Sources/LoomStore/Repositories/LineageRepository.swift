@@ -1,0 +1,52 @@
+/// One synthetic image with where it came from: a row of `v_lineage`.
+public struct LineageRecord: Hashable, Sendable {
+    public var syntheticID: Int64
+    public var digest: Digest
+    public var strategy: String
+    public var template: String
+    public var prompt: String
+    public var truncated: Bool
+    public var fullText: String?
+    public var caption: String?
+    public var captioner: String?
+    public var realDigest: Digest?
+    public var realPath: String?
+    public var realSplit: String?
+    public var classWnid: String
+    public var label: Int
+    public var className: String
+    public var dataset: String
+    public var generator: String
+    public var generatorVersion: String
+    public var seed: Int64
+    public var steps: Int
+    public var guidance: Double
+    public var width: Int
+    public var height: Int
+}
+
+/// Filters of `loom synthetic`, combined with AND; nil is any.
+public struct LineageFilter: Hashable, Sendable {
+    public var dataset: String?
+    /// Case-insensitive substring of the caption (ASCII case folding).
+    public var captionContains: String?
+    public var strategy: String?
+    /// wnid, display name or prompt name.
+    public var className: String?
+    public var generator: String?
+    public init(dataset: String? = nil, captionContains: String? = nil, strategy: String? = nil,
+                className: String? = nil, generator: String? = nil) {
+        self.dataset = dataset
+        self.captionContains = captionContains
+        self.strategy = strategy
+        self.className = className
+        self.generator = generator
+    }
+}
+
+public protocol LineageReading {
+    /// The lineage of a synthetic image's blob (the first when the bytes were generated twice).
+    func synthetic(_ digest: Digest) throws -> LineageRecord?
+    /// Streams the synthetic images matching `filter` in generation order; `not-found` for an unknown dataset.
+    func forEachSynthetic(_ filter: LineageFilter, _ body: (LineageRecord) throws -> Void) throws
+}

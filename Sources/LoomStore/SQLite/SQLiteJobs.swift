@@ -1,0 +1,49 @@
+import GRDB
+
+protocol SQLiteJobQueries: JobReading, SQLiteRepository {}
+
+extension SQLiteJobQueries {
+    func jobs(of runID: Int64, state: JobState) throws -> [JobRecord] {
+        try Row.fetchAll(db, sql: "SELECT id, key, state, attempts, error FROM jobs WHERE run_id = ? AND state = ? ORDER BY id",
+                         arguments: [runID, state.rawValue]).map {
+            JobRecord(id: $0["id"], key: $0["key"], state: JobState(rawValue: $0["state"]), attempts: $0["attempts"], error: $0["error"])
+        }
+    }
+
+    func counts(of runID: Int64) throws -> [JobState: Int] {
+        var counts: [JobState: Int] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT state, count(*) AS n FROM jobs WHERE run_id = ? GROUP BY state", arguments: [runID]) {
+            counts[JobState(rawValue: row["state"])] = row["n"]
+        }
+        return counts
+    }
+}
+
+struct SQLiteJobReader: SQLiteJobQueries {
+    let db: Database
+}
+
+struct SQLiteJobWriter: SQLiteJobQueries, JobWriting {
+    let db: Database
+
+    func plan(_ keys: [String], for runID: Int64) throws {
+        let insert = try db.cachedStatement(sql: "INSERT INTO jobs (run_id, key, state) VALUES (?, ?, 'pending') ON CONFLICT (run_id, key) DO NOTHING")
+        for key in keys { try insert.execute(arguments: [runID, key]) }
+    }
+
+    func markDone(_ key: String, of runID: Int64) throws {
+        try db.cachedStatement(sql: "UPDATE jobs SET state = 'done', attempts = attempts + 1, error = NULL WHERE run_id = ? AND key = ?")
+            .execute(arguments: [runID, key])
+        try requireJob(key, of: runID)
+    }
+
+    func markFailed(_ key: String, of runID: Int64, error: String) throws {
+        try db.cachedStatement(sql: "UPDATE jobs SET state = 'failed', attempts = attempts + 1, error = ? WHERE run_id = ? AND key = ?")
+            .execute(arguments: [error, runID, key])
+        try requireJob(key, of: runID)
+    }
+
+    private func requireJob(_ key: String, of runID: Int64) throws {
+        if db.changesCount == 0 { throw StoreError(.notFound, "run \(runID) has no job \"\(key)\"") }
+    }
+}
