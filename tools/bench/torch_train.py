@@ -19,6 +19,7 @@ Prints one JSON line: model, batch, size, classes, threads, steps, images_per_s,
 """
 
 import argparse
+import pathlib
 import json
 import statistics
 import sys
@@ -29,40 +30,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
-class BasicBlock(nn.Module):
-    def __init__(self, inplanes, planes, stride):
-        super().__init__()
-        self.conv1 = nn.Conv2d(inplanes, planes, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(planes)
-        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(planes)
-        self.downsample = None
-        if stride != 1 or inplanes != planes:
-            self.downsample = nn.Sequential(nn.Conv2d(inplanes, planes, 1, stride, bias=False), nn.BatchNorm2d(planes))
-
-    def forward(self, x):
-        identity = x if self.downsample is None else self.downsample(x)
-        out = F.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        return F.relu(out + identity)
-
-
-class ResNetSmall(nn.Module):
-    def __init__(self, classes, channels=3):
-        super().__init__()
-        self.conv1 = nn.Conv2d(channels, 16, 3, 1, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(16)
-        # One-block Sequentials, so state_dict names match Loom's ("stage2.0.downsample.0.weight").
-        self.stage1 = nn.Sequential(BasicBlock(16, 16, 1))
-        self.stage2 = nn.Sequential(BasicBlock(16, 32, 2))
-        self.stage3 = nn.Sequential(BasicBlock(32, 64, 2))
-        self.fc = nn.Linear(64, classes)
-
-    def forward(self, x):
-        x = F.relu(self.bn1(self.conv1(x)))
-        x = self.stage3(self.stage2(self.stage1(x)))
-        x = torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
-        return self.fc(x)
+# The same resnet-small the torch trainer runs (one definition: tools/workers/torch_trainer.py).
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "workers"))
+from torch_trainer import ResNetSmall  # noqa: E402
 
 
 def main():

@@ -70,8 +70,8 @@ def import_torchvision():
             return None
 
 
-# ---- resnet-small: Loom's CIFAR-style ResNet-8 (Sources/LoomTrain/Models/ResNet.swift), as in
-# tools/bench/torch_train.py, with the same state_dict names.
+# ---- resnet-small: Loom's CIFAR-style ResNet-8 (Sources/LoomTrain/Models/ResNet.swift), with the
+# same state_dict names; tools/bench/torch_train.py imports it from here.
 
 class BasicBlock(nn.Module):
     def __init__(self, inplanes, planes, stride):
