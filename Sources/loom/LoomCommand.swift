@@ -6,7 +6,8 @@ struct LoomCommand: AsyncParsableCommand {
         commandName: "loom",
         abstract: "A content-addressed dataset store and data loader for training on synthetic images.",
         discussion: """
-            The store is a directory: --store PATH, else $LOOM_STORE, else ./loom-store.
+            The store is a directory: --store PATH, else $LOOM_STORE, else ./loom-store. --store and --json
+            may also come before the subcommand (loom --store DIR ingest ROOT).
             Every command takes --json: JSON goes to stdout; human text and progress go to stderr.
             A command that fails with --json also prints {"error": {"code": ..., "message": ...}} to stdout.
             """,
@@ -22,7 +23,7 @@ struct LoomCommand: AsyncParsableCommand {
     /// Async so that `loom serve` runs its server as an async command; the other commands are
     /// synchronous and run as they are.
     static func main() async {
-        let arguments = Array(CommandLine.arguments.dropFirst())
+        let arguments = LeadingOptions.hoisted(Array(CommandLine.arguments.dropFirst()))
         do {
             var command = try await asyncParseAsRoot(arguments)
             if var asyncCommand = command as? any AsyncParsableCommand {
