@@ -80,7 +80,7 @@ let package = Package(
         .testTarget(name: "LoomIngestTests", dependencies: ["LoomIngest", "LoomDatasets", "LoomTestSupport"]),
         .testTarget(name: "LoomLoaderTests", dependencies: ["LoomLoader", "LoomIngest", "LoomTestSupport"]),
         .testTarget(name: "LoomPipelineTests", dependencies: ["LoomPipeline", "LoomIngest", "LoomTestSupport", grdb]),
-        .testTarget(name: "LoomTrainTests", dependencies: ["LoomTrain", "LoomLoader", "LoomIngest", "LoomTestSupport"]),
+        .testTarget(name: "LoomTrainTests", dependencies: ["LoomTrain", "LoomLoader", "LoomIngest", "LoomStore", "LoomTestSupport"]),
         .testTarget(name: "LoomExperimentTests", dependencies: [
             "LoomExperiment", "LoomTrain", "LoomPipeline", "LoomLoader", "LoomIngest", "LoomImage", "LoomStore", "LoomTestSupport", grdb]),
         .testTarget(name: "LoomServerTests", dependencies: ["LoomServer", "LoomIngest", "LoomTestSupport"]),

@@ -1,9 +1,11 @@
 internal import CZlib
 
-/// CRC-32 (zlib's `crc32`), the per-record and per-footer checksum of the shard format.
-/// It catches torn writes and flipped bits cheaply on every read; SHA-256 proves identity.
-enum CRC32 {
-    static func checksum(_ bytes: UnsafeRawBufferPointer, seed: UInt32 = 0) -> UInt32 {
+/// CRC-32 (zlib's `crc32`: IEEE 802.3, the one PNG, gzip and Python's `zlib.crc32` compute), the
+/// per-record and per-footer checksum of the shard format and the trailer of the trainer's
+/// checkpoint archives. It catches torn writes and flipped bits cheaply on every read; SHA-256
+/// proves identity.
+public enum CRC32 {
+    public static func checksum(_ bytes: UnsafeRawBufferPointer, seed: UInt32 = 0) -> UInt32 {
         guard let base = bytes.baseAddress, !bytes.isEmpty else { return seed }
         var crc = UInt(seed)
         var offset = 0
@@ -15,4 +17,6 @@ enum CRC32 {
         }
         return UInt32(truncatingIfNeeded: crc)
     }
+
+    public static func checksum(_ bytes: [UInt8]) -> UInt32 { bytes.withUnsafeBytes { checksum($0) } }
 }

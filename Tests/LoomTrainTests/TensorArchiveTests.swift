@@ -1,5 +1,6 @@
 import Foundation
 @testable import LoomTrain
+import LoomStore
 import Testing
 
 @Suite struct TensorArchiveTests {

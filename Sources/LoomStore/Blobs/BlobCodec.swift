@@ -3,7 +3,7 @@ internal import CLZ4
 /// Chooses and applies a record's codec.
 ///
 /// LZ4 is kept only where it pays: it must save at least 1/16 of the bytes. JPEG and PNG are
-/// already entropy-coded (LZ4 on the benchmark JPEGs: ratio 1.000, see LIMITS.md), so they skip
+/// already entropy-coded (LZ4 on the benchmark JPEGs: ratio 1.001, see the README's benchmark table), so they skip
 /// the trial compression entirely; everything else (pixel caches, metadata, checkpoints) tries.
 public enum BlobCodec {
     public enum Policy: Sendable {

@@ -1,4 +1,5 @@
 import Foundation
+import LoomStore
 
 /// The checkpoint container: named float32 tensors and string metadata in one self-describing
 /// little-endian binary, ending in a CRC-32 of everything before it.
