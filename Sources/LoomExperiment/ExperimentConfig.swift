@@ -1,4 +1,5 @@
 import Foundation
+import LoomStore
 import LoomTrain
 
 /// The seed's comparison for one real dataset: which prompt strategies, how the synthetic images

@@ -1,4 +1,5 @@
 import Foundation
+import LoomStore
 import LoomTrain
 
 /// The files of an experiment's report, in `reports/<name>/`:

@@ -1,4 +1,5 @@
 import Foundation
+import LoomStore
 import LoomTrain
 
 /// One eval point of a model's training curve.

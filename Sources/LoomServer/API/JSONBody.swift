@@ -1,13 +1,10 @@
 import Foundation
 import Hummingbird
+import LoomStore
 
 /// JSON responses in the CLI's style: sorted keys, slashes unescaped, a trailing newline.
 enum JSONBody {
-    static func encoder() -> JSONEncoder {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return encoder
-    }
+    static func encoder() -> JSONEncoder { CanonicalJSON.encoder() }
 
     static func data(_ value: some Encodable) throws -> Data {
         var data = try encoder().encode(value)

@@ -414,8 +414,6 @@ enum GalleryPages {
     }
 
     static func pretty(_ value: JSONValue) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        (try? CanonicalJSON.data(value, pretty: true)).map { String(decoding: $0, as: UTF8.self) } ?? ""
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import LoomStore
 
 /// What a training run is: the data, the model and every hyper-parameter that changes the
 /// weights. Two runs with equal configs (and equal training samples) train the same model, so

@@ -34,14 +34,13 @@ struct SQLCommand: ParsableCommand {
         let store = try options.openReadOnly()
         var names: [String] = []
         var text = ""
+        let encoder = CanonicalJSON.encoder()
         try ReadOnlyQuery.run(store, sql: sql, timeout: .seconds(sqlTimeout), columns: { columns in
             names = columns
             if !options.json { text += columns.joined(separator: "\t") + "\n" }
         }, row: { values in
             if options.json {
                 let object = Dictionary(zip(names, values).map { ($0, $1) }, uniquingKeysWith: { _, new in new })
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
                 var data = try encoder.encode(object)
                 data.append(0x0A)
                 FileHandle.standardOutput.write(data)

@@ -1,11 +1,10 @@
 import Foundation
+import LoomStore
 
 /// Where command output goes: JSON and data to stdout, people-facing text to stderr.
 enum Output {
     static func json(_ value: some Encodable) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        var data = try encoder.encode(value)
+        var data = try CanonicalJSON.data(value)
         data.append(0x0A)
         FileHandle.standardOutput.write(data)
     }
@@ -17,11 +16,7 @@ enum Output {
         FileHandle.standardOutput.write(data)
     }
 
-    static func lineEncoder() -> JSONEncoder {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return encoder
-    }
+    static func lineEncoder() -> JSONEncoder { CanonicalJSON.encoder() }
 
     static func stdout(_ text: String) {
         FileHandle.standardOutput.write(Data((text + "\n").utf8))
