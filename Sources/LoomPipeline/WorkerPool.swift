@@ -13,18 +13,19 @@ public struct Fanout: Sendable, Equatable {
     /// - Parameters:
     ///   - workers: `--workers`; with `devices`, it must equal their count.
     ///   - devices: `--devices`, comma-separated.
-    public init(workers: Int?, devices: String?) throws {
+    ///   - flags: the options' names, for messages.
+    public init(workers: Int?, devices: String?, flags: (workers: String, devices: String) = ("--workers", "--devices")) throws {
         var list: [String] = []
         if let devices {
             list = devices.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
             guard !list.isEmpty, list.allSatisfy({ !$0.isEmpty && !$0.contains(where: \.isWhitespace) }) else {
-                throw PipelineError("--devices \"\(devices)\": expected a comma-separated list such as cuda:0,cuda:1")
+                throw PipelineError("\(flags.devices) \"\(devices)\": expected a comma-separated list such as cuda:0,cuda:1")
             }
         }
         if let workers {
-            guard workers >= 1 else { throw PipelineError("--workers must be at least 1, not \(workers)") }
+            guard workers >= 1 else { throw PipelineError("\(flags.workers) must be at least 1, not \(workers)") }
             if !list.isEmpty, workers != list.count {
-                throw PipelineError("--workers \(workers) with --devices \(list.joined(separator: ",")): one worker runs per device, so give one of them or make them agree")
+                throw PipelineError("\(flags.workers) \(workers) with \(flags.devices) \(list.joined(separator: ",")): one worker runs per device, so give one of them or make them agree")
             }
         }
         self.devices = list.isEmpty ? Array(repeating: nil, count: workers ?? 1) : list
