@@ -6,6 +6,9 @@ extension Backends {
         if fanout == .single { return WorkerSet(try captioner(spec, python: python)) }
         try checkPython(python, spec: spec)
         try checkFanout(spec, fanout: fanout)
+        guard spec.hasPrefix("process:") || spec.hasPrefix("http:") else {
+            throw unknown(spec, role: "captioner", available: captionerKinds)
+        }
         let backends = try startAll(fanout) { device -> any Captioner in
             if spec.hasPrefix("http:") { return try HTTPBackend.captioner(url: String(spec.dropFirst("http:".count))) }
             let command = String(spec.dropFirst("process:".count))
@@ -23,6 +26,9 @@ extension Backends {
         if fanout == .single { return WorkerSet(try generator(spec, python: python)) }
         try checkPython(python, spec: spec)
         try checkFanout(spec, fanout: fanout)
+        guard spec.hasPrefix("process:") || spec.hasPrefix("http:") else {
+            throw unknown(spec, role: "generator", available: generatorKinds)
+        }
         let backends = try startAll(fanout) { device -> any Generator in
             if spec.hasPrefix("http:") { return try HTTPBackend.generator(url: String(spec.dropFirst("http:".count))) }
             let command = String(spec.dropFirst("process:".count))
@@ -39,16 +45,15 @@ extension Backends {
     }
 
     /// builtin: backends run inside loom and http: ones on a server that picks its own GPU, so
-    /// only process: workers take devices; builtin: ones take no workers at all.
-    private static func checkFanout(_ spec: String, fanout: Fanout) throws {
+    /// only process: workers take devices; builtin: ones take no workers at all. Commands call
+    /// this before answering from the catalog too, so a bad option fails whether or not work is left.
+    public static func checkFanout(_ spec: String, fanout: Fanout) throws {
+        guard fanout != .single else { return }
         if spec.hasPrefix("builtin:") {
             throw PipelineError("\(spec) runs inside loom, one batch at a time: --workers and --devices apply to process: and http: backends only")
         }
         if spec.hasPrefix("http:"), fanout.devices.contains(where: { $0 != nil }) {
             throw PipelineError("--devices applies to process: backends only; for \(spec) use --workers N (N concurrent clients), the server chooses its own devices")
-        }
-        guard spec.hasPrefix("process:") || spec.hasPrefix("http:") else {
-            throw unknown(spec, role: spec.isEmpty ? "backend" : "worker", available: ["process:CMD", "http:URL"])
         }
     }
 

@@ -207,4 +207,31 @@ extension CLITests {
         #expect(two.workers.count == 2 && two.workers.map(\.items).reduce(0, +) == 6)
         #expect(made == expected && made.count == 6)
     }
+
+    @Test("the tiny real Stable Diffusion model on two workers (--devices cpu,cpu) makes the same PNGs as on one",
+          .enabled(if: RealWorkers.venvExists, RealWorkers.skipReason))
+    func realModelOnTwoWorkersEqualsOne() throws {
+        let models = try RealWorkers.models.get()
+        let temp = try ScratchDirectory()
+        try Self.fanoutData(temp)
+        let backend = "process:python3 '\(RealWorkers.script("sd_generator.py"))' --model '\(models)/sd' --device {device}"
+        func generate(_ store: CLIStore, _ extra: [String]) throws -> FanoutGenerateJSON {
+            try store.ok(["generate", "--dataset", "d", "--prompts", "class-name", "--backend", backend, "--per-prompt", "2",
+                          "--seed", "3", "--steps", "2", "--guidance", "2", "--size", "64x64", "--batch", "2", "--json"] + extra,
+                         timeout: .seconds(300)).decode(FanoutGenerateJSON.self)
+        }
+        let one = try Self.fanoutStore(temp, "one")
+        let single = try generate(one, ["--devices", "cpu"])
+        #expect(single.generated == 6)
+        let two = try Self.fanoutStore(temp, "two")
+        let pair = try generate(two, ["--devices", "cpu,cpu"])
+        #expect(pair.generated == 6 && pair.failed.isEmpty && pair.workers.map(\.device) == ["cpu", "cpu"], "\(pair)")
+        func images(_ store: CLIStore) throws -> Set<String> {
+            Set(try store.ok(["synthetic", "--dataset", "d", "--json"]).decodeLines(SyntheticInfo.self)
+                .map { "\($0.digest) \($0.prompt) \($0.seed) \($0.generator) \($0.generator_version)" })
+        }
+        let expected = try images(one)
+        let made = try images(two)
+        #expect(expected.count == 6 && made == expected)
+    }
 }

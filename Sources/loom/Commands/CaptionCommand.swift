@@ -49,6 +49,7 @@ struct CaptionCommand: ParsableCommand {
 
         func run() throws {
             let fanout = try workers.fanout()
+            try Backends.checkFanout(backend, fanout: fanout)
             let store = try options.openReadWrite()
             let recorded = try CatalogAnswer.captioner(store: store, spec: backend, dataset: dataset, split: split)
             let captioners = try recorded.map { WorkerSet($0) } ?? Backends.captioners(backend, python: python, fanout: fanout)

@@ -68,6 +68,7 @@ struct GenerateCommand: ParsableCommand {
         let settings = GenerateRun.Options(strategy: prompts, perPrompt: perPrompt, seed: seed, steps: steps, guidance: guidance,
                                            width: width, height: height, batchSize: batch)
         let fanout = try workers.fanout()
+        try Backends.checkFanout(backend, fanout: fanout)
         let store = try options.openReadWrite()
         let recorded = try CatalogAnswer.generator(store: store, spec: backend, dataset: dataset, options: settings)
         let generators = try recorded.map { WorkerSet($0) } ?? Backends.generators(backend, python: python, fanout: fanout)
