@@ -24,10 +24,11 @@ extension CLITests {
     /// A generator speaking the loom-worker protocol with stand-in PNGs (the same bytes as
     /// sd_generator.py --dry-run). `--log FILE` appends "<argv device> <CUDA_VISIBLE_DEVICES>" at
     /// start; `--crash-once MARKER` makes the first worker to get a batch exit without answering
-    /// (only once: it creates MARKER); `--name-by-device` puts CUDA_VISIBLE_DEVICES in the name.
+    /// (only once: it creates MARKER), `--hang-once MARKER` makes it stop answering instead;
+    /// `--name-by-device` puts CUDA_VISIBLE_DEVICES in the name.
     static func fanoutWorker(in temp: ScratchDirectory) throws -> String {
         try temp.write(#"""
-            import argparse, json, os, sys
+            import argparse, json, os, sys, time
             sys.path.insert(0, sys.argv[1])
             import loom_worker
             from sd_generator import dry_generate
@@ -36,6 +37,7 @@ extension CLITests {
             parser.add_argument("--device", default="none")
             parser.add_argument("--log")
             parser.add_argument("--crash-once")
+            parser.add_argument("--hang-once")
             parser.add_argument("--name-by-device", action="store_true")
             args = parser.parse_args()
             visible = os.environ.get("CUDA_VISIBLE_DEVICES", "unset")
@@ -51,6 +53,12 @@ extension CLITests {
                     try:
                         os.close(os.open(args.crash_once, os.O_CREAT | os.O_EXCL))
                         os._exit(3)
+                    except FileExistsError:
+                        pass
+                if args.hang_once:
+                    try:
+                        os.close(os.open(args.hang_once, os.O_CREAT | os.O_EXCL))
+                        time.sleep(600)
                     except FileExistsError:
                         pass
                 results = [dry_generate(r) for r in request["requests"]]
@@ -162,6 +170,24 @@ extension CLITests {
         let made = Set(try crashed.ok(["synthetic", "--dataset", "d", "--json"]).decodeLines(SyntheticInfo.self).map(\.digest))
         #expect(made == expected && made.count == 12)
         try crashed.expectClean("after a worker crash")
+    }
+
+    @Test("a worker that hangs is killed after the batch timeout and its batch goes back to the queue; nothing fails",
+          .enabled(if: RealWorkers.venvExists, RealWorkers.skipReason))
+    func hungWorkerIsKilledAndItsBatchRetried() throws {
+        let temp = try ScratchDirectory()
+        try Self.fanoutData(temp)
+        let script = try Self.fanoutWorker(in: temp)
+        let marker = temp.appending("hung.marker")
+        let store = try Self.fanoutStore(temp, "store")
+        let run = try store.ok(["generate", "--dataset", "d", "--prompts", "class-name", "--backend",
+                                Self.fanoutBackend(script, " --hang-once '\(marker)'"), "--per-prompt", "2", "--seed", "9",
+                                "--steps", "1", "--size", "8x8", "--batch", "1", "--workers", "2", "--json"],
+                               environment: ["LOOM_PROCESS_TIMEOUT": "2"]).decode(FanoutGenerateJSON.self)
+        #expect(FileManager.default.fileExists(atPath: marker), "no worker hung")
+        #expect(run.generated == 6 && run.failed.isEmpty, "\(run)")
+        #expect(run.workers.map(\.items).reduce(0, +) == 7, "six images and the batch that hung: \(run.workers)")
+        try store.expectClean("after a hung worker")
     }
 
     @Test("builtin: backends refuse --workers and --devices; http: refuses --devices; --workers must match --devices")
