@@ -92,7 +92,7 @@ public enum GenerateRun {
 
     /// `generators`: one per worker, all with the same identity (``Backends/generators(_:python:fanout:)``
     /// checks that); batches go to whichever is free and are committed here, one at a time, as they come
-    /// back. `workerProgress` gets each worker's count after every commit.
+    /// back. `workerProgress` gets each worker's items and rate after every commit (restarts only in the summary).
     public static func run(writer: StoreWriter, dataset: String, generators: WorkerSet<any Generator>, options: Options,
                            progress: ((_ done: Int, _ total: Int) -> Void)? = nil,
                            workerProgress: (([WorkerReport]) -> Void)? = nil) throws -> Summary {
@@ -186,7 +186,7 @@ public enum GenerateRun {
                                                                        workers: handed.count) { worker, batch in
             handed[worker].value.generate(batch.map(\.request))
         }
-        let (items, busy) = try pool.run(commit: { worker, batch, results in
+        let (items, busy) = try pool.run(commit: { _, batch, results in
             guard results.count == batch.count else {
                 throw PipelineError("generator \(generator.name) returned \(results.count) results for \(batch.count) requests")
             }
@@ -242,10 +242,10 @@ public enum GenerateRun {
             return retry
         }, progress: { items, busy in
             workerProgress?(WorkerReport.list(devices: generators.devices, items: items, busy: busy,
-                                                        restarts: Array(repeating: 0, count: items.count)))
+                                              restarts: Array(repeating: 0, count: items.count)))
         })
         summary.workers = WorkerReport.list(devices: generators.devices, items: items, busy: busy,
-                                                      restarts: generators.backends.map(restartCount))
+                                            restarts: generators.backends.map(restartCount))
 
         summary.seconds = (ContinuousClock.now - start) / .seconds(1)
         if !interrupted {
