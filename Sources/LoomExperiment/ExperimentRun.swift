@@ -24,6 +24,9 @@ public enum ExperimentRun {
         public var blasKernel: String
         /// Where the torch trainer runs, when the training config's trainer is torch.
         public var torch: TorchOptions
+        /// Model workers of the caption and generate stages (not part of the config: any layout
+        /// makes the same images).
+        public var backendFanout: Fanout = .single
 
         public init(workers: Int = 1, threads: Int = ProcessInfo.processInfo.activeProcessorCount,
                     reportsDirectory: String = "reports", name: String? = nil, blasKernel: String = BLAS.coreName,
@@ -64,17 +67,17 @@ public enum ExperimentRun {
             var captioned = 0
             var captionerName: String?
             if strategies.contains(where: \.usesCaption) {
-                let captioner = try Backends.captioner(config.captioner)
-                captionerName = captioner.name
+                let captioners = try Backends.captioners(config.captioner, fanout: options.backendFanout)
+                captionerName = captioners.first.name
                 events.stage("captioning \(config.dataset):\(config.trainSplit) with \(config.captioner)")
-                let summary = try CaptionRun.run(writer: writer, dataset: config.dataset, split: config.trainSplit, captioner: captioner)
+                let summary = try CaptionRun.run(writer: writer, dataset: config.dataset, split: config.trainSplit, captioners: captioners)
                 guard summary.failed.isEmpty else {
                     throw TrainError("\(summary.failed.count) images could not be captioned, e.g. \(summary.failed[0].path): \(summary.failed[0].error)")
                 }
                 captioned = summary.captioned
             }
 
-            let generator = try Backends.generator(config.generator)
+            let generators = try Backends.generators(config.generator, fanout: options.backendFanout)
             let (realTrain, classCount) = try realTrainingCounts(store: store, config: config)
             var generated = 0
             for strategy in strategies {
@@ -86,7 +89,7 @@ public enum ExperimentRun {
                     : config.perPrompt * Int((Double(realTrain) / Double(classCount)).rounded(.up))
                 events.stage("generating \(strategy.name): \(perPrompt) per prompt with \(config.generator)")
                 let summary = try GenerateRun.run(
-                    writer: writer, dataset: config.dataset, generator: generator,
+                    writer: writer, dataset: config.dataset, generators: generators,
                     options: .init(strategy: strategy.name, perPrompt: perPrompt, seed: config.generationSeed, steps: config.steps,
                                    guidance: config.guidance, width: config.imageSize, height: config.imageSize))
                 guard summary.failed.isEmpty else {

@@ -120,7 +120,7 @@ public enum Backends {
         throw unknown(spec, role: "generator", available: generatorKinds)
     }
 
-    private static func checkPython(_ python: String?, spec: String) throws {
+    static func checkPython(_ python: String?, spec: String) throws {
         guard let python, !python.isEmpty, !spec.hasPrefix("process:") else { return }
         throw PipelineError("--python \(python) applies to process: backends only, not \(spec)")
     }

@@ -22,11 +22,40 @@ public enum CaptionRun {
         public var skipped: Int
         public var failed: [Failure]
         public var seconds: Double
+        /// What each worker did (one entry for a one-worker run).
+        public var workers: [WorkerReport]? = nil
+    }
+
+    /// An image still to caption, as plain values a worker thread can read.
+    struct Pending: Sendable {
+        var id: Int64
+        var path: String
+        var digest: Digest
+        var mediaType: String
+    }
+
+    /// One batch as a worker answered it: the images it could read and their results.
+    struct Answer {
+        var inputs: [CaptionInput] = []
+        var paths: [String] = []
+        var unreadable: [Failure] = []
+        var results: [Result<String, any Error>] = []
+        var perImage: Double = 0
     }
 
     public static func run(writer: StoreWriter, dataset: String, split: String? = nil, captioner: any Captioner,
                            batchSize: Int = 16, progress: ((_ done: Int, _ total: Int) -> Void)? = nil) throws -> Summary {
+        try run(writer: writer, dataset: dataset, split: split, captioners: WorkerSet(captioner), batchSize: batchSize,
+                progress: progress)
+    }
+
+    /// `captioners`: one per worker, all with the same identity; batches go to whichever is free
+    /// and are committed here, one at a time, as they come back.
+    public static func run(writer: StoreWriter, dataset: String, split: String? = nil, captioners: WorkerSet<any Captioner>,
+                           batchSize: Int = 16, progress: ((_ done: Int, _ total: Int) -> Void)? = nil,
+                           workerProgress: (([WorkerReport]) -> Void)? = nil) throws -> Summary {
         let start = ContinuousClock.now
+        let captioner = captioners.first
         let store = writer.store
         var summary = Summary(captioner: captioner.name, backend: captioner.backend, captioned: 0, skipped: 0, failed: [], seconds: 0)
         let params = captioner.params.merging(["version": captioner.version]) { current, _ in current }
@@ -54,25 +83,28 @@ public enum CaptionRun {
             return (id, todo, rows.count - todo.count)
         }
         summary.skipped = skipped
-        let batchSize = max(1, batchSize)
         var done = 0
-        for first in stride(from: 0, to: todo.count, by: batchSize) {
-            let rows = Array(todo[first..<min(first + batchSize, todo.count)])
-            var inputs: [CaptionInput] = []
-            var paths: [String] = []
+        let handed = captioners.backends.map { Handed(value: $0) }
+        let blobs = store.blobs
+        let pending = todo.map { Pending(id: $0["id"], path: $0["path"], digest: $0["digest"], mediaType: $0["media_type"]) }
+        let pool = BatchPool<Pending, Answer>(items: pending, batchSize: batchSize, workers: handed.count) { worker, rows in
+            var answer = Answer()
             for row in rows {
-                let digest: Digest = row["digest"]
-                let path: String = row["path"]
                 do {
-                    inputs.append(CaptionInput(realImageID: row["id"], bytes: try store.blobs.read(digest: digest), mediaType: row["media_type"]))
-                    paths.append(path)
+                    answer.inputs.append(CaptionInput(realImageID: row.id, bytes: try blobs.read(digest: row.digest), mediaType: row.mediaType))
+                    answer.paths.append(row.path)
                 } catch {
-                    summary.failed.append(Failure(path: path, error: "cannot read the image: \(error)"))
+                    answer.unreadable.append(Failure(path: row.path, error: "cannot read the image: \(error)"))
                 }
             }
             let batchStart = ContinuousClock.now
-            let results = captioner.caption(inputs)
-            let perImage = (ContinuousClock.now - batchStart) / .seconds(1) / Double(max(1, inputs.count))
+            answer.results = handed[worker].value.caption(answer.inputs)
+            answer.perImage = (ContinuousClock.now - batchStart) / .seconds(1) / Double(max(1, answer.inputs.count))
+            return answer
+        }
+        let (items, busy) = try pool.run(commit: { _, rows, answer in
+            summary.failed += answer.unreadable
+            let (inputs, paths, results, perImage) = (answer.inputs, answer.paths, answer.results, answer.perImage)
             guard results.count == inputs.count else {
                 throw PipelineError("captioner \(captioner.name) returned \(results.count) results for \(inputs.count) images")
             }
@@ -98,7 +130,13 @@ public enum CaptionRun {
             }
             done += rows.count
             progress?(done, todo.count)
-        }
+            return []
+        }, progress: { items, busy in
+            workerProgress?(WorkerReport.list(devices: captioners.devices, items: items, busy: busy,
+                                              restarts: Array(repeating: 0, count: items.count)))
+        })
+        summary.workers = WorkerReport.list(devices: captioners.devices, items: items, busy: busy,
+                                            restarts: captioners.backends.map(restartCount))
         summary.seconds = (ContinuousClock.now - start) / .seconds(1)
         return summary
     }

@@ -62,9 +62,11 @@ public enum GenerateRun {
         public var skipped: Int
         public var failed: [Failure]
         public var seconds: Double
+        /// What each worker did (one entry for a one-worker run).
+        public var workers: [WorkerReport]? = nil
 
         enum CodingKeys: String, CodingKey {
-            case resumed, generator, planned, generated, skipped, failed, seconds
+            case resumed, generator, planned, generated, skipped, failed, seconds, workers
             case runID = "run_id"
         }
     }
@@ -85,7 +87,18 @@ public enum GenerateRun {
 
     public static func run(writer: StoreWriter, dataset: String, generator: any Generator, options: Options,
                            progress: ((_ done: Int, _ total: Int) -> Void)? = nil) throws -> Summary {
+        try run(writer: writer, dataset: dataset, generators: WorkerSet(generator), options: options, progress: progress)
+    }
+
+    /// `generators`: one per worker, all with the same identity (``Backends/generators(_:python:fanout:)``
+    /// checks that); batches go to whichever is free and are committed here, one at a time, as they come
+    /// back. `workerProgress` gets each worker's items and rate after every commit (restarts only in the summary).
+    public static func run(writer: StoreWriter, dataset: String, generators: WorkerSet<any Generator>, options: Options,
+                           progress: ((_ done: Int, _ total: Int) -> Void)? = nil,
+                           workerProgress: (([WorkerReport]) -> Void)? = nil) throws -> Summary {
         let start = ContinuousClock.now
+        let generator = generators.first
+        for other in generators.backends.dropFirst() { try checkSize(options, against: other) }
         guard options.perPrompt > 0 else { throw PipelineError("--per-prompt must be at least 1") }
         guard options.width > 0, options.height > 0 else { throw PipelineError("image size must be positive") }
         guard options.steps > 0 else { throw PipelineError("--steps must be at least 1") }
@@ -168,12 +181,12 @@ public enum GenerateRun {
         }
         let total = queue.count
         var finished = 0
-        var next = 0
-        let batchSize = max(1, options.batchSize)
-        while next < queue.count {
-            let batch = Array(queue[next..<min(next + batchSize, queue.count)])
-            next += batch.count
-            let results = generator.generate(batch.map(\.request))
+        let handed = generators.backends.map { Handed(value: $0) }
+        let pool = BatchPool<Job, [Result<GeneratedImage, any Error>]>(items: queue, batchSize: options.batchSize,
+                                                                       workers: handed.count) { worker, batch in
+            handed[worker].value.generate(batch.map(\.request))
+        }
+        let (items, busy) = try pool.run(commit: { _, batch, results in
             guard results.count == batch.count else {
                 throw PipelineError("generator \(generator.name) returned \(results.count) results for \(batch.count) requests")
             }
@@ -224,10 +237,15 @@ public enum GenerateRun {
                     }
                 }
             }
-            queue.append(contentsOf: retry)
             finished += made.count + failures.count - retry.count
             progress?(finished, total)
-        }
+            return retry
+        }, progress: { items, busy in
+            workerProgress?(WorkerReport.list(devices: generators.devices, items: items, busy: busy,
+                                              restarts: Array(repeating: 0, count: items.count)))
+        })
+        summary.workers = WorkerReport.list(devices: generators.devices, items: items, busy: busy,
+                                            restarts: generators.backends.map(restartCount))
 
         summary.seconds = (ContinuousClock.now - start) / .seconds(1)
         if !interrupted {

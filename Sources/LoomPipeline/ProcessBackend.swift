@@ -67,21 +67,26 @@ struct ProcessTimeouts: Sendable {
 }
 
 /// A `process:` captioner.
-final class ProcessCaptioner: Captioner {
+final class ProcessCaptioner: Captioner, RestartCounting {
     let name: String
     let version: String
     let params: [String: String]
     let backend: String
     let worker: ProcessWorker
 
-    init(command: String, launch: String? = nil, timeouts: ProcessTimeouts) throws {
-        worker = try ProcessWorker.starting(command: command, launch: launch, role: "captioner", timeouts: timeouts,
-                                            others: Backends.captionerKinds)
+    /// `backend`: the spec recorded in the catalog, when it is not `process:` + `command` (the
+    /// `{device}` template of a `--devices` run, the same for every worker).
+    init(command: String, launch: String? = nil, environment: [String: String] = [:], backend: String? = nil,
+         timeouts: ProcessTimeouts) throws {
+        worker = try ProcessWorker.starting(command: command, launch: launch, environment: environment, role: "captioner",
+                                            timeouts: timeouts, others: Backends.captionerKinds)
         name = worker.identity.name
         version = worker.identity.version
         params = worker.identity.params
-        backend = "process:" + command
+        self.backend = backend ?? "process:" + command
     }
+
+    var restarts: Int { worker.restarts }
 
     func caption(_ batch: [CaptionInput]) -> [Result<String, any Error>] {
         guard !batch.isEmpty else { return [] }
@@ -96,7 +101,7 @@ final class ProcessCaptioner: Captioner {
 }
 
 /// A `process:` generator.
-final class ProcessGenerator: Generator {
+final class ProcessGenerator: Generator, RestartCounting {
     let name: String
     let version: String
     let params: [String: String]
@@ -105,14 +110,19 @@ final class ProcessGenerator: Generator {
 
     var constraints: GeneratorConstraints { worker.constraints }
 
-    init(command: String, launch: String? = nil, timeouts: ProcessTimeouts) throws {
-        worker = try ProcessWorker.starting(command: command, launch: launch, role: "generator", timeouts: timeouts,
-                                            others: Backends.generatorKinds)
+    /// `backend`: the spec recorded in the catalog, when it is not `process:` + `command` (the
+    /// `{device}` template of a `--devices` run, the same for every worker).
+    init(command: String, launch: String? = nil, environment: [String: String] = [:], backend: String? = nil,
+         timeouts: ProcessTimeouts) throws {
+        worker = try ProcessWorker.starting(command: command, launch: launch, environment: environment, role: "generator",
+                                            timeouts: timeouts, others: Backends.generatorKinds)
         name = worker.identity.name
         version = worker.identity.version
         params = worker.identity.params
-        backend = "process:" + command
+        self.backend = backend ?? "process:" + command
     }
+
+    var restarts: Int { worker.restarts }
 
     func generate(_ batch: [GenerationRequest]) -> [Result<GeneratedImage, any Error>] {
         guard !batch.isEmpty else { return [] }

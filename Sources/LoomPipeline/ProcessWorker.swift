@@ -25,6 +25,8 @@ final class ProcessWorker: @unchecked Sendable {
     let launch: String
     let role: String
     let timeouts: ProcessTimeouts
+    /// Variables set for the worker on top of Loom's own (its device, for `--devices`).
+    let environment: [String: String]
     private(set) var identity: Identity
     /// What the worker can serve (from the handshake's `constraints`).
     private(set) var constraints = GeneratorConstraints()
@@ -50,9 +52,10 @@ final class ProcessWorker: @unchecked Sendable {
         }
     }
 
-    init(command: String, launch: String? = nil, role: String, timeouts: ProcessTimeouts) throws {
+    init(command: String, launch: String? = nil, environment: [String: String] = [:], role: String, timeouts: ProcessTimeouts) throws {
         self.command = command
         self.launch = launch ?? command
+        self.environment = environment
         self.role = role
         self.timeouts = timeouts
         identity = Identity(name: "", version: "", params: [:])
@@ -64,10 +67,10 @@ final class ProcessWorker: @unchecked Sendable {
 
     /// `init`, with a failure to start explained: what a `process:` worker must do and which
     /// other backends exist.
-    static func starting(command: String, launch: String? = nil, role: String, timeouts: ProcessTimeouts,
-                         others: [String]) throws -> ProcessWorker {
+    static func starting(command: String, launch: String? = nil, environment: [String: String] = [:], role: String,
+                         timeouts: ProcessTimeouts, others: [String]) throws -> ProcessWorker {
         do {
-            return try ProcessWorker(command: command, launch: launch, role: role, timeouts: timeouts)
+            return try ProcessWorker(command: command, launch: launch, environment: environment, role: role, timeouts: timeouts)
         } catch {
             let ran = launch.map { $0 == command ? "" : "; it ran as: \($0)" } ?? ""
             throw PipelineError("\(error)\(ran)\n(a process: \(role) must speak the loom-worker protocol, see tools/workers/README.md; other \(role) backends: \(others.joined(separator: ", ")))")
@@ -97,6 +100,13 @@ final class ProcessWorker: @unchecked Sendable {
         } catch {
             return Array(repeating: .failure(error), count: count)
         }
+    }
+
+    /// Times the worker was started again after the first start.
+    var restarts: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return max(0, starts - 1)
     }
 
     /// Closes the worker's stdin and waits a little for it to exit (then kills it).
@@ -169,6 +179,9 @@ final class ProcessWorker: @unchecked Sendable {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
         process.arguments = ["-c", launch]
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, set in set }
+        }
         let input = Pipe()
         let output = Pipe()
         process.standardInput = input

@@ -23,6 +23,9 @@ struct CaptionCommand: ParsableCommand {
                 python3 in a process: command runs under --python, else $LOOM_PYTHON, else the project
                 venv (.venv, made by tools/setup), else python3 from PATH.
                 Exits 1 when images were sent and none got a caption.
+                --workers N runs N process: workers (or N http: clients) at once, --devices cuda:0,cuda:1 one
+                process: worker per device ({device} in the command, CUDA_VISIBLE_DEVICES set); every worker
+                must report the same identity. builtin: backends refuse both.
                 """)
 
         @OptionGroup var options: StoreOptions
@@ -42,14 +45,19 @@ struct CaptionCommand: ParsableCommand {
         @Option(help: "Python interpreter for a process: command that starts with python3 or python.")
         var python: String?
 
+        @OptionGroup var workers: WorkerOptions
+
         func run() throws {
+            let fanout = try workers.fanout()
+            try Backends.checkFanout(backend, fanout: fanout)
             let store = try options.openReadWrite()
             let recorded = try CatalogAnswer.captioner(store: store, spec: backend, dataset: dataset, split: split)
-            let captioner = try recorded ?? Backends.captioner(backend, python: python)
+            let captioners = try recorded.map { WorkerSet($0) } ?? Backends.captioners(backend, python: python, fanout: fanout)
             let writer = try store.makeWriter()
             let line = ProgressLine("caption")
-            let summary = try CaptionRun.run(writer: writer, dataset: dataset, split: split, captioner: captioner,
-                                             batchSize: batch) { done, total in line.update(done: done, total: total) }
+            let summary = try CaptionRun.run(writer: writer, dataset: dataset, split: split, captioners: captioners, batchSize: batch,
+                                             progress: { done, total in line.update(done: done, total: total) },
+                                             workerProgress: { line.note = workerRates($0) })
             line.finish()
             let everyOneFailed = summary.captioned == 0 && !summary.failed.isEmpty
             if options.json {

@@ -21,6 +21,9 @@ struct GenerateCommand: ParsableCommand {
             changed since) answers from the catalog without starting the worker.
             python3 in a process: command runs under --python, else $LOOM_PYTHON, else the project
             venv (.venv, made by tools/setup), else python3 from PATH.
+            --workers N runs N process: workers (or N http: clients) at once, --devices cuda:0,cuda:1 one
+            process: worker per device ({device} in the command, CUDA_VISIBLE_DEVICES set); every worker must
+            report the same identity, and the result equals a one-worker run's. builtin: backends refuse both.
             """)
 
     @OptionGroup var options: StoreOptions
@@ -55,6 +58,8 @@ struct GenerateCommand: ParsableCommand {
     @Option(help: "Python interpreter for a process: command that starts with python3 or python.")
     var python: String?
 
+    @OptionGroup var workers: WorkerOptions
+
     func run() throws {
         let parts = size.lowercased().split(separator: "x")
         guard parts.count == 2, let width = Int(parts[0]), let height = Int(parts[1]), width > 0, height > 0 else {
@@ -62,14 +67,16 @@ struct GenerateCommand: ParsableCommand {
         }
         let settings = GenerateRun.Options(strategy: prompts, perPrompt: perPrompt, seed: seed, steps: steps, guidance: guidance,
                                            width: width, height: height, batchSize: batch)
+        let fanout = try workers.fanout()
+        try Backends.checkFanout(backend, fanout: fanout)
         let store = try options.openReadWrite()
         let recorded = try CatalogAnswer.generator(store: store, spec: backend, dataset: dataset, options: settings)
-        let generator = try recorded ?? Backends.generator(backend, python: python)
+        let generators = try recorded.map { WorkerSet($0) } ?? Backends.generators(backend, python: python, fanout: fanout)
         let writer = try store.makeWriter()
         let line = ProgressLine("generate")
-        let summary = try GenerateRun.run(writer: writer, dataset: dataset, generator: generator, options: settings) { done, total in
-            line.update(done: done, total: total)
-        }
+        let summary = try GenerateRun.run(writer: writer, dataset: dataset, generators: generators, options: settings,
+                                          progress: { done, total in line.update(done: done, total: total) },
+                                          workerProgress: { line.note = workerRates($0) })
         line.finish()
         if options.json {
             try Output.json(summary)

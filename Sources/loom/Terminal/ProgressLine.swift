@@ -11,6 +11,8 @@ final class ProgressLine {
     private let start = ContinuousClock.now
     private var lastDraw = ContinuousClock.now - .seconds(1)
     private var drew = false
+    /// Shown after the ETA from the next redraw on (per-worker rates of a multi-worker run).
+    var note = ""
 
     init(_ label: String) {
         self.label = label
@@ -27,7 +29,7 @@ final class ProgressLine {
         let rate = elapsed > 0 ? Double(done) / elapsed : 0
         let eta = rate > 0 && total > done ? Self.clock(Double(total - done) / rate) : "--:--"
         let percent = total > 0 ? Double(done) * 100 / Double(total) : 100
-        let line = String(format: "%@ %d/%d (%.0f%%)  %.0f %@/s  ETA %@", label, done, total, percent, rate, unit, eta)
+        let line = String(format: "%@ %d/%d (%.0f%%)  %.0f %@/s  ETA %@", label, done, total, percent, rate, unit, eta) + note
         FileHandle.standardError.write(Data(("\r\u{1B}[K" + line).utf8))
         drew = true
     }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LoomExperiment
+import LoomPipeline
 import LoomStore
 import LoomTrain
 
@@ -58,6 +59,12 @@ struct ExperimentCommand: ParsableCommand {
     @Flag(name: .customLong("real-baseline"), help: "Also train on the real training split.")
     var realBaseline = false
 
+    @Option(name: .customLong("backend-workers"), help: "Captioner/generator workers to run at once (loom generate's --workers).")
+    var backendWorkers: Int?
+
+    @Option(name: .customLong("backend-devices"), help: "One captioner/generator worker per device, e.g. cuda:0,cuda:1 (loom generate's --devices).")
+    var backendDevices: String?
+
     @Option(help: "Report folder name (default experiment-<run id>).")
     var name: String?
 
@@ -74,12 +81,18 @@ struct ExperimentCommand: ParsableCommand {
             perPrompt: perPrompt, captioner: captioner, generator: generator, imageSize: imageSize, steps: steps,
             guidance: guidance, generationSeed: generationSeed, trainSplit: trainSplit, evalSplit: evalSplit,
             realBaseline: realBaseline, training: hyper.config(train: "", eval: nil))
+        var runOptions = ExperimentRun.Options(workers: hyper.workers, threads: hyper.threads, reportsDirectory: reports, name: name,
+                                               blasKernel: kernel.description, torch: hyper.torch)
+        do {
+            runOptions.backendFanout = try Fanout(workers: backendWorkers, devices: backendDevices,
+                                                  flags: ("--backend-workers", "--backend-devices"))
+        } catch {
+            throw ValidationError("\(error)")
+        }
         let writer = try options.openReadWrite().makeWriter()
         let line = ProgressLine("train")
         let summary = try ExperimentRun.run(
-            writer: writer, config: config,
-            options: .init(workers: hyper.workers, threads: hyper.threads, reportsDirectory: reports, name: name,
-                           blasKernel: kernel.description, torch: hyper.torch),
+            writer: writer, config: config, options: runOptions,
             events: .init(
                 stage: { line.finish(); Output.stderr("== \($0)") },
                 epoch: { _, metrics in line.finish(); Output.stderr("  " + TrainReport.epochLine(metrics, of: hyper.epochs)) },
