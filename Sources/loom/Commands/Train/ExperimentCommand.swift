@@ -62,7 +62,8 @@ struct ExperimentCommand: ParsableCommand {
     @Option(name: .customLong("backend-workers"), help: "Captioner/generator workers to run at once (loom generate's --workers).")
     var backendWorkers: Int?
 
-    @Option(name: .customLong("backend-devices"), help: "One captioner/generator worker per device, e.g. cuda:0,cuda:1 (loom generate's --devices).")
+    @Option(name: [.customLong("backend-devices"), .customLong("devices")],
+            help: "One captioner/generator worker per device, e.g. cuda:0,cuda:1 (loom generate's --devices; the trainer's ranks take --gpus and --device).")
     var backendDevices: String?
 
     @Option(help: "Report folder name (default experiment-<run id>).")
