@@ -22,5 +22,8 @@ extension CLITests {
         let listed = try ok(["--store", storePath, "ls", "--dataset", "pets"])
         #expect(listed.stdoutText.split(separator: "\n").count >= 4, "\(listed)")
         #expect(!FileManager.default.fileExists(atPath: temp.appending("unused")), "the leading --store is the one used")
+        // A --store after the subcommand is the more specific one and wins over a leading one.
+        let specific = try Loom.run(["--store", temp.appending("other"), "stats", "--json", "--store", storePath], environment: environment)
+        #expect(specific.succeeded && specific.stdoutText.contains("pets"), "\(specific)")
     }
 }

@@ -47,6 +47,8 @@ public struct RepairReport: Codable, Sendable {
     public var missingShards: [String]
     /// Damaged shards whose intact records were copied into a new shard (then the old file removed).
     public var rewrittenShards: [String]
+    /// Damaged shards whose rewrite failed (name: reason); they still fail `loom verify`.
+    public var unrewritten: [String] = []
     public var lostBlobs: [LostBlob]
     public var realImages: [RealImage]
     public var syntheticImages: [SyntheticImage]
@@ -70,6 +72,7 @@ public struct RepairReport: Codable, Sendable {
         case dryRun = "dry_run"
         case missingShards = "missing_shards"
         case rewrittenShards = "rewritten_shards"
+        case unrewritten = "unrewritten_shards"
         case lostBlobs = "lost_blobs"
         case realImages = "real_images"
         case syntheticImages = "synthetic_images"
@@ -100,8 +103,18 @@ public enum StoreRepair {
             throw StoreError(.invalidArgument, "store was opened read-only", path: store.layout.root)
         }
         let writer = dryRun ? nil : try StoreWriter(store: store, options: .init(), tolerateCutShards: true)
-        let scan = try Verifier.scan(store, catalogCheck: .full)
+        var scan = try Verifier.scan(store, catalogCheck: .full)
+        // A failed catalog check can mean an index that misses rows: deciding what to drop and
+        // which shard files hold no live record through such an index could delete intact bytes
+        // unreported. So the indexes are rebuilt first and the store scanned again.
+        var reindexed = false
+        if let writer, scan.catalog != "ok" {
+            try writer.store.catalog.write { db in try db.execute(sql: "REINDEX") }
+            reindexed = true
+            scan = try Verifier.scan(store, catalogCheck: .full)
+        }
         var report = try plan(store, scan: scan, dryRun: dryRun)
+        report.reindexed = reindexed
         guard let writer else {
             report.ok = scan.problems.isEmpty && scan.catalog == "ok"
             return report
@@ -111,12 +124,14 @@ public enum StoreRepair {
         let damaged = Set(scan.problems.map(\.shardID)).subtracting(scan.missingShards).sorted()
         for id in damaged {
             if id == writer.currentShardID { try writer.startNewShard() }
-            try GarbageCollector.rewrite(shard: id, writer: writer)
-        }
-        report.rewrittenShards = damaged.map(StoreLayout.shardName)
-        if scan.catalog != "ok" {
-            try store.catalog.write { db in try db.execute(sql: "REINDEX") }
-            report.reindexed = true
+            do {
+                try GarbageCollector.rewrite(shard: id, writer: writer)
+                report.rewrittenShards.append(StoreLayout.shardName(id))
+            } catch {
+                // The drop above has committed: the report of what it dropped must still reach
+                // the user, so a shard that cannot be rewritten is named, not thrown.
+                report.unrewritten.append("\(StoreLayout.shardName(id)): \(error)")
+            }
         }
         let after = try Verifier.run(store, catalogCheck: .full)
         report.catalog = after.catalog

@@ -116,6 +116,9 @@ public enum Verifier {
             guard let size = sizes[location.shardID] else { continue }  // no file to read: reported above
             let end = location.offset + location.recordSize
             var reason: String? = nil
+            // Only bytes proven bad are lost; a read that failed for another reason (EIO, EMFILE,
+            // memory) says nothing about them, so repair must not drop what is built on them.
+            var lost = true
             if end > size {
                 reason = "cut off: the file ends at \(size), inside this record (bytes \(location.offset)..<\(end))"
             } else {
@@ -124,6 +127,7 @@ public enum Verifier {
                     bytes += location.recordSize
                 } catch {
                     reason = (error as? StoreError)?.message ?? "\(error)"
+                    lost = (error as? StoreError)?.code == .corrupt
                 }
             }
             if let reason {
@@ -131,7 +135,7 @@ public enum Verifier {
                     report: VerifyReport.Problem(
                         shard: StoreLayout.shardName(location.shardID), offset: location.offset, digest: location.digest.hex,
                         reason: reason, rows: []),
-                    blobIDs: [entry.id], shardID: location.shardID, lostRecord: true))
+                    blobIDs: [entry.id], shardID: location.shardID, lostRecord: lost))
             }
         }
         progress(locations.count, locations.count)

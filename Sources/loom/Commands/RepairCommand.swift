@@ -52,6 +52,7 @@ struct RepairCommand: ParsableCommand {
         if report.runSamples > 0 { counts.append("\(report.runSamples) training-run sample rows") }
         if !counts.isEmpty { Output.stderr("\(verb) with them: " + counts.joined(separator: ", ")) }
         for shard in report.rewrittenShards { Output.stderr("rewrote damaged shard \(shard) from its intact records") }
+        for failure in report.unrewritten { Output.stderr("could not rewrite damaged shard \(failure)") }
         if report.reindexed { Output.stderr("rebuilt the catalog's indexes") }
         let nothing = report.lostBlobs.isEmpty && report.missingShards.isEmpty && report.rewrittenShards.isEmpty && !report.reindexed
         if report.dryRun {

@@ -22,8 +22,23 @@ enum LeadingOptions {
         }
         guard !leading.isEmpty, index < arguments.count else { return arguments }
         var rest = Array(arguments[index...])
+        // A --store written after the subcommand is the more specific one: it wins.
+        if rest.contains(where: { $0 == "--store" || $0.hasPrefix("--store=") }) {
+            leading = leadingWithoutStore(leading)
+        }
         let end = rest.firstIndex(of: "--") ?? rest.endIndex
         rest.insert(contentsOf: leading, at: end)
         return rest
+    }
+
+    private static func leadingWithoutStore(_ leading: [String]) -> [String] {
+        var kept: [String] = []
+        var index = 0
+        while index < leading.count {
+            if leading[index] == "--store" { index += 2; continue }
+            if !leading[index].hasPrefix("--store=") { kept.append(leading[index]) }
+            index += 1
+        }
+        return kept
     }
 }
