@@ -212,25 +212,8 @@ public enum Lineage {
 
     // MARK: - Listing synthetic images
 
-    /// Filters of `loom synthetic`; nil means any. They combine with AND.
-    public struct Filter: Sendable, Hashable {
-        public var dataset: String?
-        /// Case-insensitive substring of the caption (ASCII case folding, as SQLite's LIKE).
-        public var captionContains: String?
-        public var strategy: String?
-        /// wnid, display name or prompt name.
-        public var className: String?
-        public var generator: String?
-
-        public init(dataset: String? = nil, captionContains: String? = nil, strategy: String? = nil,
-                    className: String? = nil, generator: String? = nil) {
-            self.dataset = dataset
-            self.captionContains = captionContains
-            self.strategy = strategy
-            self.className = className
-            self.generator = generator
-        }
-    }
+    /// Which synthetic images `forEachSynthetic` streams (the catalog boundary's filter).
+    public typealias Filter = LineageFilter
 
     /// One synthetic image as `loom synthetic --json` prints it.
     public struct SyntheticEntry: Codable, Sendable, Hashable {
@@ -263,54 +246,19 @@ public enum Lineage {
     }
 
     /// `text` as a LIKE pattern matching it anywhere, with `%`, `_` and the escape character escaped (ESCAPE '\').
-    public static func containsPattern(_ text: String) -> String {
-        var pattern = "%"
-        for character in text {
-            if character == "%" || character == "_" || character == "\\" { pattern.append("\\") }
-            pattern.append(character)
-        }
-        pattern.append("%")
-        return pattern
-    }
+    public static func containsPattern(_ text: String) -> String { LineageFilter.containsPattern(text) }
 
-    /// Streams the synthetic images matching `filter`, in insertion order.
+    /// Streams the synthetic images matching `filter`, in insertion order (the catalog's lineage
+    /// repository runs the query; this maps its records to `loom synthetic`'s lines).
     public static func forEachSynthetic(_ store: Store, filter: Filter, _ body: (SyntheticEntry) throws -> Void) throws {
-        try store.catalog.read { db in
-            if let dataset = filter.dataset, try DatasetCatalog.datasetID(db, name: dataset) == nil {
-                let known = try String.fetchAll(db, sql: "SELECT name FROM datasets ORDER BY name")
-                throw StoreError(.notFound, "no dataset named \"\(dataset)\" (datasets: \(known.isEmpty ? "none" : known.joined(separator: ", ")))")
-            }
-            // Only the filters given go into the SQL, so the planner can start from the most selective
-            // table; a caption filter needs a caption, so those joins become inner joins.
-            var conditions: [String] = [], arguments: StatementArguments = []
-            if let dataset = filter.dataset { conditions.append("dataset = ?"); arguments += [dataset] }
-            if let text = filter.captionContains {
-                // As a set of prompt ids, so the plan is: scan the captions (thousands), then look the
-                // synthetic images up by prompt, instead of joining every synthetic row to its caption.
-                conditions.append("""
-                    prompt_id IN (SELECT fp.id FROM prompts fp JOIN captions fc ON fc.id = fp.caption_id
-                                    WHERE fc.text LIKE ? ESCAPE '\\')
-                    """)
-                arguments += [containsPattern(text)]
-            }
-            if let strategy = filter.strategy { conditions.append("strategy = ?"); arguments += [strategy] }
-            if let name = filter.className {
-                conditions.append("(class = ? OR class_name = ? OR class_prompt_name = ?)")
-                arguments += [name, name, name]
-            }
-            if let generator = filter.generator { conditions.append("generator = ?"); arguments += [generator] }
-            let rows = try Row.fetchCursor(db, sql: """
-                SELECT * FROM v_lineage
-                \(conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND "))
-                ORDER BY synthetic_id
-                """, arguments: arguments)
-            while let row = try rows.next() {
+        try store.read { snapshot in
+            try snapshot.lineage.forEachSynthetic(filter) { record in
                 try body(SyntheticEntry(
-                    digest: row["digest"], prompt: row["prompt"], strategy: row["strategy"],
-                    caption: row["caption"], captioner: row["captioner"], realDigest: row["real_digest"],
-                    realPath: row["real_path"], class: row["class"], label: row["label"], dataset: row["dataset"],
-                    generator: row["generator"], generatorVersion: row["generator_version"], seed: row["seed"],
-                    steps: row["steps"], guidance: row["guidance"], width: row["width"], height: row["height"]))
+                    digest: record.digest.hex, prompt: record.prompt, strategy: record.strategy,
+                    caption: record.caption, captioner: record.captioner, realDigest: record.realDigest?.hex,
+                    realPath: record.realPath, class: record.classWnid, label: record.label, dataset: record.dataset,
+                    generator: record.generator, generatorVersion: record.generatorVersion, seed: record.seed,
+                    steps: record.steps, guidance: record.guidance, width: record.width, height: record.height))
             }
         }
     }

@@ -27,6 +27,17 @@ public struct LineageRecord: Hashable, Sendable {
 
 /// Filters of `loom synthetic`, combined with AND; nil is any.
 public struct LineageFilter: Hashable, Sendable {
+    /// `text` as a LIKE pattern matching it anywhere, `%`, `_` and `\` escaped (ESCAPE '\').
+    public static func containsPattern(_ text: String) -> String {
+        var pattern = "%"
+        for character in text {
+            if character == "%" || character == "_" || character == "\\" { pattern.append("\\") }
+            pattern.append(character)
+        }
+        pattern.append("%")
+        return pattern
+    }
+
     public var dataset: String?
     /// Case-insensitive substring of the caption (ASCII case folding).
     public var captionContains: String?

@@ -22,7 +22,7 @@ struct SQLiteLineageReader: LineageReading, SQLiteRepository {
                 prompt_id IN (SELECT fp.id FROM prompts fp JOIN captions fc ON fc.id = fp.caption_id
                                 WHERE fc.text LIKE ? ESCAPE '\\')
                 """)
-            arguments += [Self.containsPattern(text)]
+            arguments += [LineageFilter.containsPattern(text)]
         }
         if let strategy = filter.strategy { conditions.append("strategy = ?"); arguments += [strategy] }
         if let name = filter.className {
@@ -36,17 +36,6 @@ struct SQLiteLineageReader: LineageReading, SQLiteRepository {
             ORDER BY synthetic_id
             """, arguments: arguments)
         while let row = try rows.next() { try body(try Self.record(row)) }
-    }
-
-    /// `text` as a LIKE pattern matching it anywhere, `%`, `_` and `\` escaped (ESCAPE '\').
-    static func containsPattern(_ text: String) -> String {
-        var pattern = "%"
-        for character in text {
-            if character == "%" || character == "_" || character == "\\" { pattern.append("\\") }
-            pattern.append(character)
-        }
-        pattern.append("%")
-        return pattern
     }
 
     static func record(_ row: Row) throws -> LineageRecord {
