@@ -86,7 +86,7 @@ struct InMemorySourceTests {
         let fromMemory = try memory.scan(split: split, maxFiles: 1000, only: nil)
         #expect(ScanFacts(fromMemory) == ScanFacts(fromDisk))
         #expect(fromDisk.layout == "imagefolder" && fromDisk.files.count == 10, "the premise: \(ScanFacts(fromDisk))")
-        #expect(fromMemory.files.map(\.path).prefix(3) == ["cat/a/b.jpg", "cat/a-b.jpg", "cat/a.jpg"], "listing order")
+        #expect(fromMemory.files.map(\.path).filter { $0.hasPrefix("cat/") }.prefix(3) == ["cat/a/b.jpg", "cat/a-b.jpg", "cat/a.jpg"], "listing order")
         #expect(fromMemory.rejected == [Rejection(path: "cat/folder.jpg", reason: "is a directory, not an image file")])
     }
 
