@@ -40,7 +40,11 @@ enum CommandFailure {
         switch error {
         case let error as StoreError: error.code.rawValue
         case let error as LoaderError: error.code.rawValue
-        case is IngestError, is PipelineError, is DatasetError, is ImageError, is TrainError, is ValidationError:
+        // Its code says what is missing (a dataset folder, a named labels file) and what is malformed.
+        case let error as IngestError:
+            error.errorCode == .notFound ? StoreError.Code.notFound.rawValue
+                : error.errorCode == .internal ? "internal" : StoreError.Code.invalidArgument.rawValue
+        case is PipelineError, is DatasetError, is ImageError, is TrainError, is ValidationError:
             StoreError.Code.invalidArgument.rawValue
         default:
             // ArgumentParser's own parse errors are not public types; its exit code tells them apart.
