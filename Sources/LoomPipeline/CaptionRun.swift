@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import LoomStore
 
 /// `loom caption`: one caption per real image per captioner.
@@ -24,14 +23,6 @@ public enum CaptionRun {
         public var seconds: Double
         /// What each worker did (one entry for a one-worker run).
         public var workers: [WorkerReport]? = nil
-    }
-
-    /// An image still to caption, as plain values a worker thread can read.
-    struct Pending: Sendable {
-        var id: Int64
-        var path: String
-        var digest: Digest
-        var mediaType: String
     }
 
     /// One batch as a worker answered it: the images it could read and their results.
@@ -59,39 +50,24 @@ public enum CaptionRun {
         let store = writer.store
         var summary = Summary(captioner: captioner.name, backend: captioner.backend, captioned: 0, skipped: 0, failed: [], seconds: 0)
         let params = captioner.params.merging(["version": captioner.version]) { current, _ in current }
-        let (captionerID, todo, skipped) = try writer.commit { db, _ -> (Int64, [Row], Int) in
-            guard let datasetID = try DatasetCatalog.datasetID(db, name: dataset) else {
-                throw PipelineError("no dataset named \"\(dataset)\"")
-            }
-            var splitFilter = ""
-            var arguments: StatementArguments = [datasetID]
-            if let split {
-                guard try Int64.fetchOne(db, sql: "SELECT id FROM splits WHERE dataset_id = ? AND name = ?", arguments: [datasetID, split]) != nil else {
-                    throw PipelineError("dataset \"\(dataset)\" has no split \"\(split)\"")
-                }
-                splitFilter = " AND s.name = ?"
-                arguments += [split]
-            }
-            let id = try Captioners.ensure(db, name: captioner.name, params: params, backend: captioner.backend)
-            let rows = try Row.fetchAll(db, sql: """
-                SELECT r.id, r.path, b.digest, b.media_type, EXISTS (
-                    SELECT 1 FROM captions c WHERE c.real_image_id = r.id AND c.captioner_id = ?) AS done
-                FROM real_images r JOIN splits s ON s.id = r.split_id JOIN blobs b ON b.id = r.blob_id
-                WHERE s.dataset_id = ?\(splitFilter) ORDER BY r.id
-                """, arguments: [id] + arguments)
-            let todo = rows.filter { !($0["done"] as Bool) }
-            return (id, todo, rows.count - todo.count)
+        let (captionerID, todo) = try writer.transaction { tx -> (Int64, [CaptionTarget]) in
+            let datasetID = try tx.datasets.pipelineDatasetID(dataset)
+            let splitID = try tx.datasets.pipelineSplitID(split, of: datasetID, dataset: dataset)
+            let id = try tx.captions.ensureCaptioner(name: captioner.name, params: try CanonicalJSON.text(params), backend: captioner.backend)
+            return (id, try tx.captions.captionTargets(of: datasetID, splitID: splitID, captionerID: id))
         }
+        let pending = todo.filter { !$0.captioned }
+        let skipped = todo.count - pending.count
         summary.skipped = skipped
         var done = 0
         let handed = captioners.backends.map { Handed(value: $0) }
         let blobs = store.blobs
-        let pending = todo.map { Pending(id: $0["id"], path: $0["path"], digest: $0["digest"], mediaType: $0["media_type"]) }
-        let pool = BatchPool<Pending, Answer>(items: pending, batchSize: batchSize, workers: handed.count) { worker, rows in
+        let pool = BatchPool<CaptionTarget, Answer>(items: pending, batchSize: batchSize, workers: handed.count) { worker, rows in
             var answer = Answer()
             for row in rows {
                 do {
-                    answer.inputs.append(CaptionInput(realImageID: row.id, bytes: try blobs.read(digest: row.digest), mediaType: row.mediaType))
+                    answer.inputs.append(CaptionInput(realImageID: row.realImageID, bytes: try blobs.read(digest: row.digest),
+                                                      mediaType: row.mediaType))
                     answer.paths.append(row.path)
                 } catch {
                     answer.unreadable.append(Failure(path: row.path, error: "cannot read the image: \(error)"))
@@ -106,13 +82,11 @@ public enum CaptionRun {
             summary.failed += answer.unreadable
             let (inputs, paths, results, perImage) = (answer.inputs, answer.paths, answer.results, answer.perImage)
             guard results.count == inputs.count else {
-                throw PipelineError("captioner \(captioner.name) returned \(results.count) results for \(inputs.count) images")
+                throw PipelineError(.internal, "captioner \(captioner.name) returned \(results.count) results for \(inputs.count) images")
             }
-            try writer.commit { db, _ in
-                let insert = try db.cachedStatement(sql: """
-                    INSERT INTO captions (real_image_id, captioner_id, text, seconds) VALUES (?, ?, ?, ?)
-                    ON CONFLICT (real_image_id, captioner_id) DO NOTHING
-                    """)
+            // Only images without a caption from this captioner were sent, and this writer holds
+            // the lock, so each caption is new.
+            try writer.transaction { tx in
                 for (index, result) in results.enumerated() {
                     switch result {
                     case .success(let text):
@@ -121,7 +95,8 @@ public enum CaptionRun {
                             summary.failed.append(Failure(path: paths[index], error: "empty caption"))
                             continue
                         }
-                        try insert.execute(arguments: [inputs[index].realImageID, captionerID, tidy, perImage])
+                        try tx.captions.putCaption(realImageID: inputs[index].realImageID, captionerID: captionerID, text: tidy,
+                                                   seconds: perImage)
                         summary.captioned += 1
                     case .failure(let error):
                         summary.failed.append(Failure(path: paths[index], error: "\(error)"))
@@ -129,7 +104,7 @@ public enum CaptionRun {
                 }
             }
             done += rows.count
-            progress?(done, todo.count)
+            progress?(done, pending.count)
             return []
         }, progress: { items, busy in
             workerProgress?(WorkerReport.list(devices: captioners.devices, items: items, busy: busy,
