@@ -49,13 +49,7 @@ public enum CaptionRun {
         let captioner = captioners.first
         let store = writer.store
         var summary = Summary(captioner: captioner.name, backend: captioner.backend, captioned: 0, skipped: 0, failed: [], seconds: 0)
-        let params = captioner.params.merging(["version": captioner.version]) { current, _ in current }
-        let (captionerID, todo) = try writer.transaction { tx -> (Int64, [CaptionTarget]) in
-            let datasetID = try tx.datasets.pipelineDatasetID(dataset)
-            let splitID = try tx.datasets.pipelineSplitID(split, of: datasetID, dataset: dataset)
-            let id = try tx.captions.ensureCaptioner(name: captioner.name, params: try CanonicalJSON.text(params), backend: captioner.backend)
-            return (id, try tx.captions.captionTargets(of: datasetID, splitID: splitID, captionerID: id))
-        }
+        let (captionerID, todo) = try plan(writer: writer, dataset: dataset, split: split, captioner: captioner)
         let pending = todo.filter { !$0.captioned }
         let skipped = todo.count - pending.count
         summary.skipped = skipped
@@ -79,30 +73,10 @@ public enum CaptionRun {
             return answer
         }
         let (items, busy) = try pool.run(commit: { _, rows, answer in
-            summary.failed += answer.unreadable
-            let (inputs, paths, results, perImage) = (answer.inputs, answer.paths, answer.results, answer.perImage)
-            guard results.count == inputs.count else {
-                throw PipelineError(.internal, "captioner \(captioner.name) returned \(results.count) results for \(inputs.count) images")
+            guard answer.results.count == answer.inputs.count else {
+                throw PipelineError(.internal, "captioner \(captioner.name) returned \(answer.results.count) results for \(answer.inputs.count) images")
             }
-            // Only images without a caption from this captioner were sent, and this writer holds
-            // the lock, so each caption is new.
-            try writer.transaction { tx in
-                for (index, result) in results.enumerated() {
-                    switch result {
-                    case .success(let text):
-                        let tidy = text.trimmingCharacters(in: .whitespacesAndNewlines)
-                        guard !tidy.isEmpty else {
-                            summary.failed.append(Failure(path: paths[index], error: "empty caption"))
-                            continue
-                        }
-                        try tx.captions.putCaption(realImageID: inputs[index].realImageID, captionerID: captionerID, text: tidy,
-                                                   seconds: perImage)
-                        summary.captioned += 1
-                    case .failure(let error):
-                        summary.failed.append(Failure(path: paths[index], error: "\(error)"))
-                    }
-                }
-            }
+            try record(answer, writer: writer, captionerID: captionerID, summary: &summary)
             done += rows.count
             progress?(done, pending.count)
             return []
@@ -114,5 +88,41 @@ public enum CaptionRun {
                                             restarts: captioners.backends.map(restartCount))
         summary.seconds = (ContinuousClock.now - start) / .seconds(1)
         return summary
+    }
+
+    /// The captioner's row (recorded if new) and every image of the dataset (or split), each
+    /// saying whether this captioner has captioned it.
+    static func plan(writer: StoreWriter, dataset: String, split: String?, captioner: any Captioner) throws -> (Int64, [CaptionTarget]) {
+        let params = captioner.params.merging(["version": captioner.version]) { current, _ in current }
+        return try writer.transaction { tx in
+            let datasetID = try tx.datasets.pipelineDatasetID(dataset)
+            let splitID = try tx.datasets.pipelineSplitID(split, of: datasetID, dataset: dataset)
+            let id = try tx.captions.ensureCaptioner(name: captioner.name, params: try CanonicalJSON.text(params), backend: captioner.backend)
+            return (id, try tx.captions.captionTargets(of: datasetID, splitID: splitID, captionerID: id))
+        }
+    }
+
+    /// Commits one batch's captions together; an empty caption or a failure is reported, not stored.
+    static func record(_ answer: Answer, writer: StoreWriter, captionerID: Int64, summary: inout Summary) throws {
+        summary.failed += answer.unreadable
+        // Only images without a caption from this captioner were sent, and this writer holds
+        // the lock, so each caption is new.
+        try writer.transaction { tx in
+            for (index, result) in answer.results.enumerated() {
+                switch result {
+                case .success(let text):
+                    let tidy = text.trimmingCharacters(in: .whitespacesAndNewlines)
+                    guard !tidy.isEmpty else {
+                        summary.failed.append(Failure(path: answer.paths[index], error: "empty caption"))
+                        continue
+                    }
+                    try tx.captions.putCaption(realImageID: answer.inputs[index].realImageID, captionerID: captionerID, text: tidy,
+                                               seconds: answer.perImage)
+                    summary.captioned += 1
+                case .failure(let error):
+                    summary.failed.append(Failure(path: answer.paths[index], error: "\(error)"))
+                }
+            }
+        }
     }
 }
