@@ -135,10 +135,11 @@ public enum Lineage {
     /// The lineage of a full digest, from the catalog's lineage repository. A blob that is both
     /// (the same bytes ingested as real and produced by a generator) is reported as synthetic.
     public static func lookup(_ snapshot: any CatalogSnapshot, digest: Digest) throws -> Result {
-        guard try snapshot.blobs.blob(digest) != nil else { throw StoreError(.notFound, "no blob with digest \(digest.hex)") }
         if let record = try snapshot.lineage.synthetic(digest) { return .synthetic(SyntheticLineage(record)) }
         let real = try snapshot.lineage.real(digest)
         if !real.isEmpty { return .real(RealLineage(digest: digest, real)) }
+        // Neither: only now is it worth asking whether the blob is there at all.
+        guard try snapshot.blobs.blob(digest) != nil else { throw StoreError(.notFound, "no blob with digest \(digest.hex)") }
         throw PipelineError(.notFound, "\(digest.hex) is in the store but is neither a real nor a synthetic image (e.g. a cached pixel blob)")
     }
 
