@@ -53,7 +53,7 @@ let package = Package(
         .target(name: "LoomIngest", dependencies: ["LoomStore", "LoomImage", "LoomParallel"]),
         .target(name: "LoomDatasets", dependencies: ["LoomImage", "CZlib"]),
         .target(name: "LoomLoader", dependencies: ["LoomStore", "LoomImage", "LoomParallel"]),
-        .target(name: "LoomPipeline", dependencies: ["LoomStore", "LoomImage", grdb]),
+        .target(name: "LoomPipeline", dependencies: ["LoomStore", "LoomImage"]),
         .target(name: "LoomTrain", dependencies: ["COpenBLAS", "LoomStore", "LoomLoader", grdb]),
         .target(name: "LoomExperiment", dependencies: ["LoomTrain", "LoomPipeline", "LoomLoader", "LoomStore", grdb]),
         .target(name: "LoomServer", dependencies: [
@@ -79,7 +79,7 @@ let package = Package(
         .testTarget(name: "LoomStoreTests", dependencies: ["LoomStore", "LoomTestSupport", grdb]),
         .testTarget(name: "LoomIngestTests", dependencies: ["LoomIngest", "LoomDatasets", "LoomTestSupport"]),
         .testTarget(name: "LoomLoaderTests", dependencies: ["LoomLoader", "LoomIngest", "LoomTestSupport"]),
-        .testTarget(name: "LoomPipelineTests", dependencies: ["LoomPipeline", "LoomIngest", "LoomTestSupport", grdb]),
+        .testTarget(name: "LoomPipelineTests", dependencies: ["LoomPipeline", "LoomIngest", "LoomTestSupport"]),
         .testTarget(name: "LoomTrainTests", dependencies: ["LoomTrain", "LoomLoader", "LoomIngest", "LoomStore", "LoomTestSupport"]),
         .testTarget(name: "LoomExperimentTests", dependencies: [
             "LoomExperiment", "LoomTrain", "LoomPipeline", "LoomLoader", "LoomIngest", "LoomImage", "LoomStore", "LoomTestSupport", grdb]),

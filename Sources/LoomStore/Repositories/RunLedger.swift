@@ -90,6 +90,10 @@ public protocol RunWriting: RunReading {
     func progress(id: Int64, summary: String) throws
     /// `running` -> `finished`, with its final summary and finish time.
     func finish(id: Int64, summary: String) throws
+    /// `running` -> `failed` with its final summary and finish time: the stage ran to its end,
+    /// but some of its work failed (`loom generate`'s jobs that used up their attempts). Unlike
+    /// ``fail(id:message:)``, which records why a stage stopped, it keeps the summary.
+    func finishFailed(id: Int64, summary: String) throws
     /// `running` -> `failed`; the summary becomes `{"error": message}`.
     func fail(id: Int64, message: String) throws
 }

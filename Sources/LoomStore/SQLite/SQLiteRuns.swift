@@ -69,10 +69,18 @@ struct SQLiteRunWriter: SQLiteRunQueries, RunWriting {
     }
 
     func finish(id: Int64, summary: String) throws {
+        try conclude(id, status: .finished, summary: summary)
+    }
+
+    func finishFailed(id: Int64, summary: String) throws {
+        try conclude(id, status: .failed, summary: summary)
+    }
+
+    private func conclude(_ id: Int64, status: RunStatus, summary: String) throws {
         try db.execute(sql: """
-            UPDATE runs SET status = 'finished', summary = ?, finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+            UPDATE runs SET status = ?, summary = ?, finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
             WHERE id = ? AND status = 'running'
-            """, arguments: [summary, id])
+            """, arguments: [status.rawValue, summary, id])
         try requireChange(id, to: "finish")
     }
 
