@@ -60,6 +60,14 @@ extension SQLitePromptQueries {
         try Int.fetchOne(db, sql: "SELECT count(*) FROM prompts WHERE dataset_id = ?1 AND (?2 IS NULL OR strategy = ?2)",
                          arguments: [datasetID, strategy]) ?? 0
     }
+
+    func countFromCaptions(of datasetID: Int64, strategy: String, outside split: String) throws -> Int {
+        try Int.fetchOne(db, sql: """
+            SELECT count(*) FROM prompts p JOIN captions c ON c.id = p.caption_id JOIN real_images r ON r.id = c.real_image_id
+            JOIN splits s ON s.id = r.split_id
+            WHERE p.dataset_id = ? AND p.strategy = ? AND s.name != ?
+            """, arguments: [datasetID, strategy, split]) ?? 0
+    }
 }
 
 struct SQLitePromptReader: SQLitePromptQueries {
