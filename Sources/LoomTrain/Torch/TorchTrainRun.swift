@@ -22,14 +22,8 @@ enum TorchTrainRun {
         let torch = options.torch
         try torch.validate(batch: config.batch)
         let store = writer.store
-        let spec = TransformSpec(size: config.size, augment: .train, scale: config.cropScale...1.0)
-        let trainTable = try SampleTable.load(store, selection: Selection(parsing: config.train), cacheShortSide: spec.evalResize)
-        let evalTable = try config.eval.map { try SampleTable.load(store, selection: Selection(parsing: $0), cacheShortSide: spec.evalResize) }
-        try TrainRecorder.checkLabelSpace(store: store, config: config)
-        guard trainTable.count >= config.batch else {
-            throw TrainError("training selection \(config.train) has \(trainTable.count) images, fewer than one batch of \(config.batch)")
-        }
-        let identity = try config.identity(samples: SampleSetIdentity(trainTable))
+        let plan = try TrainPlan(store: store, config: config)
+        let (spec, trainTable, evalTable, identity) = (plan.spec, plan.trainTable, plan.evalTable, plan.identity)
         if options.reuse, let finished = try TrainRecorder.finishedRun(identity: identity, store: store) { return finished }
         let launch = try torch.launch()
 
@@ -38,11 +32,10 @@ enum TorchTrainRun {
         let sampler = SamplerConfig(seed: UInt64(bitPattern: config.seed), world: world, remainder: .pad)
         let stepsPerEpoch = EpochPlan(table: trainTable, config: sampler, epoch: 0).order.count / perRank
         guard stepsPerEpoch >= 1 else {
-            throw TrainError("training selection \(config.train) gives each of \(world) ranks fewer than one batch of \(perRank)")
+            throw TrainError(.invalidInput, "training selection \(config.train) gives each of \(world) ranks fewer than one batch of \(perRank)")
         }
 
-        let (runID, resumed) = try TrainRecorder.beginRun(writer: writer, identity: identity, table: trainTable, config: config,
-                                                          resume: options.resume, parentRunID: options.parentRunID)
+        let (runID, resumed) = try plan.beginRun(writer: writer, options: options)
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("loom-torch-\(getpid())-\(UUID().uuidString.prefix(8))").path
         defer { try? FileManager.default.removeItem(atPath: work) }
         do {
@@ -65,7 +58,7 @@ enum TorchTrainRun {
             if resumed, let checkpoint = try TrainRecorder.latestCheckpoint(runID: runID, store: store) {
                 let path = work + "/resume.tar"
                 guard FileManager.default.createFile(atPath: path, contents: Data(checkpoint.bytes)) else {
-                    throw TrainError("cannot write \(path)")
+                    throw TrainError(.internal, "cannot write \(path)")
                 }
                 setup["checkpoint"] = path
             }
@@ -75,7 +68,7 @@ enum TorchTrainRun {
             var step = 0
             if setup["checkpoint"] != nil {
                 guard ready["identity"] as? String == identity else {
-                    throw TrainError("run \(runID)'s checkpoint was made with another config; start a new run without --resume")
+                    throw TrainError(.conflict, "run \(runID)'s checkpoint was made with another config; start a new run without --resume")
                 }
                 firstEpoch = try Self.int(ready, "epoch")
                 step = try Self.int(ready, "step")
@@ -139,11 +132,11 @@ enum TorchTrainRun {
                 checkpoint: lastCheckpoint?.hex, perClass: last?.evaluation?.perClass ?? [],
                 device: ranks.handshake.device, torchVersion: ranks.handshake.torchVersion, world: world)
             // Stopped early (stopAfterEpochs), the run stays `running`: resumable.
-            if finalEpoch == config.epochs { try TrainRecorder.finish(runID: runID, summary: summary, store: store) }
+            if finalEpoch == config.epochs { try TrainRecorder.finish(runID: runID, summary: summary, writer: writer) }
             succeeded = true
             return summary
         } catch {
-            TrainRecorder.markFailed(runID: runID, error: error, store: store)
+            TrainRecorder.markFailed(runID: runID, error: error, writer: writer)
             throw error
         }
     }
@@ -188,7 +181,7 @@ enum TorchTrainRun {
             let answer = try feed(op: "evaluate", plans: [plan], tag: "eval-\(UUID().uuidString.prefix(4))", extra: [:]) { _, _ in }[0]!
             let correct = try (answer["per_class_correct"] as? [NSNumber]).orThrow("per_class_correct").map(\.intValue)
             let total = try (answer["per_class_total"] as? [NSNumber]).orThrow("per_class_total").map(\.intValue)
-            guard correct.count == total.count else { throw TrainError("the torch trainer's evaluation has mismatched per-class counts") }
+            guard correct.count == total.count else { throw TrainError(.internal, "the torch trainer's evaluation has mismatched per-class counts") }
             let images = try TorchTrainRun.int(answer, "images")
             let n = Double(max(images, 1))
             return Evaluation(
@@ -212,7 +205,7 @@ enum TorchTrainRun {
 
 private extension Optional {
     func orThrow(_ key: String) throws -> Wrapped {
-        guard let self else { throw TrainError("the torch trainer's answer has no \"\(key)\"") }
+        guard let self else { throw TrainError(.internal, "the torch trainer's answer has no \"\(key)\"") }
         return self
     }
 }
