@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import LoomPython
 import LoomStore
 import LoomTestSupport
 import Testing
