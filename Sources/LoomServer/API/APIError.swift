@@ -1,7 +1,6 @@
 import Foundation
 import Hummingbird
 import Logging
-import LoomIngest
 import LoomLoader
 import LoomPipeline
 import LoomStore
@@ -56,8 +55,6 @@ struct APIError: Error, HTTPResponseError, CustomStringConvertible {
         case let error as PipelineError:
             // No code yet (it comes with the pipeline's move onto the repositories): routes look up
             // what may be missing through the repositories first, so what is left is the request's fault.
-            return APIError(.badRequest, error.description)
-        case let error as IngestError:
             return APIError(.badRequest, error.description)
         default:
             return APIError(.internalServerError, "internal error: \(error)")
