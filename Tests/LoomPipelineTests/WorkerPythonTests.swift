@@ -1,4 +1,5 @@
 import Foundation
+import LoomPython
 import LoomStore
 import LoomTestSupport
 import Testing

@@ -126,6 +126,9 @@ public protocol PromptReading {
     func count(of datasetID: Int64, strategy: String?) throws -> Int
     /// Prompts of a dataset, of one strategy or all, in id order.
     func prompts(of datasetID: Int64, strategy: String?) throws -> [PromptRecord]
+    /// Prompts of a strategy made from captions of images outside `split`: what would carry
+    /// those images' content into a model trained on the strategy's synthetic images.
+    func countFromCaptions(of datasetID: Int64, strategy: String, outside split: String) throws -> Int
 }
 
 public protocol PromptWriting: PromptReading {

@@ -9,7 +9,8 @@ import Foundation
 ///            v
 ///          failed --resume--> running
 /// ```
-/// A `running` run whose process died is resumed as it is; a `finished` run is final.
+/// A `running` run whose process died is resumed as it is. A `finished` run is final, except
+/// that a stage which re-derives its whole result on every call (an experiment) may `reopen` it.
 public struct RunStatus: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
     public let rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
@@ -96,4 +97,11 @@ public protocol RunWriting: RunReading {
     func finishFailed(id: Int64, summary: String) throws
     /// `running` -> `failed`; the summary becomes `{"error": message}`.
     func fail(id: Int64, message: String) throws
+    /// `finished` -> `running` (its finish time cleared), for a stage that checks every step
+    /// again and rewrites its summary: `loom experiment` run twice keeps one experiment row.
+    @discardableResult
+    func reopen(id: Int64) throws -> RunRecord
+    /// Makes `parentID` the run's parent whatever its status: an experiment adopts the finished
+    /// training it reuses.
+    func adopt(id: Int64, parentID: Int64) throws
 }

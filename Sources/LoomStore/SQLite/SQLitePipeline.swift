@@ -149,6 +149,14 @@ extension SQLitePromptQueries {
                 truncated: $0["truncated"], fullText: $0["full_text"]))
         }
     }
+
+    func countFromCaptions(of datasetID: Int64, strategy: String, outside split: String) throws -> Int {
+        try Int.fetchOne(db, sql: """
+            SELECT count(*) FROM prompts p JOIN captions c ON c.id = p.caption_id JOIN real_images r ON r.id = c.real_image_id
+            JOIN splits s ON s.id = r.split_id
+            WHERE p.dataset_id = ? AND p.strategy = ? AND s.name != ?
+            """, arguments: [datasetID, strategy, split]) ?? 0
+    }
 }
 
 struct SQLitePromptReader: SQLitePromptQueries {

@@ -91,6 +91,18 @@ struct SQLiteRunWriter: SQLiteRunQueries, RunWriting {
         try requireChange(id, to: "fail")
     }
 
+    func reopen(id: Int64) throws -> RunRecord {
+        try db.execute(sql: "UPDATE runs SET status = 'running', finished_at = NULL WHERE id = ? AND status = 'finished'",
+                       arguments: [id])
+        try requireChange(id, to: "reopen")
+        return try requireRun(id: id)
+    }
+
+    func adopt(id: Int64, parentID: Int64) throws {
+        try db.execute(sql: "UPDATE runs SET parent_id = ? WHERE id = ?", arguments: [parentID, id])
+        if db.changesCount == 0 { _ = try requireRun(id: id) }
+    }
+
     /// After a guarded UPDATE: nothing changed means no such run (`not-found`) or a transition
     /// the lifecycle forbids (`conflict`, naming the status it is in).
     private func requireChange(_ id: Int64, to verb: String) throws {
