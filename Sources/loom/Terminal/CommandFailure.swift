@@ -42,7 +42,7 @@ enum CommandFailure {
         case let error as LoaderError: error.code.rawValue
         case let error as any CodedError:
             error.errorCode == .invalidInput ? StoreError.Code.invalidArgument.rawValue : error.errorCode.rawValue
-        case is PipelineError, is DatasetError, is ImageError, is ValidationError:
+        case is DatasetError, is ImageError, is ValidationError:
             StoreError.Code.invalidArgument.rawValue
         default:
             // ArgumentParser's own parse errors are not public types; its exit code tells them apart.
