@@ -95,7 +95,10 @@ let package = Package(
             "LoomExperiment", "LoomTrain", "LoomPipeline", "LoomLoader", "LoomIngest", "LoomImage", "LoomStore", "LoomTestSupport"]),
         .testTarget(name: "LoomServerTests", dependencies: ["LoomServer", "LoomIngest", "LoomTestSupport"]),
         .testTarget(name: "LoomCLITests", dependencies: ["LoomStore", "LoomTestSupport"]),
-        .testTarget(name: "LoomObjectStoreTests", dependencies: ["LoomObjectStore", "LoomTestSupport"]),
+        .testTarget(name: "LoomObjectStoreTests", dependencies: [
+            "LoomObjectStore", "LoomTestSupport",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
     ]
 )
 

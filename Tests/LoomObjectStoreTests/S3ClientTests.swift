@@ -13,6 +13,7 @@ struct S3ClientTests {
 
     @Test func putGetRangeHeadDelete() async throws {
         let server = try await SeaweedFSServer()
+        defer { withExtendedLifetime(server) {} }
         let client = S3Client(configuration: server.configuration())
         let body = Self.bytes(100_000, seed: 1)
         let key = "shards/a b+c/0001.lz4"  // a space and a plus: encoded in the path and the signature alike
@@ -52,6 +53,7 @@ struct S3ClientTests {
     /// second writer of a key changes nothing.
     @Test func conditionalPutLeavesAnExistingObjectAlone() async throws {
         let server = try await SeaweedFSServer()
+        defer { withExtendedLifetime(server) {} }
         let client = S3Client(configuration: server.configuration())
         let first = Self.bytes(4096, seed: 2), second = Self.bytes(4096, seed: 3)
 
@@ -68,6 +70,7 @@ struct S3ClientTests {
 
     @Test func listingFollowsContinuationTokensUnderAPrefix() async throws {
         let server = try await SeaweedFSServer()
+        defer { withExtendedLifetime(server) {} }
         let client = S3Client(configuration: server.configuration())
         let keys = (0..<57).map { String(format: "run/shards/%04d", $0) }
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -94,6 +97,7 @@ struct S3ClientTests {
 
     @Test func multipartUploadOfAFileRoundTrips() async throws {
         let server = try await SeaweedFSServer()
+        defer { withExtendedLifetime(server) {} }
         var configuration = server.configuration()
         configuration.multipartThreshold = S3Configuration.minimumPartSize
         configuration.partSize = S3Configuration.minimumPartSize
@@ -125,6 +129,7 @@ struct S3ClientTests {
 
     @Test func wrongCredentialsFailAtOnceNamingTheEndpoint() async throws {
         let server = try await SeaweedFSServer()
+        defer { withExtendedLifetime(server) {} }
         var configuration = server.configuration()
         configuration.credentials.secretAccessKey = "not-the-secret"
         let client = S3Client(configuration: configuration)
@@ -140,6 +145,7 @@ struct S3ClientTests {
 
     @Test func createBucketIsIdempotent() async throws {
         let server = try await SeaweedFSServer()
+        defer { withExtendedLifetime(server) {} }
         let client = S3Client(configuration: server.configuration())
         try await client.createBucket("second-bucket")
         try await client.createBucket("second-bucket")

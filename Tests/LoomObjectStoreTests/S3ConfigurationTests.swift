@@ -1,4 +1,6 @@
+import AsyncHTTPClient
 @testable import LoomObjectStore
+import NIOHTTP1
 import Testing
 
 @Suite struct S3ConfigurationTests {

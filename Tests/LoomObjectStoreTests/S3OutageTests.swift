@@ -8,6 +8,7 @@ import Testing
 struct S3OutageTests {
     @Test func killedMidUploadFailsNamingTheEndpointAndARerunSucceeds() async throws {
         let server = try await SeaweedFSServer()
+        defer { withExtendedLifetime(server) {} }
         var configuration = server.configuration()
         configuration.partSize = S3Configuration.minimumPartSize
         configuration.multipartThreshold = S3Configuration.minimumPartSize
@@ -56,6 +57,7 @@ struct S3OutageTests {
     /// carry the request through.
     @Test func retriesCarryARequestAcrossARestart() async throws {
         let server = try await SeaweedFSServer()
+        defer { withExtendedLifetime(server) {} }
         let client = S3Client(configuration: server.configuration(
             retry: RetryPolicy(maxAttempts: 600, initialBackoff: .milliseconds(100), maxBackoff: .milliseconds(300))))
         _ = try await client.putObject(bucket: server.bucket, key: "before", body: [1, 2, 3])

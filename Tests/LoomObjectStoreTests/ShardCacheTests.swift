@@ -30,7 +30,7 @@ struct ShardCacheTests {
     @Test func evictionKeepsTheFolderUnderTheLimit() async throws {
         let size = 40_000
         let (server, source, shards) = try await Self.serverWithShards(10, size: size)
-        _ = server
+        defer { withExtendedLifetime(server) {} }
         let folder = try TemporaryDirectory()
         let limit = Int64(size * 3 + size / 2)  // room for three shards, not four
         let cache = try ShardCache(directory: folder.appending("cache"), limit: limit, source: source, maxDownloads: 3)
@@ -63,14 +63,15 @@ struct ShardCacheTests {
 
     @Test func concurrentReadsOfOneShardShareOneDownload() async throws {
         let (server, source, shards) = try await Self.serverWithShards(1, size: 300_000)
-        _ = server
+        defer { withExtendedLifetime(server) {} }
         let folder = try TemporaryDirectory()
         let cache = try ShardCache(directory: folder.path, limit: 1 << 20, source: source)
         try await withThrowingTaskGroup(of: Void.self) { group in
             for reader in 0..<8 {
                 group.addTask {
                     let start = Int64(reader * 10_000)
-                    #expect(try await cache.read("shard-0", range: start..<start + 100) == Array(shards[0][Int(start)..<Int(start) + 100]))
+                    let bytes = try await cache.read("shard-0", range: start..<start + 100)
+                    #expect(bytes == Array(shards[0][Int(start)..<Int(start) + 100]))
                 }
             }
             try await group.waitForAll()
@@ -82,7 +83,7 @@ struct ShardCacheTests {
 
     @Test func reopeningDropsPartialDownloadsAndKeepsWholeShards() async throws {
         let (server, source, shards) = try await Self.serverWithShards(3, size: 10_000)
-        _ = server
+        defer { withExtendedLifetime(server) {} }
         let folder = try TemporaryDirectory()
         let first = try ShardCache(directory: folder.path, limit: 1 << 20, source: source)
         await first.prefetch(["shard-0", "shard-1"])
@@ -106,7 +107,7 @@ struct ShardCacheTests {
 
     @Test func rangeReadsWithoutFetchingAndShardsBiggerThanTheCache() async throws {
         let (server, source, shards) = try await Self.serverWithShards(2, size: 50_000)
-        _ = server
+        defer { withExtendedLifetime(server) {} }
         let folder = try TemporaryDirectory()
         let cache = try ShardCache(directory: folder.path, limit: 30_000, source: source)
 

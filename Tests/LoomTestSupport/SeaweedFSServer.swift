@@ -82,7 +82,8 @@ public final class SeaweedFSServer: @unchecked Sendable {
             """
         let config = try folder.write(credentials, to: "s3.json")
         let data = try folder.makeDirectory("data")
-        var arguments = [binary, "mini", "-dir=\(data)", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+        // Logs to stderr (weed.log) and nowhere else: by default glog also writes files in /tmp.
+        var arguments = [binary, "-logtostderr", "mini", "-dir=\(data)", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
                          "-s3.config=\(config)", "-master.telemetry=false", "-webdav=false", "-admin.ui=false",
                          "-s3.port.iceberg=0", "-s3.port.lance=0", "-master.volumeSizeLimitMB=64",
                          "-filer.localSocket=\(folder.appending("filer.sock"))", "-s3.localSocket=\(folder.appending("s3.sock"))"]
@@ -108,15 +109,15 @@ public final class SeaweedFSServer: @unchecked Sendable {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, logPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        posix_spawn_file_actions_addchdir_np(&actions, folder.path)
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
         // Its own process group, so stopping it stops anything it started.
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP))
         posix_spawnattr_setpgroup(&attributes, 0)
-        // HOME in the folder: weed reads security.toml and friends from ~/.seaweedfs.
-        let environment = ["HOME=\(folder.path)", "PATH=/usr/bin:/bin"]
+        // HOME and TMPDIR in the folder: weed reads security.toml and friends from ~/.seaweedfs,
+        // and nothing of it should land in the shared /tmp.
+        let environment = ["HOME=\(folder.path)", "TMPDIR=\(folder.path)", "PATH=/usr/bin:/bin"]
         var child: pid_t = 0
         let result = withCStrings(arguments) { argv in
             withCStrings(environment) { envp in
