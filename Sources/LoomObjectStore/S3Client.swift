@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import Synchronization
 
 /// One object as a listing or HEAD describes it.
 public struct ObjectInfo: Sendable, Hashable {
@@ -41,21 +42,29 @@ public struct S3Client: Sendable {
     let http: HTTPClient
     let signer: SigV4Signer
 
-    /// `httpClient` defaults to one process-wide client (never shut down, like `HTTPClient.shared`)
-    /// that follows no redirects: a redirected S3 request would carry a signature for the wrong host.
+    /// `httpClient` defaults to a process-wide client per connect timeout (never shut down, like
+    /// `HTTPClient.shared`) that follows no redirects: a redirected S3 request would carry a
+    /// signature for the wrong host.
     public init(configuration: S3Configuration, httpClient: HTTPClient? = nil) {
         self.configuration = configuration
-        self.http = httpClient ?? Self.defaultHTTPClient
+        self.http = httpClient ?? Self.sharedHTTPClient(connectTimeout: configuration.connectTimeout)
         self.signer = SigV4Signer(credentials: configuration.credentials, region: configuration.region, service: "s3")
     }
 
-    static let defaultHTTPClient: HTTPClient = {
-        var configuration = HTTPClient.Configuration()
-        configuration.redirectConfiguration = .disallow
-        configuration.decompression = .disabled
-        configuration.timeout = .init(connect: .seconds(10), read: .seconds(60))
-        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-    }()
+    private static let httpClients = Mutex<[Duration: HTTPClient]>([:])
+
+    static func sharedHTTPClient(connectTimeout: Duration) -> HTTPClient {
+        httpClients.withLock { clients in
+            if let client = clients[connectTimeout] { return client }
+            var configuration = HTTPClient.Configuration()
+            configuration.redirectConfiguration = .disallow
+            configuration.decompression = .disabled
+            configuration.timeout = .init(connect: .nanoseconds(connectTimeout.nanoseconds), read: .seconds(60))
+            let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+            clients[connectTimeout] = client
+            return client
+        }
+    }
 
     // MARK: Objects
 

@@ -126,6 +126,9 @@ public struct S3Configuration: Sendable {
     public var retry: RetryPolicy
     /// The most one attempt of one request may take, body included.
     public var requestTimeout: Duration
+    /// How long one attempt keeps dialing: async-http-client re-dials a refused or unreachable
+    /// endpoint until this passes, so it is also how long one attempt at a dead endpoint takes.
+    public var connectTimeout: Duration
     /// Bodies above this go up as multipart uploads.
     public var multipartThreshold: Int
     /// Bytes per part of a multipart upload (S3's floor is 5 MiB for every part but the last).
@@ -137,7 +140,7 @@ public struct S3Configuration: Sendable {
 
     public init(endpoint: S3Endpoint, region: String = "us-east-1", credentials: AWSCredentials,
                 addressing: Addressing = .path, retry: RetryPolicy = RetryPolicy(),
-                requestTimeout: Duration = .seconds(300), multipartThreshold: Int = 64 << 20,
+                requestTimeout: Duration = .seconds(300), connectTimeout: Duration = .seconds(10), multipartThreshold: Int = 64 << 20,
                 partSize: Int = 16 << 20, partConcurrency: Int = 4) {
         self.endpoint = endpoint
         self.region = region
@@ -145,6 +148,7 @@ public struct S3Configuration: Sendable {
         self.addressing = addressing
         self.retry = retry
         self.requestTimeout = requestTimeout
+        self.connectTimeout = connectTimeout
         self.multipartThreshold = multipartThreshold
         self.partSize = max(Self.minimumPartSize, partSize)
         self.partConcurrency = max(1, partConcurrency)

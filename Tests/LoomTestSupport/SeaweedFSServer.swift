@@ -44,13 +44,14 @@ public final class SeaweedFSServer: @unchecked Sendable {
 
     public var endpoint: S3Endpoint { S3Endpoint(scheme: "http", host: "127.0.0.1", port: s3Port) }
 
-    /// A client configuration for this server; `retry` defaults to a quick one so a test of an
-    /// outage does not wait through the production backoff.
+    /// A client configuration for this server; `retry` and the connect timeout are short so a
+    /// test of an outage does not wait through the production backoff (a loopback port answers
+    /// at once or is down).
     public func configuration(retry: RetryPolicy = RetryPolicy(maxAttempts: 3, initialBackoff: .milliseconds(50), maxBackoff: .milliseconds(200)))
         -> S3Configuration {
         S3Configuration(endpoint: endpoint, region: "us-east-1",
                         credentials: AWSCredentials(accessKeyID: accessKey, secretAccessKey: secretKey),
-                        addressing: .path, retry: retry)
+                        addressing: .path, retry: retry, connectTimeout: .seconds(1))
     }
 
     /// The standard AWS variables pointing at this server, for child processes (`loom`).
