@@ -29,13 +29,11 @@ extension S3Client {
         var description: String { reason }
     }
 
-    /// Error bodies and S3's XML answers are small; a bigger one is not S3 talking.
-    static let replyLimit = 1 << 30
-
     /// Sends `call` and reads the whole response, retrying 5xx, 429 and transport failures.
     func send(_ call: Call) async throws -> Reply {
         try await send(call) { response in
-            let body = try await response.body.collect(upTo: Self.replyLimit)
+            // Bounded by what the caller asked for (an object, a page of a listing), not here.
+            let body = try await response.body.collect(upTo: .max)
             return Reply(status: Int(response.status.code), headers: response.headers, body: body)
         }
     }
@@ -53,12 +51,12 @@ extension S3Client {
                 let response = try await http.execute(request(for: call), timeout: .nanoseconds(configuration.requestTimeout.nanoseconds))
                 let status = Int(response.status.code)
                 if status >= 500 || status == 429 {
-                    let body = try await response.body.collect(upTo: Self.replyLimit)
+                    let body = try await response.body.collect(upTo: .max)
                     retryable = failure(call, Reply(status: status, headers: response.headers, body: body), attempts: attempt)
                 } else if let value = try await handle(response) {
                     return value
                 } else {
-                    let body = try await response.body.collect(upTo: Self.replyLimit)
+                    let body = try await response.body.collect(upTo: .max)
                     throw failure(call, Reply(status: status, headers: response.headers, body: body), attempts: attempt)
                 }
             } catch let error as ObjectStoreError {
