@@ -106,6 +106,10 @@ public struct S3Client: Sendable {
     /// The object's bytes, or those of `range` (an HTTP Range GET). A range that runs past the
     /// end gives the bytes up to the end, as S3 does; one that starts past it is invalid input.
     public func getObject(bucket: String, key: String, range: Range<Int64>? = nil) async throws -> [UInt8] {
+        if let range, range.lowerBound < 0 {
+            throw ObjectStoreError(code: .invalidInput, operation: "GET range", endpoint: "\(configuration.endpoint)",
+                                   bucket: bucket, key: key, reason: "the range \(range) starts before the object")
+        }
         if let range, range.isEmpty { return [] }
         var headers: [SigV4Request.Field] = []
         if let range { headers.append(.init("Range", "bytes=\(range.lowerBound)-\(range.upperBound - 1)")) }

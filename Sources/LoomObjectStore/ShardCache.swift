@@ -101,6 +101,10 @@ public actor ShardCache {
     /// is local), and without it one range GET goes to the source. An object bigger than the
     /// whole cache is always read by range.
     public nonisolated func read(_ name: String, range: Range<Int64>, fetchWhole: Bool = true) async throws -> [UInt8] {
+        guard !name.isEmpty, range.lowerBound >= 0 else {
+            throw ObjectStoreError(code: .invalidInput, operation: "cache read", endpoint: "", key: name,
+                                   reason: name.isEmpty ? "an empty object name" : "the range \(range) starts before the object")
+        }
         // An object evicted between its download and this read is fetched again; a few rounds
         // at most, since a fresh download is the newest entry.
         for _ in 0..<4 {

@@ -125,6 +125,14 @@ struct ShardCacheTests {
         }
         #expect(missing?.code == .notFound)
         #expect(missing?.key == "store/shards/shard-404")
+        for (name, range) in [("shard-1", Int64(-1)..<10), ("", 0..<10)] {
+            let bad = await #expect(throws: ObjectStoreError.self) { try await cache.read(name, range: range) }
+            #expect(bad?.code == .invalidInput)
+        }
+        let negative = await #expect(throws: ObjectStoreError.self) {
+            try await source.client.getObject(bucket: source.location.bucket, key: "x", range: -5..<5)
+        }
+        #expect(negative?.code == .invalidInput)
     }
 
     @Test func aZeroLimitIsRefusedNamingTheFlag() throws {
