@@ -34,6 +34,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0", traits: []),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.0.0"),
+        // S3-compatible object storage (LoomObjectStore): the HTTP client under a SigV4 signer of our own.
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         // System libraries, linked through pkg-config. SQLite comes in through GRDB's own
@@ -50,6 +52,12 @@ let package = Package(
         // GRDBSQLite: user SQL runs on raw connections of its own (an authorizer, limits, a progress handler).
         .target(name: "LoomStore", dependencies: [grdb, .product(name: "GRDBSQLite", package: "GRDB.swift"), "CLZ4", "CZlib", "CLibCrypto"]),
         .target(name: "LoomParallel"),
+        .target(name: "LoomObjectStore", dependencies: [
+            "CLibCrypto",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
         .target(name: "LoomIngest", dependencies: ["LoomStore", "LoomImage", "LoomParallel"]),
         .target(name: "LoomDatasets", dependencies: ["LoomImage", "CZlib"]),
         .target(name: "LoomLoader", dependencies: ["LoomStore", "LoomImage", "LoomParallel"]),
@@ -76,7 +84,7 @@ let package = Package(
             dependencies: ["LoomStore", "LoomImage", "LoomIngest", "LoomDatasets", "LoomLoader", "LoomPipeline",
                            "LoomTrain", "LoomExperiment", "LoomServer", argumentParser]),
 
-        .target(name: "LoomTestSupport", dependencies: ["LoomImage", "LoomStore"], path: "Tests/LoomTestSupport"),
+        .target(name: "LoomTestSupport", dependencies: ["LoomImage", "LoomStore", "LoomObjectStore"], path: "Tests/LoomTestSupport"),
         .testTarget(name: "LoomImageTests", dependencies: ["LoomImage", "LoomTestSupport"]),
         .testTarget(name: "LoomStoreTests", dependencies: ["LoomStore", "LoomTestSupport", grdb]),
         .testTarget(name: "LoomIngestTests", dependencies: ["LoomIngest", "LoomDatasets", "LoomTestSupport"]),
@@ -87,6 +95,10 @@ let package = Package(
             "LoomExperiment", "LoomTrain", "LoomPipeline", "LoomLoader", "LoomIngest", "LoomImage", "LoomStore", "LoomTestSupport"]),
         .testTarget(name: "LoomServerTests", dependencies: ["LoomServer", "LoomIngest", "LoomTestSupport"]),
         .testTarget(name: "LoomCLITests", dependencies: ["LoomStore", "LoomTestSupport"]),
+        .testTarget(name: "LoomObjectStoreTests", dependencies: [
+            "LoomObjectStore", "LoomTestSupport",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
     ]
 )
 
