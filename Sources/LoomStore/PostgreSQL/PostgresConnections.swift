@@ -123,9 +123,11 @@ final class PostgresConnections: Sendable {
         for connection in idle.withLockedValue({ idle in defer { idle.removeAll() }; return idle }) { Self.discard(connection) }
     }
 
-    /// Closes without waiting: the close completes on the connection's event loop.
+    /// Closes without waiting: the close completes on the connection's event loop, which holds
+    /// the connection until then (postgres-nio requires it closed before it is released).
     private static func discard(_ connection: PostgresConnection) {
-        let _: EventLoopFuture<Void> = connection.close()
+        let closed: EventLoopFuture<Void> = connection.close()
+        closed.whenComplete { _ in withExtendedLifetime(connection) {} }
     }
 
     deinit { close() }
