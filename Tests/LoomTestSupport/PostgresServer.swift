@@ -24,6 +24,7 @@ public final class PostgresServer: Sendable {
     private let databases = Atomic<Int>(0)
     /// The write end of the watchdog's standard input: open for as long as this process lives.
     private let lifeline: FileHandle
+    private let watchdog: Process
 
     /// The directory holding `initdb`, `pg_ctl` and `postgres`: `$LOOM_POSTGRES_BIN`, else the
     /// newest `/usr/lib/postgresql/<version>/bin`; nil when there is none.
@@ -58,6 +59,19 @@ public final class PostgresServer: Sendable {
 
     /// The process's cluster, started on the first call.
     public static func shared() throws -> PostgresServer { try started.get() }
+
+    /// A cluster of its own (tests of the harness itself); ``stop()`` ends it before the process does.
+    public static func start() throws -> PostgresServer {
+        guard let bin = binDirectory else { throw StartError(description: unavailableReason ?? "") }
+        return try PostgresServer(binDirectory: bin)
+    }
+
+    /// Does what the end of this process does: closes the lifeline, then waits for the watchdog
+    /// to stop the cluster and delete its folder.
+    public func stop() {
+        try? lifeline.close()
+        watchdog.waitUntilExit()
+    }
 
     public struct StartError: Error, CustomStringConvertible, Sendable {
         public var description: String
@@ -113,6 +127,7 @@ public final class PostgresServer: Sendable {
         _ = fcntl(input.fileHandleForWriting.fileDescriptor, F_SETFD, FD_CLOEXEC)
         try process.run()
         lifeline = input.fileHandleForWriting
+        watchdog = process
 
         var said = Data()
         while !String(decoding: said, as: UTF8.self).contains("ready\n") {
