@@ -149,3 +149,23 @@ struct PostgresCatalogTests {
         #expect(try PostgresCatalog(socket).read { try $0.info.schemaVersion() } == PostgresMigrations.latestVersion)
     }
 }
+
+@Suite("PostgreSQL catalog connections", .enabled(if: PostgresServer.unavailableReason == nil, "\(PostgresServer.unavailableReason ?? "")"))
+struct PostgresConnectionTests {
+    @Test("a pooled connection the server dropped is replaced: the next read and write succeed")
+    func droppedConnections() throws {
+        let catalog = try PostgresCatalog(try PostgresServer.shared().makeDatabase(prefix: "loom_dropped"))
+        try catalog.makeWriter().transaction { _ = try $0.datasets.ensureDataset(named: "pets") }
+        #expect(try catalog.read { try $0.datasets.datasetNames() } == ["pets"])
+        // What a server restart does to idle connections: the test cluster's role may end other backends.
+        var ended: [String] = []
+        try PostgresReadOnlyQuery.run(catalog, sql: """
+            SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+            WHERE datname = current_database() AND application_name = 'loom' AND pid <> pg_backend_pid()
+            """, columns: { _ in }, row: { ended.append($0[0].description) })
+        #expect(!ended.isEmpty && ended.allSatisfy { $0 == "1" })
+        #expect(try catalog.read { try $0.datasets.datasetNames() } == ["pets"])
+        try catalog.makeWriter().transaction { _ = try $0.datasets.ensureDataset(named: "birds") }
+        #expect(try catalog.read { try $0.datasets.datasetNames() } == ["birds", "pets"])
+    }
+}

@@ -39,8 +39,8 @@ public final class PostgresCatalog: CatalogReader {
     }
 
     public func read<T>(_ body: (any CatalogSnapshot) throws -> T) throws -> T {
-        try connections.withSession { session in
-            try session.transaction("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") { try body(PostgresSnapshot(session: session)) }
+        try connections.transaction("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") { session in
+            try body(PostgresSnapshot(session: session))
         }
     }
 
@@ -81,15 +81,13 @@ public final class PostgresCatalogWriter: CatalogWriter {
     @discardableResult
     public func commit<T>(blobs: [PostgresBlobRow], shard: (id: Int64, committedBytes: Int)? = nil,
                           _ body: (any CatalogTransaction) throws -> T) throws -> T {
-        try catalog.connections.withSession { session in
-            try session.transaction("BEGIN ISOLATION LEVEL READ COMMITTED") {
-                let ids = try PostgresBlobWriter.insert(blobs, session: session)
-                let value = try body(PostgresTransaction(session: session, newBlobIDs: ids))
-                if let shard {
-                    try session.execute("UPDATE shards SET committed_bytes = \(shard.committedBytes) WHERE id = \(shard.id)")
-                }
-                return value
+        try catalog.connections.transaction("BEGIN ISOLATION LEVEL READ COMMITTED") { session in
+            let ids = try PostgresBlobWriter.insert(blobs, session: session)
+            let value = try body(PostgresTransaction(session: session, newBlobIDs: ids))
+            if let shard {
+                try session.execute("UPDATE shards SET committed_bytes = \(shard.committedBytes) WHERE id = \(shard.id)")
             }
+            return value
         }
     }
 

@@ -80,21 +80,43 @@ final class PostgresConnections: Sendable {
     /// Runs `body` on an open connection (an idle one, else a new one), handed back afterwards
     /// unless it broke or `body` left a transaction open.
     func withSession<T>(_ body: (PostgresSession) throws -> T) throws -> T {
-        let session = PostgresSession(connection: try checkOut(), endpoint: url.endpoint)
+        let session = PostgresSession(connection: try checkOut().connection, endpoint: url.endpoint)
+        defer { checkIn(session) }
+        return try body(session)
+    }
+
+    /// Runs `body` in a transaction opened with `begin`, committed when it returns. An idle
+    /// connection the server dropped meanwhile (a restart, an idle timeout) and postgres-nio
+    /// has not noticed yet fails at BEGIN, before anything of `body` ran: that one attempt is
+    /// made again on a new connection.
+    func transaction<T>(_ begin: String, _ body: (PostgresSession) throws -> T) throws -> T {
+        let (connection, reused) = try checkOut()
+        var session = PostgresSession(connection: connection, endpoint: url.endpoint)
         do {
-            let value = try body(session)
+            try session.begin(begin)
+        } catch where reused && session.broken {
             checkIn(session)
-            return value
+            session = PostgresSession(connection: try connect(), endpoint: url.endpoint)
+            do { try session.begin(begin) } catch {
+                checkIn(session)
+                throw error
+            }
         } catch {
             checkIn(session)
             throw error
         }
+        defer { checkIn(session) }
+        return try session.committing { try body(session) }
     }
 
-    private func checkOut() throws -> PostgresConnection {
+    private func checkOut() throws -> (connection: PostgresConnection, reused: Bool) {
         while let connection = idle.withLockedValue({ $0.popLast() }) {
-            if !connection.isClosed { return connection }
+            if !connection.isClosed { return (connection, true) }
         }
+        return (try connect(), false)
+    }
+
+    private func connect() throws -> PostgresConnection {
         let id = nextID.withLockedValue { $0 += 1; return $0 }
         do {
             return try Self.wait(PostgresConnection.connect(on: Self.eventLoops.next(), configuration: configuration, id: id,

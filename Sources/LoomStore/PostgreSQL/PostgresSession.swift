@@ -66,8 +66,17 @@ final class PostgresSession {
 
     /// Runs `body` between `begin` and COMMIT; anything thrown rolls back.
     func transaction<T>(_ begin: String, _ body: () throws -> T) throws -> T {
-        try execute(PostgresQuery(unsafeSQL: begin))
+        try self.begin(begin)
+        return try committing(body)
+    }
+
+    func begin(_ statement: String) throws {
+        try execute(PostgresQuery(unsafeSQL: statement))
         inTransaction = true
+    }
+
+    /// Runs `body` in the open transaction, then commits; anything thrown rolls back.
+    func committing<T>(_ body: () throws -> T) throws -> T {
         do {
             let value = try body()
             try execute("COMMIT")
