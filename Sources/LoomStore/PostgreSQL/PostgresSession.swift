@@ -22,7 +22,12 @@ final class PostgresSession {
         do {
             return try PostgresConnections.wait(connection.query(query, logger: PostgresConnections.logger))
         } catch {
-            if let failure = error as? PSQLError, failure.code != .server { broken = true }
+            // The connection itself failed, or the server ended the session (57P01 admin
+            // shutdown, 57P02 crash shutdown, 08xxx): it is not handed out again.
+            if let failure = error as? PSQLError {
+                let state = failure.serverInfo?[.sqlState] ?? ""
+                if failure.code != .server || state.hasPrefix("57P") || state.hasPrefix("08") { broken = true }
+            }
             if connection.isClosed { broken = true }
             throw PostgresFailure.map(error, endpoint: endpoint)
         }
