@@ -64,9 +64,11 @@ let package = Package(
         .target(name: "LoomIngest", dependencies: ["LoomStore", "LoomImage", "LoomParallel"]),
         .target(name: "LoomDatasets", dependencies: ["LoomImage", "CZlib"]),
         .target(name: "LoomLoader", dependencies: ["LoomStore", "LoomImage", "LoomParallel"]),
-        .target(name: "LoomPipeline", dependencies: ["LoomStore", "LoomImage", grdb]),
-        .target(name: "LoomTrain", dependencies: ["COpenBLAS", "LoomStore", "LoomLoader", grdb]),
-        .target(name: "LoomExperiment", dependencies: ["LoomTrain", "LoomPipeline", "LoomLoader", "LoomStore", grdb]),
+        // Which Python runs the workers: one finder for the pipeline's process: workers and the torch trainer.
+        .target(name: "LoomPython"),
+        .target(name: "LoomPipeline", dependencies: ["LoomStore", "LoomImage", "LoomPython"]),
+        .target(name: "LoomTrain", dependencies: ["COpenBLAS", "LoomStore", "LoomLoader", "LoomPython"]),
+        .target(name: "LoomExperiment", dependencies: ["LoomTrain", "LoomPipeline", "LoomLoader", "LoomStore"]),
         .target(name: "LoomServer", dependencies: [
             "LoomStore", "LoomLoader", "LoomPipeline", "LoomIngest",
             .product(name: "Hummingbird", package: "hummingbird"),
@@ -90,10 +92,10 @@ let package = Package(
         .testTarget(name: "LoomStoreTests", dependencies: ["LoomStore", "LoomTestSupport", grdb]),
         .testTarget(name: "LoomIngestTests", dependencies: ["LoomIngest", "LoomDatasets", "LoomTestSupport"]),
         .testTarget(name: "LoomLoaderTests", dependencies: ["LoomLoader", "LoomIngest", "LoomTestSupport"]),
-        .testTarget(name: "LoomPipelineTests", dependencies: ["LoomPipeline", "LoomIngest", "LoomTestSupport", grdb]),
+        .testTarget(name: "LoomPipelineTests", dependencies: ["LoomPipeline", "LoomPython", "LoomIngest", "LoomTestSupport"]),
         .testTarget(name: "LoomTrainTests", dependencies: ["LoomTrain", "LoomLoader", "LoomIngest", "LoomStore", "LoomTestSupport"]),
         .testTarget(name: "LoomExperimentTests", dependencies: [
-            "LoomExperiment", "LoomTrain", "LoomPipeline", "LoomLoader", "LoomIngest", "LoomImage", "LoomStore", "LoomTestSupport", grdb]),
+            "LoomExperiment", "LoomTrain", "LoomPipeline", "LoomLoader", "LoomIngest", "LoomImage", "LoomStore", "LoomTestSupport"]),
         .testTarget(name: "LoomServerTests", dependencies: ["LoomServer", "LoomIngest", "LoomTestSupport"]),
         .testTarget(name: "LoomCLITests", dependencies: ["LoomStore", "LoomTestSupport"]),
     ]

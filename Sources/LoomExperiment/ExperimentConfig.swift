@@ -59,11 +59,11 @@ public struct ExperimentConfig: Codable, Sendable, Hashable {
     }
 
     public func validate() throws {
-        guard !strategies.isEmpty else { throw TrainError("--strategies needs at least one strategy") }
-        guard Set(strategies).count == strategies.count else { throw TrainError("--strategies lists a strategy twice") }
-        guard perPrompt >= 1 else { throw TrainError("--per-prompt must be at least 1") }
-        guard (8...4096).contains(imageSize) else { throw TrainError("--image-size must be 8...4096") }
-        guard trainSplit != evalSplit else { throw TrainError("the training and evaluation splits must differ") }
+        guard !strategies.isEmpty else { throw TrainError(.invalidInput, "--strategies needs at least one strategy") }
+        guard Set(strategies).count == strategies.count else { throw TrainError(.invalidInput, "--strategies lists a strategy twice") }
+        guard perPrompt >= 1 else { throw TrainError(.invalidInput, "--per-prompt must be at least 1") }
+        guard (8...4096).contains(imageSize) else { throw TrainError(.invalidInput, "--image-size must be 8...4096") }
+        guard trainSplit != evalSplit else { throw TrainError(.invalidInput, "the training and evaluation splits must differ") }
         try training.validate()
     }
 

@@ -11,10 +11,10 @@ public struct ClassNamesFile: Sendable {
 
     public init(path: String) throws {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw IngestError("cannot read class names file", path: path)
+            throw IngestError(IngestError.unreadableCode(path), "cannot read class names file", path: path)
         }
         guard let text = String(data: data, encoding: .utf8) else {
-            throw IngestError("class names file is not UTF-8 text", path: path)
+            throw IngestError(.invalidInput, "class names file is not UTF-8 text", path: path)
         }
         try self.init(text: text, path: path)
     }
@@ -26,13 +26,13 @@ public struct ClassNamesFile: Sendable {
             if line.isEmpty || line.hasPrefix("#") { continue }
             let parts = line.split(separator: " ", maxSplits: 1).map(String.init)
             guard parts.count == 2 else {
-                throw IngestError("line \(index + 1): expected `<folder id> <class name>`, got \"\(line)\"", path: path)
+                throw IngestError(.invalidInput, "line \(index + 1): expected `<folder id> <class name>`, got \"\(line)\"", path: path)
             }
             let display = parts[1].trimmingCharacters(in: .whitespaces)
             let prompt = display.split(separator: ",").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? display
             let id = ExactName(parts[0])
             guard names[id] == nil else {
-                throw IngestError("line \(index + 1): class \(parts[0]) is named twice", path: path)
+                throw IngestError(.invalidInput, "line \(index + 1): class \(parts[0]) is named twice", path: path)
             }
             names[id] = (display, prompt.isEmpty ? display : prompt)
         }

@@ -12,10 +12,10 @@ public struct ClassSubset: Sendable {
 
     public init(path: String) throws {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw IngestError("cannot read classes file", path: path)
+            throw IngestError(IngestError.unreadableCode(path), "cannot read classes file", path: path)
         }
         guard let text = String(data: data, encoding: .utf8) else {
-            throw IngestError("classes file is not UTF-8 text", path: path)
+            throw IngestError(.invalidInput, "classes file is not UTF-8 text", path: path)
         }
         try self.init(text: text, path: path)
     }
@@ -32,13 +32,13 @@ public struct ClassSubset: Sendable {
             let exact = ExactName(name)
             if names.insert(exact).inserted { lines[exact] = index + 1 }
         }
-        guard !names.isEmpty else { throw IngestError("classes file names no classes", path: path) }
+        guard !names.isEmpty else { throw IngestError(.invalidInput, "classes file names no classes", path: path) }
     }
 
     /// Fails on the first name (in file order) that is not a class folder of the dataset.
     func check(found classes: Set<ExactName>, root: String) throws {
         for (name, line) in lines.sorted(by: { $0.value < $1.value }) where !classes.contains(name) {
-            throw IngestError("line \(line): no class folder named \"\(name)\" below \(root)", path: path)
+            throw IngestError(.notFound, "line \(line): no class folder named \"\(name)\" below \(root)", path: path)
         }
     }
 }

@@ -3,6 +3,7 @@ import LoomStore
 
 /// A file found in a dataset folder, waiting to be ingested.
 public struct SourceFile: Sendable {
+    /// Where its source finds it: a path on disk, or the entry's path in an ``InMemorySource``.
     public var absolutePath: String
     /// Relative to the ingest root, '/'-separated; unique within a split.
     public var path: String
@@ -80,11 +81,11 @@ public struct DatasetScanner {
     public func scan() throws -> Result {
         try Self.checkRoot(root)
         guard let realRoot = Self.resolved(root) else {
-            throw IngestError("cannot resolve the dataset folder: \(String(cString: strerror(errno)))", path: root)
+            throw IngestError(.invalidInput, "cannot resolve the dataset folder: \(String(cString: strerror(errno)))", path: root)
         }
         var walk = Walk(scanner: self, realRoot: realRoot)
         guard let top = walk.list(root, relative: "", recordFailure: false) else {
-            throw IngestError("cannot read the dataset folder: \(String(cString: strerror(errno)))", path: root)
+            throw IngestError(.invalidInput, "cannot read the dataset folder: \(String(cString: strerror(errno)))", path: root)
         }
         walk.rejected = []
         let splitDirectories = top.filter { $0.isDirectory && Self.splitFolderNames.contains(ExactName($0.name)) }
@@ -105,10 +106,12 @@ public struct DatasetScanner {
     public static func checkRoot(_ root: String) throws {
         var info = stat()
         guard stat(root, &info) == 0 else {
-            throw IngestError("cannot use as a dataset folder: \(String(cString: strerror(errno)))", path: root)
+            let code = errno
+            throw IngestError(code == ENOENT || code == ENOTDIR ? .notFound : .invalidInput,
+                              "cannot use as a dataset folder: \(String(cString: strerror(code)))", path: root)
         }
         guard (info.st_mode & S_IFMT) == S_IFDIR else {
-            throw IngestError("is not a directory (ingest takes a dataset folder)", path: root)
+            throw IngestError(.invalidInput, "is not a directory (ingest takes a dataset folder)", path: root)
         }
     }
 
@@ -159,8 +162,7 @@ public struct DatasetScanner {
                 try count()
                 let memberName = name.isEmpty ? entry.name : name + "/" + entry.name
                 if entry.isDirectory {
-                    let ext = entry.name.split(separator: ".").last.map { $0.lowercased() } ?? ""
-                    if entry.name.contains("."), DatasetScanner.imageExtensions.contains(ext) {
+                    if DatasetScanner.isNamedLikeImage(entry.name) {
                         rejected.append(Rejection(path: entry.relative, reason: "is a directory, not an image file"))
                     } else if visited.contains(entry.id) {
                         rejected.append(Rejection(path: entry.relative, reason: "directory link loop (already visited)"))
@@ -188,9 +190,7 @@ public struct DatasetScanner {
         /// Stops the walk once it has found more entries than the bound allows.
         func count() throws {
             guard result.files.count + result.loose.count + rejected.count > scanner.maxFiles else { return }
-            throw IngestError(
-                "found more than \(scanner.maxFiles) files below the dataset folder and stopped; nothing was ingested "
-                    + "(--max-files raises the limit)", path: scanner.root)
+            throw DatasetScanner.tooManyFiles(scanner.maxFiles, root: scanner.root)
         }
 
         /// Lists `directory` (sorted by name bytes, hidden entries skipped), following links;
@@ -270,6 +270,19 @@ public struct DatasetScanner {
             }
             return entries
         }
+    }
+
+    /// What a listing that passes `maxFiles` entries throws, whichever source it lists.
+    static func tooManyFiles(_ maxFiles: Int, root: String) -> IngestError {
+        IngestError(.invalidInput,
+                    "found more than \(maxFiles) files below the dataset folder and stopped; nothing was ingested "
+                        + "(--max-files raises the limit)", path: root)
+    }
+
+    /// A folder with this name is rejected as "a directory, not an image file" (`cat.jpg/`).
+    static func isNamedLikeImage(_ name: String) -> Bool {
+        let ext = name.split(separator: ".").last.map { $0.lowercased() } ?? ""
+        return name.contains(".") && imageExtensions.contains(ext)
     }
 
     /// Whether the resolved `path` is `root` or below it, comparing bytes at a '/' boundary.

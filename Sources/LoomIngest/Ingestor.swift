@@ -1,10 +1,9 @@
 import Foundation
-import GRDB
 import LoomImage
 import LoomParallel
 import LoomStore
 
-/// Ingests a dataset folder into a store.
+/// Ingests a dataset folder (or an ``InMemorySource``) into a store.
 ///
 /// Files are read, hashed and validated (a full JPEG/PNG decode, DCT-scaled for JPEG) on all
 /// cores; one writer appends their bytes to the shard and commits rows in batches, in the
@@ -69,6 +68,8 @@ public final class Ingestor {
     /// What an ingest will do, worked out from the dataset folder alone: the store is not touched.
     public struct Plan: Sendable {
         public var root: String
+        /// Where the files are read from when the plan runs.
+        public var source: any IngestSource
         public var scan: DatasetScanner.Result
         var names: [ExactName: (name: String, promptName: String)]
         /// Where the class names came from (a file, or `built-in imagenette`); nil when none.
@@ -90,24 +91,29 @@ public final class Ingestor {
     /// Walks `root`, labels what it found and reads its class names. Fails (a bad root, a walk
     /// past `maxFiles`, a bad class-names, classes or labels file) before anything is written anywhere.
     public static func plan(root: String, options: Options) throws -> Plan {
-        guard !options.dataset.isEmpty else { throw IngestError("a dataset name is required (--dataset)") }
+        try plan(source: DirectorySource(root: root, followLinks: options.followLinks), options: options)
+    }
+
+    /// ``plan(root:options:)`` for any source: the same labelling and class names, from the
+    /// files `source` lists and the side files it keeps.
+    public static func plan(source: some IngestSource, options: Options) throws -> Plan {
+        let root = source.root
+        guard !options.dataset.isEmpty else { throw IngestError(.invalidInput, "a dataset name is required (--dataset)") }
         // Named files are read before the walk, so a typo in one fails at once.
         let subset = try options.classesPath.map { try ClassSubset(path: $0) }
         let csv = try options.labelsCSVPath.map { path in
-            guard let column = options.labelColumn else { throw IngestError("a labels CSV needs a label column (--label-column)", path: path) }
+            guard let column = options.labelColumn else { throw IngestError(.invalidInput, "a labels CSV needs a label column (--label-column)", path: path) }
             return try LabelsCSV(path: path, column: column)
         }
         let namedValLabels = try options.valLabelsPath.map { try ValLabels(path: $0) }
-        var scan = try DatasetScanner(
-            root: root, split: options.split, followLinks: options.followLinks, maxFiles: options.maxFiles, only: subset?.names
-        ).scan()
+        var scan = try source.scan(split: options.split, maxFiles: options.maxFiles, only: subset?.names)
         try subset?.check(found: scan.classes, root: root)
         var labelling = Labelling()
         try labelling.apply(to: &scan, csv: csv) {
-            try namedValLabels ?? ValLabels.find(root: root).map { try ValLabels(path: $0) }
+            try namedValLabels ?? source.nearbyFile(named: ValLabels.kaggleFileName).map { try ValLabels(path: $0) }
         }
-        let names = try classNames(root: root, path: options.classNamesPath, classes: scan.classes)
-        return Plan(root: root, scan: scan, names: names.names, classNamesSource: names.source,
+        let names = try classNames(source: source, path: options.classNamesPath, classes: scan.classes)
+        return Plan(root: root, source: source, scan: scan, names: names.names, classNamesSource: names.source,
                     valLabelsPath: namedValLabels?.path ?? labelling.valLabelsPath, skipped: labelling.skipped)
     }
 
@@ -117,15 +123,20 @@ public final class Ingestor {
         try run(Self.plan(root: root, options: options), progress: progress)
     }
 
+    /// Ingests what `source` holds that is new or changed.
+    public func run(source: some IngestSource, progress: (IngestProgress) -> Void = { _ in }) throws -> IngestSummary {
+        try run(Self.plan(source: source, options: options), progress: progress)
+    }
+
     /// Ingests what `plan` found that is new or changed.
     public func run(_ plan: Plan, progress: (IngestProgress) -> Void = { _ in }) throws -> IngestSummary {
         let clock = ContinuousClock.now
         let scan = plan.scan
         let writer = try store.makeWriter()
-        let existing = try store.catalog.read { db in
+        let existing = try store.read { snapshot in
             var existing: [ExactName: [ExactName: IngestedFile]] = [:]
             for split in scan.splits {
-                existing[split] = try DatasetCatalog.ingestedFiles(db, dataset: options.dataset, split: split.string)
+                existing[split] = try snapshot.datasets.ingestedFiles(dataset: options.dataset, split: split.string)
             }
             return existing
         }
@@ -149,10 +160,10 @@ public final class Ingestor {
         }
 
         let files = work.map(\.file)
-        let limits = options.limits, maxFileBytes = options.maxFileBytes
+        let limits = options.limits, maxFileBytes = options.maxFileBytes, source = plan.source
         let map = OrderedParallelMap<FileOutcome>(count: files.count, workers: options.workers, window: 512) {
             let validator = try? ImageValidator(limits: limits)
-            return { index in FileOutcome.examine(files[index], validator: validator, maxFileBytes: maxFileBytes) }
+            return { index in FileOutcome.examine(files[index], from: source, validator: validator, maxFileBytes: maxFileBytes) }
         }
         defer { map.cancel() }
 
@@ -160,7 +171,12 @@ public final class Ingestor {
         var batchBytes = 0, done = 0
         func flush() throws {
             guard !batch.isEmpty else { return }
-            try commit(batch, writer: writer, plan: plan, setup: &setup, summary: &summary)
+            do {
+                try commit(batch, writer: writer, plan: plan, setup: &setup, summary: &summary)
+            } catch {
+                failRun(setup: setup, writer: writer, error: error)
+                throw error
+            }
             batch.removeAll(keepingCapacity: true)
             batchBytes = 0
         }
@@ -217,21 +233,22 @@ public final class Ingestor {
         }
         let stored = writer.pendingBytes - before
         let known = setup
-        setup = try writer.commit { db, newIDs in
-            let prepared = try known ?? Setup(db: db, options: options, plan: plan)
+        setup = try writer.transaction { tx in
+            let prepared = try known ?? Setup(tx: tx, options: options, plan: plan)
+            let datasets = tx.datasets, newIDs = tx.newBlobIDs
             for (checked, _) in rows {
                 guard let blobID = committed[checked.digest] ?? newIDs[checked.digest],
                       let split = prepared.splitIDs[ExactName(checked.file.split)],
                       let classRecord = prepared.classes[ExactName(checked.file.wnid)] else {
-                    throw IngestError("internal: no blob, split or class for \(checked.file.path)")
+                    throw IngestError(.internal, "internal: no blob, split or class for \(checked.file.path)")
                 }
-                try DatasetCatalog.upsertRealImage(db, RealImageRow(
+                try datasets.upsertRealImage(RealImageRow(
                     splitID: split, classID: classRecord.id, blobID: blobID, path: checked.file.path, name: checked.file.name,
                     width: checked.info.width, height: checked.info.height, format: checked.info.format.rawValue,
                     colorSpace: checked.info.colorSpace.rawValue, fileSize: checked.file.size,
                     mtimeNanoseconds: checked.file.mtimeNanoseconds))
             }
-            for (id, mtime) in touched { try DatasetCatalog.touchRealImage(db, id: id, mtimeNanoseconds: mtime) }
+            for (id, mtime) in touched { try datasets.touchRealImage(id: id, mtimeNanoseconds: mtime) }
             return prepared
         }
         summary.added += counts.added
@@ -241,10 +258,10 @@ public final class Ingestor {
         summary.bytesStored += stored
     }
 
-    private static func classNames(root: String, path: String?, classes: Set<ExactName>) throws
+    private static func classNames(source: some IngestSource, path: String?, classes: Set<ExactName>) throws
         -> (names: [ExactName: (name: String, promptName: String)], source: String?) {
         if let path { return (try ClassNamesFile(path: path).names, path) }
-        if let nearby = NearbyFile.find("LOC_synset_mapping.txt", near: root) {
+        if let nearby = source.nearbyFile(named: "LOC_synset_mapping.txt") {
             return (try ClassNamesFile(path: nearby).names, nearby)
         }
         if let table = KnownClassNames.table(for: classes) { return (table.names, "built-in " + table.name) }
@@ -259,10 +276,23 @@ public final class Ingestor {
         // Keep the run row small: the first rejections and their count are enough to look back on.
         recorded.rejected = Array(summary.rejected.prefix(100))
         let json = String(decoding: try encoder.encode(recorded), as: UTF8.self)
-        try writer.commit { db, _ in
-            let prepared = try setup ?? Setup(db: db, options: options, plan: plan)
-            try DatasetCatalog.finishIngestRun(db, id: prepared.runID, summary: json)
+        do {
+            try writer.transaction { tx in
+                let prepared = try setup ?? Setup(tx: tx, options: options, plan: plan)
+                try tx.runs.finish(id: prepared.runID, summary: json)
+            }
+        } catch {
+            failRun(setup: setup, writer: writer, error: error)
+            throw error
         }
+    }
+
+    /// Marks the run failed once a commit throws, so the ledger does not show it running; an
+    /// ingest that committed nothing has no run to mark. Best effort: the first error is what
+    /// the caller sees, and running the ingest again picks up where it stopped either way.
+    private func failRun(setup: Setup?, writer: StoreWriter, error: any Error) {
+        guard let runID = setup?.runID else { return }
+        _ = try? writer.transaction { tx in try tx.runs.fail(id: runID, message: "\(error)") }
     }
 }
 
@@ -273,19 +303,20 @@ struct Setup {
     var classes: [ExactName: ClassRecord] = [:]
     var runID: Int64
 
-    init(db: Database, options: Ingestor.Options, plan: Ingestor.Plan) throws {
-        let datasetID = try DatasetCatalog.ensureDataset(db, name: options.dataset)
+    init(tx: any CatalogTransaction, options: Ingestor.Options, plan: Ingestor.Plan) throws {
+        let datasets = tx.datasets
+        let datasetID = try datasets.ensureDataset(named: options.dataset)
         for split in plan.scan.splits {
-            splitIDs[split] = try DatasetCatalog.ensureSplit(db, datasetID: datasetID, name: split.string)
+            splitIDs[split] = try datasets.ensureSplit(named: split.string, of: datasetID)
         }
-        classes = try DatasetCatalog.ensureClasses(db, datasetID: datasetID, wnids: plan.scan.classes, names: plan.names)
+        classes = try datasets.ensureClasses(of: datasetID, wnids: plan.scan.classes, names: plan.names)
         let config: [String: String] = [
             "root": plan.root, "split": options.split ?? "", "layout": plan.scan.layout, "class_names": plan.classNamesSource ?? "",
             "classes": options.classesPath ?? "", "val_labels": plan.valLabelsPath ?? "", "labels_csv": options.labelsCSVPath ?? "",
             "label_column": options.labelColumn ?? "",
         ]
         let json = String(decoding: try JSONEncoder().encode(config), as: UTF8.self)
-        runID = try DatasetCatalog.startIngestRun(db, datasetID: datasetID, config: json)
+        runID = try tx.runs.begin(stage: .ingest, datasetID: datasetID, parentID: nil, config: json)
     }
 }
 
@@ -302,14 +333,14 @@ enum FileOutcome: Sendable {
     case rejected(Rejection)
 
     /// Reads, hashes and validates one file (runs on a worker thread).
-    static func examine(_ file: SourceFile, validator: ImageValidator?, maxFileBytes: Int) -> FileOutcome {
+    static func examine(_ file: SourceFile, from source: some IngestSource, validator: ImageValidator?, maxFileBytes: Int) -> FileOutcome {
         guard let validator else { return .rejected(Rejection(path: file.path, reason: "cannot create a JPEG decoder")) }
         if file.size > maxFileBytes {
             return .rejected(Rejection(path: file.path, reason: "file is \(file.size) bytes, over the \(maxFileBytes)-byte limit"))
         }
         let bytes: [UInt8]
         do {
-            bytes = try FileReading.readAll(file.absolutePath)
+            bytes = try source.contents(of: file)
         } catch {
             return .rejected(Rejection(path: file.path, reason: "\(error)"))
         }

@@ -14,10 +14,10 @@ public struct LabelsCSV: Sendable {
 
     public init(path: String, column: String) throws {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw IngestError("cannot read labels CSV", path: path)
+            throw IngestError(IngestError.unreadableCode(path), "cannot read labels CSV", path: path)
         }
         guard let text = String(data: data, encoding: .utf8) else {
-            throw IngestError("labels CSV is not UTF-8 text", path: path)
+            throw IngestError(.invalidInput, "labels CSV is not UTF-8 text", path: path)
         }
         try self.init(text: text, path: path, column: column)
     }
@@ -27,24 +27,24 @@ public struct LabelsCSV: Sendable {
         self.column = column
         var lines = TextLines.split(text)
         while lines.last?.isEmpty == true { lines.removeLast() }
-        guard let headerLine = lines.first else { throw IngestError("labels CSV is empty", path: path) }
+        guard let headerLine = lines.first else { throw IngestError(.invalidInput, "labels CSV is empty", path: path) }
         var header = headerLine.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
         if header.first?.hasPrefix("\u{FEFF}") == true { header[0].removeFirst() }
         guard let pathIndex = header.firstIndex(of: "path") else {
-            throw IngestError("the header has no `path` column (columns: \(header.joined(separator: ", ")))", path: path)
+            throw IngestError(.invalidInput, "the header has no `path` column (columns: \(header.joined(separator: ", ")))", path: path)
         }
         guard let labelIndex = header.firstIndex(of: column) else {
-            throw IngestError("the header has no column \"\(column)\" (columns: \(header.joined(separator: ", ")))", path: path)
+            throw IngestError(.invalidInput, "the header has no column \"\(column)\" (columns: \(header.joined(separator: ", ")))", path: path)
         }
         wnids = [:]
         for (offset, row) in lines.dropFirst().enumerated() where !row.isEmpty {
             let line = offset + 2
             let fields = row.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
             guard fields.count == header.count, !fields[pathIndex].isEmpty, !fields[labelIndex].isEmpty else {
-                throw IngestError("line \(line): expected \(header.count) fields with a path and a \(column), got \"\(row)\"", path: path)
+                throw IngestError(.invalidInput, "line \(line): expected \(header.count) fields with a path and a \(column), got \"\(row)\"", path: path)
             }
             guard wnids.updateValue(fields[labelIndex], forKey: ExactName(fields[pathIndex])) == nil else {
-                throw IngestError("line \(line): \(fields[pathIndex]) is labelled twice", path: path)
+                throw IngestError(.invalidInput, "line \(line): \(fields[pathIndex]) is labelled twice", path: path)
             }
         }
     }

@@ -23,10 +23,10 @@ public struct ValLabels: Sendable {
 
     public init(path: String) throws {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw IngestError("cannot read validation labels file", path: path)
+            throw IngestError(IngestError.unreadableCode(path), "cannot read validation labels file", path: path)
         }
         guard let text = String(data: data, encoding: .utf8) else {
-            throw IngestError("validation labels file is not UTF-8 text", path: path)
+            throw IngestError(.invalidInput, "validation labels file is not UTF-8 text", path: path)
         }
         try self.init(text: text, path: path)
     }
@@ -35,7 +35,7 @@ public struct ValLabels: Sendable {
         self.path = path
         var lines = TextLines.split(text)
         while lines.last?.isEmpty == true { lines.removeLast() }
-        guard let header = lines.first else { throw IngestError("validation labels file is empty", path: path) }
+        guard let header = lines.first else { throw IngestError(.invalidInput, "validation labels file is empty", path: path) }
         var first = String(header)
         if first.hasPrefix("\u{FEFF}") { first.removeFirst() }
         if first.split(separator: ",", maxSplits: 1).first.map({ $0.trimmingCharacters(in: .whitespaces) }) == "ImageId" {
@@ -66,10 +66,10 @@ public struct ValLabels: Sendable {
             let id = fields[0].trimmingCharacters(in: .whitespaces)
             guard fields.count == 2, !id.isEmpty,
                   let wnid = fields[1].split(whereSeparator: { $0 == " " || $0 == "\t" }).first.map(String.init) else {
-                throw IngestError("line \(line): expected `ImageId,PredictionString` with the wnid first, got \"\(row)\"", path: path)
+                throw IngestError(.invalidInput, "line \(line): expected `ImageId,PredictionString` with the wnid first, got \"\(row)\"", path: path)
             }
             guard wnids.updateValue(wnid, forKey: ExactName(id)) == nil else {
-                throw IngestError("line \(line): image \(id) is labelled twice", path: path)
+                throw IngestError(.invalidInput, "line \(line): image \(id) is labelled twice", path: path)
             }
         }
         return wnids
@@ -80,12 +80,12 @@ public struct ValLabels: Sendable {
         for (index, raw) in lines.enumerated() {
             let token = raw.trimmingCharacters(in: .whitespaces)
             guard !token.isEmpty, !token.contains(where: { $0 == " " || $0 == "\t" || $0 == "," }) else {
-                throw IngestError(
+                throw IngestError(.invalidInput,
                     "line \(index + 1): expected Kaggle's LOC_val_solution.csv (header `ImageId,PredictionString`) "
                         + "or one wnid per line, got \"\(raw)\"", path: path)
             }
             if token.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }) {
-                throw IngestError(
+                throw IngestError(.invalidInput,
                     "holds ILSVRC2012_ID numbers (the devkit's ILSVRC2012_validation_ground_truth.txt); their wnids are "
                         + "listed only in the devkit's meta.mat, in an order that is not the sorted wnid order, so they "
                         + "cannot be mapped safely. Use LOC_val_solution.csv (Kaggle's ImageNet download) or a file "

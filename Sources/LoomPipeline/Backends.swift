@@ -1,4 +1,5 @@
 import Foundation
+import LoomStore
 
 /// One real image handed to a captioner: its catalog id and its encoded bytes.
 public struct CaptionInput: Sendable {
@@ -122,10 +123,10 @@ public enum Backends {
 
     static func checkPython(_ python: String?, spec: String) throws {
         guard let python, !python.isEmpty, !spec.hasPrefix("process:") else { return }
-        throw PipelineError("--python \(python) applies to process: backends only, not \(spec)")
+        throw PipelineError(.invalidInput, "--python \(python) applies to process: backends only, not \(spec)")
     }
 
     static func unknown(_ spec: String, role: String, available: [String]) -> PipelineError {
-        PipelineError("unknown \(role) backend \"\(spec)\"; available: \(available.joined(separator: ", ")) (builtin: ones are offline stand-ins, not real models)")
+        PipelineError(.invalidInput, "unknown \(role) backend \"\(spec)\"; available: \(available.joined(separator: ", ")) (builtin: ones are offline stand-ins, not real models)")
     }
 }

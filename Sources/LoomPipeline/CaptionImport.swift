@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import LoomStore
 
 /// `loom caption import`: captions made elsewhere, one JSON object per line,
@@ -31,29 +30,16 @@ public enum CaptionImport {
 
     public static func run(writer: StoreWriter, file: String, dataset: String, captioner: String) throws -> Summary {
         guard let data = FileManager.default.contents(atPath: file) else {
-            throw PipelineError("\(file): cannot read the captions file")
+            throw PipelineError(.notFound, "\(file): cannot read the captions file")
         }
-        guard !captioner.isEmpty else { throw PipelineError("a captioner name is required (--captioner)") }
+        guard !captioner.isEmpty else { throw PipelineError(.invalidInput, "a captioner name is required (--captioner)") }
         var summary = Summary(captioner: captioner, imported: 0, unchanged: 0, failed: [])
         let lines = String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
         let decoder = JSONDecoder()
-        try writer.commit { db, _ in
-            guard let datasetID = try DatasetCatalog.datasetID(db, name: dataset) else {
-                throw PipelineError("no dataset named \"\(dataset)\"")
-            }
-            let captionerID = try Captioners.ensure(db, name: captioner, backend: "import")
-            let byPath = try db.cachedStatement(sql: """
-                SELECT r.id FROM real_images r JOIN splits s ON s.id = r.split_id WHERE s.dataset_id = ? AND r.path = ?
-                """)
-            let byDigest = try db.cachedStatement(sql: """
-                SELECT r.id FROM real_images r JOIN splits s ON s.id = r.split_id JOIN blobs b ON b.id = r.blob_id
-                WHERE s.dataset_id = ? AND b.digest = ?
-                """)
-            let existing = try db.cachedStatement(sql: "SELECT text FROM captions WHERE real_image_id = ? AND captioner_id = ?")
-            let upsert = try db.cachedStatement(sql: """
-                INSERT INTO captions (real_image_id, captioner_id, text) VALUES (?, ?, ?)
-                ON CONFLICT (real_image_id, captioner_id) DO UPDATE SET text = excluded.text
-                """)
+        try writer.transaction { tx in
+            let datasetID = try tx.datasets.pipelineDatasetID(dataset)
+            let captionerID = try tx.captions.ensureCaptioner(name: captioner, params: try CanonicalJSON.text([String: String]()),
+                                                              backend: "import")
             for (index, raw) in lines.enumerated() {
                 let number = index + 1
                 let text = raw.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -69,21 +55,22 @@ public enum CaptionImport {
                 }
                 var images: [Int64] = []
                 if let path = line.path {
-                    images = try Int64.fetchAll(byPath, arguments: [datasetID, path])
+                    images = try tx.captions.realImageIDs(of: datasetID, path: path)
                     if images.isEmpty { fail("no image of \(dataset) at path \(path)"); continue }
                 } else if let hex = line.digest {
                     guard let digest = Digest(hex: hex) else { fail("\"\(hex)\" is not a 64-digit SHA-256 digest"); continue }
-                    images = try Int64.fetchAll(byDigest, arguments: [datasetID, digest])
+                    images = try tx.captions.realImageIDs(of: datasetID, digest: digest)
                     if images.isEmpty { fail("no image of \(dataset) with digest \(hex)"); continue }
                 } else {
                     fail("neither \"path\" nor \"digest\" given")
                     continue
                 }
                 for image in images {
-                    if try String.fetchOne(existing, arguments: [image, captionerID]) == caption {
+                    if try tx.captions.caption(of: image, by: captionerID) == caption {
                         summary.unchanged += 1
                     } else {
-                        try upsert.execute(arguments: [image, captionerID, caption])
+                        // An imported caption never has a time, so replacing one leaves none either.
+                        try tx.captions.putCaption(realImageID: image, captionerID: captionerID, text: caption, seconds: nil)
                         summary.imported += 1
                     }
                 }

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import LoomStore
 
 /// `loom caption`: one caption per real image per captioner.
@@ -26,14 +25,6 @@ public enum CaptionRun {
         public var workers: [WorkerReport]? = nil
     }
 
-    /// An image still to caption, as plain values a worker thread can read.
-    struct Pending: Sendable {
-        var id: Int64
-        var path: String
-        var digest: Digest
-        var mediaType: String
-    }
-
     /// One batch as a worker answered it: the images it could read and their results.
     struct Answer {
         var inputs: [CaptionInput] = []
@@ -58,40 +49,19 @@ public enum CaptionRun {
         let captioner = captioners.first
         let store = writer.store
         var summary = Summary(captioner: captioner.name, backend: captioner.backend, captioned: 0, skipped: 0, failed: [], seconds: 0)
-        let params = captioner.params.merging(["version": captioner.version]) { current, _ in current }
-        let (captionerID, todo, skipped) = try writer.commit { db, _ -> (Int64, [Row], Int) in
-            guard let datasetID = try DatasetCatalog.datasetID(db, name: dataset) else {
-                throw PipelineError("no dataset named \"\(dataset)\"")
-            }
-            var splitFilter = ""
-            var arguments: StatementArguments = [datasetID]
-            if let split {
-                guard try Int64.fetchOne(db, sql: "SELECT id FROM splits WHERE dataset_id = ? AND name = ?", arguments: [datasetID, split]) != nil else {
-                    throw PipelineError("dataset \"\(dataset)\" has no split \"\(split)\"")
-                }
-                splitFilter = " AND s.name = ?"
-                arguments += [split]
-            }
-            let id = try Captioners.ensure(db, name: captioner.name, params: params, backend: captioner.backend)
-            let rows = try Row.fetchAll(db, sql: """
-                SELECT r.id, r.path, b.digest, b.media_type, EXISTS (
-                    SELECT 1 FROM captions c WHERE c.real_image_id = r.id AND c.captioner_id = ?) AS done
-                FROM real_images r JOIN splits s ON s.id = r.split_id JOIN blobs b ON b.id = r.blob_id
-                WHERE s.dataset_id = ?\(splitFilter) ORDER BY r.id
-                """, arguments: [id] + arguments)
-            let todo = rows.filter { !($0["done"] as Bool) }
-            return (id, todo, rows.count - todo.count)
-        }
+        let (captionerID, todo) = try plan(writer: writer, dataset: dataset, split: split, captioner: captioner)
+        let pending = todo.filter { !$0.captioned }
+        let skipped = todo.count - pending.count
         summary.skipped = skipped
         var done = 0
         let handed = captioners.backends.map { Handed(value: $0) }
         let blobs = store.blobs
-        let pending = todo.map { Pending(id: $0["id"], path: $0["path"], digest: $0["digest"], mediaType: $0["media_type"]) }
-        let pool = BatchPool<Pending, Answer>(items: pending, batchSize: batchSize, workers: handed.count) { worker, rows in
+        let pool = BatchPool<CaptionTarget, Answer>(items: pending, batchSize: batchSize, workers: handed.count) { worker, rows in
             var answer = Answer()
             for row in rows {
                 do {
-                    answer.inputs.append(CaptionInput(realImageID: row.id, bytes: try blobs.read(digest: row.digest), mediaType: row.mediaType))
+                    answer.inputs.append(CaptionInput(realImageID: row.realImageID, bytes: try blobs.read(digest: row.digest),
+                                                      mediaType: row.mediaType))
                     answer.paths.append(row.path)
                 } catch {
                     answer.unreadable.append(Failure(path: row.path, error: "cannot read the image: \(error)"))
@@ -103,33 +73,12 @@ public enum CaptionRun {
             return answer
         }
         let (items, busy) = try pool.run(commit: { _, rows, answer in
-            summary.failed += answer.unreadable
-            let (inputs, paths, results, perImage) = (answer.inputs, answer.paths, answer.results, answer.perImage)
-            guard results.count == inputs.count else {
-                throw PipelineError("captioner \(captioner.name) returned \(results.count) results for \(inputs.count) images")
+            guard answer.results.count == answer.inputs.count else {
+                throw PipelineError(.internal, "captioner \(captioner.name) returned \(answer.results.count) results for \(answer.inputs.count) images")
             }
-            try writer.commit { db, _ in
-                let insert = try db.cachedStatement(sql: """
-                    INSERT INTO captions (real_image_id, captioner_id, text, seconds) VALUES (?, ?, ?, ?)
-                    ON CONFLICT (real_image_id, captioner_id) DO NOTHING
-                    """)
-                for (index, result) in results.enumerated() {
-                    switch result {
-                    case .success(let text):
-                        let tidy = text.trimmingCharacters(in: .whitespacesAndNewlines)
-                        guard !tidy.isEmpty else {
-                            summary.failed.append(Failure(path: paths[index], error: "empty caption"))
-                            continue
-                        }
-                        try insert.execute(arguments: [inputs[index].realImageID, captionerID, tidy, perImage])
-                        summary.captioned += 1
-                    case .failure(let error):
-                        summary.failed.append(Failure(path: paths[index], error: "\(error)"))
-                    }
-                }
-            }
+            try record(answer, writer: writer, captionerID: captionerID, summary: &summary)
             done += rows.count
-            progress?(done, todo.count)
+            progress?(done, pending.count)
             return []
         }, progress: { items, busy in
             workerProgress?(WorkerReport.list(devices: captioners.devices, items: items, busy: busy,
@@ -139,5 +88,41 @@ public enum CaptionRun {
                                             restarts: captioners.backends.map(restartCount))
         summary.seconds = (ContinuousClock.now - start) / .seconds(1)
         return summary
+    }
+
+    /// The captioner's row (recorded if new) and every image of the dataset (or split), each
+    /// saying whether this captioner has captioned it.
+    static func plan(writer: StoreWriter, dataset: String, split: String?, captioner: any Captioner) throws -> (Int64, [CaptionTarget]) {
+        let params = captioner.params.merging(["version": captioner.version]) { current, _ in current }
+        return try writer.transaction { tx in
+            let datasetID = try tx.datasets.pipelineDatasetID(dataset)
+            let splitID = try tx.datasets.pipelineSplitID(split, of: datasetID, dataset: dataset)
+            let id = try tx.captions.ensureCaptioner(name: captioner.name, params: try CanonicalJSON.text(params), backend: captioner.backend)
+            return (id, try tx.captions.captionTargets(of: datasetID, splitID: splitID, captionerID: id))
+        }
+    }
+
+    /// Commits one batch's captions together; an empty caption or a failure is reported, not stored.
+    static func record(_ answer: Answer, writer: StoreWriter, captionerID: Int64, summary: inout Summary) throws {
+        summary.failed += answer.unreadable
+        // Only images without a caption from this captioner were sent, and this writer holds
+        // the lock, so each caption is new.
+        try writer.transaction { tx in
+            for (index, result) in answer.results.enumerated() {
+                switch result {
+                case .success(let text):
+                    let tidy = text.trimmingCharacters(in: .whitespacesAndNewlines)
+                    guard !tidy.isEmpty else {
+                        summary.failed.append(Failure(path: answer.paths[index], error: "empty caption"))
+                        continue
+                    }
+                    try tx.captions.putCaption(realImageID: answer.inputs[index].realImageID, captionerID: captionerID, text: tidy,
+                                               seconds: answer.perImage)
+                    summary.captioned += 1
+                case .failure(let error):
+                    summary.failed.append(Failure(path: answer.paths[index], error: "\(error)"))
+                }
+            }
+        }
     }
 }

@@ -27,21 +27,22 @@ public enum CatalogAnswer {
     /// The generator to use instead of starting `spec`, or nil to start it.
     public static func generator(store: Store, spec: String, dataset: String, options: GenerateRun.Options) throws -> (any Generator)? {
         guard spec.hasPrefix("process:"), options.perPrompt > 0 else { return nil }
-        let found = try store.catalog.read { db -> BackendHistory.Identity? in
-            guard let datasetID = try DatasetCatalog.datasetID(db, name: dataset),
-                  let identity = try BackendHistory.latestGenerator(db, backend: spec) else { return nil }
-            let prompts = try BackendHistory.promptIDs(db, datasetID: datasetID, strategy: options.strategy)
+        let found = try store.read { snapshot -> BackendIdentity? in
+            guard let datasetID = try snapshot.datasets.dataset(named: dataset)?.id,
+                  let identity = try snapshot.synthetic.latestGenerator(backend: spec) else { return nil }
+            let prompts = try snapshot.prompts.prompts(of: datasetID, strategy: options.strategy)
             guard !prompts.isEmpty else { return nil }
-            var wanted = Set<BackendHistory.WantedImage>()
-            for promptID in prompts {
+            var wanted = Set<SyntheticKey>()
+            for prompt in prompts {
                 for index in 0..<options.perPrompt {
-                    wanted.insert(.init(promptID: promptID, seed: GenerateRun.imageSeed(base: options.seed, promptID: promptID, index: index)))
+                    wanted.insert(SyntheticKey(
+                        promptID: prompt.id, generatorID: identity.id,
+                        seed: GenerateRun.imageSeed(base: options.seed, promptID: prompt.id, index: index),
+                        steps: options.steps, guidance: options.guidance, width: options.width, height: options.height))
                 }
             }
-            let missing = try BackendHistory.missingSyntheticImages(
-                db, generatorID: identity.id, wanted: Array(wanted), steps: options.steps, guidance: options.guidance,
-                width: options.width, height: options.height)
-            return missing == 0 ? identity : nil
+            let synthetic = snapshot.synthetic
+            return try wanted.allSatisfy { try synthetic.contains($0) } ? identity : nil
         }
         guard let found, unchanged(since: found.createdAt, command: String(spec.dropFirst("process:".count))) else { return nil }
         return RecordedGenerator(name: found.name, version: found.version, params: try decode(found.params), backend: spec)
@@ -50,12 +51,15 @@ public enum CatalogAnswer {
     /// The captioner to use instead of starting `spec`, or nil to start it.
     public static func captioner(store: Store, spec: String, dataset: String, split: String?) throws -> (any Captioner)? {
         guard spec.hasPrefix("process:") else { return nil }
-        let found = try store.catalog.read { db -> BackendHistory.Identity? in
-            guard let datasetID = try DatasetCatalog.datasetID(db, name: dataset),
-                  let identity = try BackendHistory.latestCaptioner(db, backend: spec),
-                  try BackendHistory.uncaptionedImages(db, datasetID: datasetID, split: split, captionerID: identity.id) == 0
-            else { return nil }
-            return identity
+        let found = try store.read { snapshot -> BackendIdentity? in
+            guard let datasetID = try snapshot.datasets.dataset(named: dataset)?.id,
+                  let identity = try snapshot.captions.latestCaptioner(backend: spec) else { return nil }
+            var splitID: Int64?
+            if let split {
+                guard let id = try snapshot.datasets.split(named: split, of: datasetID)?.id else { return nil }
+                splitID = id
+            }
+            return try snapshot.captions.uncaptionedCount(of: datasetID, splitID: splitID, captionerID: identity.id) == 0 ? identity : nil
         }
         guard let found, unchanged(since: found.createdAt, command: String(spec.dropFirst("process:".count))) else { return nil }
         let params = try decode(found.params)
@@ -137,7 +141,7 @@ public enum CatalogAnswer {
 
     private static func decode(_ json: String) throws -> [String: String] {
         guard let object = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any] else {
-            throw PipelineError("recorded params \(json) are not a JSON object")
+            throw PipelineError(.corrupt, "recorded params \(json) are not a JSON object")
         }
         return object.mapValues { ProcessWorker.text($0) }
     }
@@ -151,7 +155,7 @@ struct RecordedGenerator: Generator {
     var backend: String
 
     func generate(_ batch: [GenerationRequest]) -> [Result<GeneratedImage, any Error>] {
-        batch.map { _ in .failure(PipelineError("generator \(name) was not started: the catalog had every image")) }
+        batch.map { _ in .failure(PipelineError(.internal, "generator \(name) was not started: the catalog had every image")) }
     }
 }
 
@@ -163,6 +167,6 @@ struct RecordedCaptioner: Captioner {
     var backend: String
 
     func caption(_ batch: [CaptionInput]) -> [Result<String, any Error>] {
-        batch.map { _ in .failure(PipelineError("captioner \(name) was not started: the catalog had every caption")) }
+        batch.map { _ in .failure(PipelineError(.internal, "captioner \(name) was not started: the catalog had every caption")) }
     }
 }

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import LoomStore
 
 /// `loom generate`: K synthetic images per prompt of one strategy, each stored as a blob with a
@@ -78,11 +77,18 @@ public enum GenerateRun {
         return Int64(h & 0xFFFF_FFFF)
     }
 
-    struct Job {
-        var id: Int64
+    struct Job: Sendable {
+        /// The job's key in the run's plan, `prompt:seed`.
+        var key: String
         var request: GenerationRequest
         var index: Int
         var attempts = 0
+    }
+
+    /// What the plan found: which generator row the images go under and the jobs still to do.
+    struct Plan {
+        var generatorID: Int64
+        var jobs: [Job]
     }
 
     public static func run(writer: StoreWriter, dataset: String, generator: any Generator, options: Options,
@@ -98,87 +104,101 @@ public enum GenerateRun {
                            workerProgress: (([WorkerReport]) -> Void)? = nil) throws -> Summary {
         let start = ContinuousClock.now
         let generator = generators.first
-        for other in generators.backends.dropFirst() { try checkSize(options, against: other) }
-        guard options.perPrompt > 0 else { throw PipelineError("--per-prompt must be at least 1") }
-        guard options.width > 0, options.height > 0 else { throw PipelineError("image size must be positive") }
-        guard options.steps > 0 else { throw PipelineError("--steps must be at least 1") }
-        try checkSize(options, against: generator)
-        let maxAttempts = max(1, options.maxAttempts)
+        try check(options, against: generators)
         var summary = Summary(runID: 0, resumed: false, generator: generator.name, planned: 0, generated: 0, skipped: 0,
                               failed: [], seconds: 0)
-        let generatorParams = try Captioners.canonicalJSON(generator.params)
-        let config: [String: String] = [
-            "strategy": options.strategy, "generator": generator.name, "generator_version": generator.version,
-            "generator_params": generatorParams, "backend": generator.backend, "per_prompt": "\(options.perPrompt)",
-            "seed": "\(options.seed)", "steps": "\(options.steps)", "guidance": "\(options.guidance)",
-            "width": "\(options.width)", "height": "\(options.height)",
-        ]
-        let configJSON = try Captioners.canonicalJSON(config)
-
-        // The plan: run row, job rows, and which jobs still need an image.
-        let (generatorID, jobs) = try writer.commit { db, _ -> (Int64, [Job]) in
-            guard let datasetID = try DatasetCatalog.datasetID(db, name: dataset) else {
-                throw PipelineError("no dataset named \"\(dataset)\"")
-            }
-            let prompts = try Row.fetchAll(db, sql: "SELECT id, text FROM prompts WHERE dataset_id = ? AND strategy = ? ORDER BY id",
-                                           arguments: [datasetID, options.strategy])
-            guard !prompts.isEmpty else {
-                throw PipelineError("dataset \"\(dataset)\" has no prompts of strategy \"\(options.strategy)\": run `loom prompts --strategy \(options.strategy)` first")
-            }
-            let generatorID = try ensureGenerator(db, generator, params: generatorParams)
-            if let runID = try Int64.fetchOne(db, sql: """
-                SELECT id FROM runs WHERE stage = 'generate' AND dataset_id = ? AND config = ? AND status = 'running'
-                ORDER BY id DESC LIMIT 1
-                """, arguments: [datasetID, configJSON]) {
-                summary.runID = runID
-                summary.resumed = true
-            } else {
-                try db.execute(sql: "INSERT INTO runs (stage, dataset_id, config, status) VALUES ('generate', ?, ?, 'running')",
-                               arguments: [datasetID, configJSON])
-                summary.runID = db.lastInsertedRowID
-            }
-            let insertJob = try db.cachedStatement(sql: """
-                INSERT INTO jobs (run_id, key, state) VALUES (?, ?, 'pending') ON CONFLICT (run_id, key) DO NOTHING
-                """)
-            let jobID = try db.cachedStatement(sql: "SELECT id FROM jobs WHERE run_id = ? AND key = ?")
-            let exists = try db.cachedStatement(sql: """
-                SELECT 1 FROM synthetic_images WHERE prompt_id = ? AND generator_id = ? AND seed = ? AND steps = ?
-                AND guidance = ? AND width = ? AND height = ?
-                """)
-            let markDone = try db.cachedStatement(sql: "UPDATE jobs SET state = 'done', error = NULL WHERE id = ? AND state != 'done'")
-            var jobs: [Job] = []
-            var keys = Set<String>()
-            for prompt in prompts {
-                let promptID: Int64 = prompt["id"]
-                for index in 0..<options.perPrompt {
-                    let seed = imageSeed(base: options.seed, promptID: promptID, index: index)
-                    let key = "\(promptID):\(seed)"
-                    guard keys.insert(key).inserted else { continue }  // a seed collision within a prompt
-                    summary.planned += 1
-                    try insertJob.execute(arguments: [summary.runID, key])
-                    guard let id = try Int64.fetchOne(jobID, arguments: [summary.runID, key]) else {
-                        throw PipelineError("job \(key) of run \(summary.runID) vanished")
-                    }
-                    if try Bool.fetchOne(exists, arguments: [promptID, generatorID, seed, options.steps, options.guidance,
-                                                             options.width, options.height]) == true {
-                        try markDone.execute(arguments: [id])
-                        summary.skipped += 1
-                        continue
-                    }
-                    let request = GenerationRequest(promptID: promptID, prompt: prompt["text"], seed: seed, steps: options.steps,
-                                                    guidance: options.guidance, width: options.width, height: options.height)
-                    jobs.append(Job(id: id, request: request, index: index))
-                }
-            }
-            return (generatorID, jobs)
-        }
-
-        var queue = jobs
+        let plan = try self.plan(writer: writer, dataset: dataset, generator: generator, options: options, summary: &summary)
+        var queue = plan.jobs
         var interrupted = false
         if let limit = options.jobLimit, limit < queue.count {
             queue = Array(queue.prefix(max(0, limit)))
             interrupted = true
         }
+        try execute(queue, plan: plan, writer: writer, generators: generators, options: options, summary: &summary,
+                    progress: progress, workerProgress: workerProgress)
+        summary.seconds = (ContinuousClock.now - start) / .seconds(1)
+        if !interrupted { try report(summary, writer: writer) }
+        return summary
+    }
+
+    /// Refuses options no generator could honour, or that one of these cannot, before anything is planned.
+    static func check(_ options: Options, against generators: WorkerSet<any Generator>) throws {
+        for other in generators.backends.dropFirst() { try checkSize(options, against: other) }
+        guard options.perPrompt > 0 else { throw PipelineError(.invalidInput, "--per-prompt must be at least 1") }
+        guard options.width > 0, options.height > 0 else { throw PipelineError(.invalidInput, "image size must be positive") }
+        guard options.steps > 0 else { throw PipelineError(.invalidInput, "--steps must be at least 1") }
+        try checkSize(options, against: generators.first)
+    }
+
+    /// The run's config as the ledger stores it: a run with the same config, still `running`, is
+    /// the one a re-run resumes.
+    static func config(_ options: Options, generator: any Generator, generatorParams: String) throws -> String {
+        try CanonicalJSON.text([
+            "strategy": options.strategy, "generator": generator.name, "generator_version": generator.version,
+            "generator_params": generatorParams, "backend": generator.backend, "per_prompt": "\(options.perPrompt)",
+            "seed": "\(options.seed)", "steps": "\(options.steps)", "guidance": "\(options.guidance)",
+            "width": "\(options.width)", "height": "\(options.height)",
+        ])
+    }
+
+    /// The plan, in one transaction: the run (begun, or the interrupted one resumed), a job per
+    /// image to make, and the jobs whose image already exists marked done.
+    static func plan(writer: StoreWriter, dataset: String, generator: any Generator, options: Options,
+                     summary: inout Summary) throws -> Plan {
+        let generatorParams = try CanonicalJSON.text(generator.params)
+        let config = try config(options, generator: generator, generatorParams: generatorParams)
+        return try writer.transaction { tx in
+            let datasetID = try tx.datasets.pipelineDatasetID(dataset)
+            let prompts = try tx.prompts.prompts(of: datasetID, strategy: options.strategy)
+            guard !prompts.isEmpty else {
+                throw PipelineError(.notFound, "dataset \"\(dataset)\" has no prompts of strategy \"\(options.strategy)\": run `loom prompts --strategy \(options.strategy)` first")
+            }
+            let generatorID = try tx.synthetic.ensureGenerator(name: generator.name, version: generator.version,
+                                                               params: generatorParams, backend: generator.backend)
+            let interrupted = RunFilter(stage: .generate, status: .running, datasetID: datasetID, config: config)
+            if let run = try tx.runs.runs(interrupted, offset: 0, limit: 1).first {
+                try tx.runs.resume(id: run.id, parentID: nil)
+                summary.runID = run.id
+                summary.resumed = true
+            } else {
+                summary.runID = try tx.runs.begin(stage: .generate, datasetID: datasetID, parentID: nil, config: config)
+            }
+            var wanted: [Job] = []
+            var keys = Set<String>()
+            for prompt in prompts {
+                for index in 0..<options.perPrompt {
+                    let seed = imageSeed(base: options.seed, promptID: prompt.id, index: index)
+                    let key = "\(prompt.id):\(seed)"
+                    guard keys.insert(key).inserted else { continue }  // a seed collision within a prompt
+                    let request = GenerationRequest(promptID: prompt.id, prompt: prompt.row.text, seed: seed, steps: options.steps,
+                                                    guidance: options.guidance, width: options.width, height: options.height)
+                    wanted.append(Job(key: key, request: request, index: index))
+                }
+            }
+            summary.planned = wanted.count
+            try tx.jobs.plan(wanted.map(\.key), for: summary.runID)
+            var jobs: [Job] = []
+            for job in wanted {
+                if try tx.synthetic.contains(key(of: job.request, generatorID: generatorID)) {
+                    try tx.jobs.markExisting(job.key, of: summary.runID)
+                    summary.skipped += 1
+                } else {
+                    jobs.append(job)
+                }
+            }
+            return Plan(generatorID: generatorID, jobs: jobs)
+        }
+    }
+
+    static func key(of request: GenerationRequest, generatorID: Int64) -> SyntheticKey {
+        SyntheticKey(promptID: request.promptID, generatorID: generatorID, seed: request.seed, steps: request.steps,
+                     guidance: request.guidance, width: request.width, height: request.height)
+    }
+
+    /// Runs `queue` on the workers, recording each batch as it comes back.
+    static func execute(_ queue: [Job], plan: Plan, writer: StoreWriter, generators: WorkerSet<any Generator>, options: Options,
+                        summary: inout Summary, progress: ((_ done: Int, _ total: Int) -> Void)?,
+                        workerProgress: (([WorkerReport]) -> Void)?) throws {
         let total = queue.count
         var finished = 0
         let handed = generators.backends.map { Handed(value: $0) }
@@ -188,56 +208,10 @@ public enum GenerateRun {
         }
         let (items, busy) = try pool.run(commit: { _, batch, results in
             guard results.count == batch.count else {
-                throw PipelineError("generator \(generator.name) returned \(results.count) results for \(batch.count) requests")
+                throw PipelineError(.internal, "generator \(generators.first.name) returned \(results.count) results for \(batch.count) requests")
             }
-            // Bytes first: stage every new image, then commit rows and job states together.
-            var made: [(job: Job, image: GeneratedImage, digest: Digest)] = []
-            var failures: [(job: Job, error: String)] = []
-            for (job, result) in zip(batch, results) {
-                switch result {
-                case .success(let image):
-                    made.append((job, image, Digest.sha256(image.bytes)))
-                case .failure(let error):
-                    failures.append((job, "\(error)"))
-                }
-            }
-            let committed = try writer.committedBlobIDs(made.map(\.digest))
-            for item in made where committed[item.digest] == nil {
-                try item.image.bytes.withUnsafeBytes { _ = try writer.stage($0, digest: item.digest, mediaType: item.image.mediaType) }
-            }
-            var retry: [Job] = []
-            try writer.commit { db, ids in
-                let insert = try db.cachedStatement(sql: """
-                    INSERT INTO synthetic_images (blob_id, prompt_id, generator_id, seed, steps, guidance, width, height, params, seconds)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    ON CONFLICT DO NOTHING
-                    """)
-                let done = try db.cachedStatement(sql: "UPDATE jobs SET state = 'done', attempts = attempts + 1, error = NULL WHERE id = ?")
-                let failed = try db.cachedStatement(sql: "UPDATE jobs SET state = ?, attempts = attempts + 1, error = ? WHERE id = ?")
-                for item in made {
-                    guard let blobID = ids[item.digest] ?? committed[item.digest] else {
-                        throw PipelineError("no blob id for \(item.digest.hex)")
-                    }
-                    let request = item.job.request
-                    let params = try Captioners.canonicalJSON(["base_seed": "\(options.seed)", "index": "\(item.job.index)"])
-                    try insert.execute(arguments: [blobID, request.promptID, generatorID, request.seed, request.steps, request.guidance,
-                                                   request.width, request.height, params, item.image.seconds])
-                    if db.changesCount > 0 { summary.generated += 1 } else { summary.skipped += 1 }
-                    try done.execute(arguments: [item.job.id])
-                }
-                for (job, error) in failures {
-                    var job = job
-                    job.attempts += 1
-                    let final = job.attempts >= maxAttempts
-                    try failed.execute(arguments: [final ? "failed" : "pending", error, job.id])
-                    if final {
-                        summary.failed.append(Failure(promptID: job.request.promptID, seed: job.request.seed, attempts: job.attempts, error: error))
-                    } else {
-                        retry.append(job)
-                    }
-                }
-            }
-            finished += made.count + failures.count - retry.count
+            let retry = try record(zip(batch, results), plan: plan, writer: writer, options: options, summary: &summary)
+            finished += batch.count - retry.count
             progress?(finished, total)
             return retry
         }, progress: { items, busy in
@@ -246,19 +220,64 @@ public enum GenerateRun {
         })
         summary.workers = WorkerReport.list(devices: generators.devices, items: items, busy: busy,
                                             restarts: generators.backends.map(restartCount))
+    }
 
-        summary.seconds = (ContinuousClock.now - start) / .seconds(1)
-        if !interrupted {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            let json = String(decoding: try encoder.encode(summary), as: UTF8.self)
-            try writer.commit { db, _ in
-                try db.execute(sql: """
-                    UPDATE runs SET status = ?, summary = ?, finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?
-                    """, arguments: [summary.failed.isEmpty ? "finished" : "failed", json, summary.runID])
+    /// Records one batch's answers: each new image's bytes are staged first, then its row, the
+    /// jobs' states and the failures commit together. Returns the failed jobs to try again.
+    static func record(_ answers: some Sequence<(Job, Result<GeneratedImage, any Error>)>, plan: Plan, writer: StoreWriter,
+                       options: Options, summary: inout Summary) throws -> [Job] {
+        var made: [(job: Job, image: GeneratedImage, digest: Digest)] = []
+        var failures: [(job: Job, error: String)] = []
+        for (job, result) in answers {
+            switch result {
+            case .success(let image): made.append((job, image, Digest.sha256(image.bytes)))
+            case .failure(let error): failures.append((job, "\(error)"))
             }
         }
-        return summary
+        let committed = try writer.committedBlobIDs(made.map(\.digest))
+        for item in made where committed[item.digest] == nil {
+            try item.image.bytes.withUnsafeBytes { _ = try writer.stage($0, digest: item.digest, mediaType: item.image.mediaType) }
+        }
+        let maxAttempts = max(1, options.maxAttempts)
+        var retry: [Job] = []
+        try writer.transaction { tx in
+            for item in made {
+                guard let blobID = tx.newBlobIDs[item.digest] ?? committed[item.digest] else {
+                    throw PipelineError(.internal, "no blob id for \(item.digest.hex)")
+                }
+                let request = item.job.request
+                let params = try CanonicalJSON.text(["base_seed": "\(options.seed)", "index": "\(item.job.index)"])
+                let row = SyntheticRow(blobID: blobID, promptID: request.promptID, generatorID: plan.generatorID, seed: request.seed,
+                                       steps: request.steps, guidance: request.guidance, width: request.width, height: request.height,
+                                       params: params, seconds: item.image.seconds)
+                if try tx.synthetic.putSynthetic(row) { summary.generated += 1 } else { summary.skipped += 1 }
+                try tx.jobs.markDone(item.job.key, of: summary.runID)
+            }
+            for (job, error) in failures {
+                var job = job
+                job.attempts += 1
+                if job.attempts >= maxAttempts {
+                    try tx.jobs.markFailed(job.key, of: summary.runID, error: error)
+                    summary.failed.append(Failure(promptID: job.request.promptID, seed: job.request.seed, attempts: job.attempts, error: error))
+                } else {
+                    try tx.jobs.markRetry(job.key, of: summary.runID, error: error)
+                    retry.append(job)
+                }
+            }
+        }
+        return retry
+    }
+
+    /// Closes the run in the ledger with the summary: `finished`, or `failed` when jobs used up their attempts.
+    static func report(_ summary: Summary, writer: StoreWriter) throws {
+        let json = try CanonicalJSON.text(summary)
+        try writer.transaction { tx in
+            if summary.failed.isEmpty {
+                try tx.runs.finish(id: summary.runID, summary: json)
+            } else {
+                try tx.runs.finishFailed(id: summary.runID, summary: json)
+            }
+        }
     }
 
     /// Refuses a size the generator cannot make before a job is planned, rather than failing
@@ -267,16 +286,6 @@ public enum GenerateRun {
         let multiple = generator.constraints.sizeMultiple
         guard multiple > 1, options.width % multiple != 0 || options.height % multiple != 0 else { return }
         func nearest(_ value: Int) -> Int { max(multiple, (value + multiple / 2) / multiple * multiple) }
-        throw PipelineError("--size \(options.width)x\(options.height): generator \(generator.name) makes only sizes whose width and height are multiples of \(multiple) (constraints.size_multiple in its handshake); e.g. --size \(nearest(options.width))x\(nearest(options.height))")
-    }
-
-    static func ensureGenerator(_ db: Database, _ generator: any Generator, params: String) throws -> Int64 {
-        if let id = try Int64.fetchOne(db, sql: "SELECT id FROM generators WHERE name = ? AND version = ? AND params = ?",
-                                       arguments: [generator.name, generator.version, params]) {
-            return id
-        }
-        try db.execute(sql: "INSERT INTO generators (name, version, params, backend) VALUES (?, ?, ?, ?)",
-                       arguments: [generator.name, generator.version, params, generator.backend])
-        return db.lastInsertedRowID
+        throw PipelineError(.invalidInput, "--size \(options.width)x\(options.height): generator \(generator.name) makes only sizes whose width and height are multiples of \(multiple) (constraints.size_multiple in its handshake); e.g. --size \(nearest(options.width))x\(nearest(options.height))")
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import LoomImage
+import LoomStore
 
 /// `http:URL` backends: an OpenAI-compatible chat server for captions, an AUTOMATIC1111-style
 /// txt2img API for images.
@@ -73,10 +74,10 @@ final class HTTPCaptioner: Captioner {
         do {
             answer = try client.send(url, timeout: min(client.timeout, 30))
         } catch {
-            throw PipelineError("no model given in \(spec.spec) (add ?model=NAME) and the server did not list one: \(error)")
+            throw PipelineError(.unavailable, "no model given in \(spec.spec) (add ?model=NAME) and the server did not list one: \(error)")
         }
         guard let data = answer["data"] as? [[String: Any]], let id = data.first?["id"] as? String, !id.isEmpty else {
-            throw PipelineError("no model given in \(spec.spec) (add ?model=NAME) and GET \(url.absoluteString) lists none")
+            throw PipelineError(.invalidInput, "no model given in \(spec.spec) (add ?model=NAME) and GET \(url.absoluteString) lists none")
         }
         return id
     }
@@ -110,11 +111,11 @@ final class HTTPCaptioner: Captioner {
     /// `choices[0].message.content`, trimmed (a string, or a list of `{"type": "text"}` parts).
     static func text(of answer: [String: Any], from source: String) throws -> String {
         if let error = answer["error"] {
-            throw PipelineError("\(source): the server answered with an error: \(error)")
+            throw PipelineError(.unavailable, "\(source): the server answered with an error: \(error)")
         }
         guard let choices = answer["choices"] as? [[String: Any]], let first = choices.first,
               let message = first["message"] as? [String: Any] else {
-            throw PipelineError("\(source): the answer has no choices[0].message (keys: \(answer.keys.sorted().joined(separator: ", ")))")
+            throw PipelineError(.internal, "\(source): the answer has no choices[0].message (keys: \(answer.keys.sorted().joined(separator: ", ")))")
         }
         let text: String
         if let content = message["content"] as? String {
@@ -122,10 +123,10 @@ final class HTTPCaptioner: Captioner {
         } else if let parts = message["content"] as? [[String: Any]] {
             text = parts.compactMap { $0["text"] as? String }.joined(separator: " ")
         } else {
-            throw PipelineError("\(source): choices[0].message.content is missing or not text")
+            throw PipelineError(.internal, "\(source): choices[0].message.content is missing or not text")
         }
         let tidy = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !tidy.isEmpty else { throw PipelineError("\(source): the model returned an empty caption") }
+        guard !tidy.isEmpty else { throw PipelineError(.internal, "\(source): the model returned an empty caption") }
         return tidy
     }
 }
@@ -183,14 +184,14 @@ final class HTTPGenerator: Generator {
         guard let images = answer["images"] as? [Any], let first = images.first else {
             let detail = answer["error"].map { ": \($0)" } ?? answer["detail"].map { ": \($0)" }
                 ?? " (keys: \(answer.keys.sorted().joined(separator: ", ")))"
-            throw PipelineError("\(source): the answer has no images\(detail)")
+            throw PipelineError(.internal, "\(source): the answer has no images\(detail)")
         }
-        guard var encoded = first as? String else { throw PipelineError("\(source): images[0] is not a base64 string") }
+        guard var encoded = first as? String else { throw PipelineError(.internal, "\(source): images[0] is not a base64 string") }
         if encoded.hasPrefix("data:"), let comma = encoded.firstIndex(of: ",") {
             encoded = String(encoded[encoded.index(after: comma)...])
         }
         guard let data = Data(base64Encoded: encoded, options: .ignoreUnknownCharacters), !data.isEmpty else {
-            throw PipelineError("\(source): images[0] is not valid base64")
+            throw PipelineError(.internal, "\(source): images[0] is not valid base64")
         }
         let bytes = [UInt8](data)
         let format: ImageFormat
@@ -204,7 +205,7 @@ final class HTTPGenerator: Generator {
                 return format
             }
         } catch {
-            throw PipelineError("\(source): images[0] is not a readable PNG or JPEG (\(bytes.count) bytes): \(error)")
+            throw PipelineError(.internal, "\(source): images[0] is not a readable PNG or JPEG (\(bytes.count) bytes): \(error)")
         }
         return (bytes, format.mediaType)
     }

@@ -3,6 +3,7 @@ import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
+import LoomStore
 
 /// A small blocking JSON-over-HTTP client for the `http:` backends: `URLSession` driven
 /// synchronously (the pipeline stages are synchronous), with a per-request time limit.
@@ -65,7 +66,7 @@ final class HTTPClient: Sendable {
             // URLSession enforces the limit itself; the semaphore's own limit is a safety net.
             if done.wait(timeout: .now() + timeout + 5) == .timedOut {
                 task?.cancel()
-                finish(.failure(PipelineError("no answer within \(Self.seconds(timeout))")))
+                finish(.failure(PipelineError(.unavailable, "no answer within \(Self.seconds(timeout))")))
             }
             lock.lock()
             let result = outcome!
@@ -75,23 +76,23 @@ final class HTTPClient: Sendable {
             switch result {
             case .success(let answer): (status, body) = answer
             case .failure(let error as URLError) where error.code == .timedOut:
-                throw PipelineError("\(where_): timed out after \(Self.seconds(timeout))")
+                throw PipelineError(.unavailable, "\(where_): timed out after \(Self.seconds(timeout))")
             case .failure(let error as URLError):
-                throw PipelineError("\(where_): cannot reach the server: \(error.localizedDescription) (URLError \(error.code.rawValue))")
+                throw PipelineError(.unavailable, "\(where_): cannot reach the server: \(error.localizedDescription) (URLError \(error.code.rawValue))")
             case .failure(let error):
-                throw PipelineError("\(where_): \(error)")
+                throw PipelineError(.unavailable, "\(where_): \(error)")
             }
             guard (200..<300).contains(status) else {
-                throw PipelineError("\(where_): HTTP \(status): \(Self.snippet(body))")
+                throw PipelineError(.unavailable, "\(where_): HTTP \(status): \(Self.snippet(body))")
             }
             let json: Any
             do {
                 json = try JSONSerialization.jsonObject(with: body, options: [.fragmentsAllowed])
             } catch {
-                throw PipelineError("\(where_): the answer is not JSON: \(Self.snippet(body))")
+                throw PipelineError(.internal, "\(where_): the answer is not JSON: \(Self.snippet(body))")
             }
             guard let object = json as? [String: Any] else {
-                throw PipelineError("\(where_): the answer is not a JSON object: \(Self.snippet(body))")
+                throw PipelineError(.internal, "\(where_): the answer is not a JSON object: \(Self.snippet(body))")
             }
             return object
         }
@@ -123,7 +124,7 @@ final class HTTPClient: Sendable {
             do {
                 request.httpBody = try JSONSerialization.data(withJSONObject: body, options: [.withoutEscapingSlashes])
             } catch {
-                pending.finish(.failure(PipelineError("cannot encode the request as JSON: \(error)")))
+                pending.finish(.failure(PipelineError(.internal, "cannot encode the request as JSON: \(error)")))
                 return pending
             }
         }
@@ -133,7 +134,7 @@ final class HTTPClient: Sendable {
             } else if let response = response as? HTTPURLResponse {
                 pending.finish(.success((response.statusCode, data ?? Data())))
             } else {
-                pending.finish(.failure(PipelineError("no HTTP response")))
+                pending.finish(.failure(PipelineError(.unavailable, "no HTTP response")))
             }
         }
         pending.task = task
@@ -164,7 +165,7 @@ struct HTTPSpec {
             ?? (text, "")
         guard let components = URLComponents(string: urlPart), let scheme = components.scheme?.lowercased(),
               ["http", "https"].contains(scheme), let host = components.host, !host.isEmpty else {
-            throw PipelineError("""
+            throw PipelineError(.invalidInput, """
                 the http \(role) backend needs a server URL after "http:", e.g. \
                 http:http://127.0.0.1:\(role == "captioner" ? "8000/v1?model=NAME" : "7860"); got "\(text)" \
                 (other \(role) backends: \(available.joined(separator: ", ")))
@@ -179,21 +180,21 @@ struct HTTPSpec {
             let key = String(parts[0])
             let raw = parts.count > 1 ? String(parts[1]).replacingOccurrences(of: "+", with: " ") : ""
             guard allowed.contains(key) else {
-                throw PipelineError("unknown option \"\(key)\" in \(spec); the http \(role) backend takes: \(allowed.joined(separator: ", "))")
+                throw PipelineError(.invalidInput, "unknown option \"\(key)\" in \(spec); the http \(role) backend takes: \(allowed.joined(separator: ", "))")
             }
             options[key] = raw.removingPercentEncoding ?? raw
         }
     }
 
     func url(_ path: String) throws -> URL {
-        guard let url = URL(string: base + path) else { throw PipelineError("cannot form a URL from \(base) and \(path)") }
+        guard let url = URL(string: base + path) else { throw PipelineError(.invalidInput, "cannot form a URL from \(base) and \(path)") }
         return url
     }
 
     func int(_ key: String, default value: Int, range: ClosedRange<Int>) throws -> Int {
         guard let text = options[key] else { return value }
         guard let number = Int(text), range.contains(number) else {
-            throw PipelineError("option \(key)=\(text) in \(spec) must be a whole number in \(range.lowerBound)...\(range.upperBound)")
+            throw PipelineError(.invalidInput, "option \(key)=\(text) in \(spec) must be a whole number in \(range.lowerBound)...\(range.upperBound)")
         }
         return number
     }
@@ -201,7 +202,7 @@ struct HTTPSpec {
     func seconds(_ key: String, default value: TimeInterval) throws -> TimeInterval {
         guard let text = options[key] else { return value }
         guard let number = Double(text), number > 0, number <= 86_400 else {
-            throw PipelineError("option \(key)=\(text) in \(spec) must be a number of seconds above 0")
+            throw PipelineError(.invalidInput, "option \(key)=\(text) in \(spec) must be a number of seconds above 0")
         }
         return number
     }

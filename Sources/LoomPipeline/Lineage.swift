@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import LoomStore
 
 /// `loom lineage` and `loom synthetic`: where a synthetic image came from, and what a real image
@@ -128,86 +127,20 @@ public enum Lineage {
 
     /// The lineage of a digest given in full or as a unique prefix.
     /// - Throws: `StoreError` when no blob matches (or the prefix is ambiguous), `PipelineError`
-    ///   when the blob is neither a real nor a synthetic image.
+    ///   (`not-found`) when the blob is neither a real nor a synthetic image.
     public static func lookup(_ store: Store, _ text: String) throws -> Result {
-        let digest = try RealImageListing.resolveDigest(store, text)
-        return try store.catalog.read { db in try lookup(db, digest: digest) }
+        try store.read { snapshot in try lookup(snapshot, digest: try snapshot.blobs.resolve(text)) }
     }
 
-    /// The lineage of a full digest. A blob that is both (the same bytes ingested as real and
-    /// produced by a generator) is reported as synthetic.
-    public static func lookup(_ db: Database, digest: Digest) throws -> Result {
-        guard let blobID = try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM blobs WHERE digest = ?"), arguments: [digest]) else {
-            throw StoreError(.notFound, "no blob with digest \(digest.hex)")
-        }
-        if let synthetic = try synthetic(db, blobID: blobID, digest: digest) { return .synthetic(synthetic) }
-        if let real = try real(db, blobID: blobID, digest: digest) { return .real(real) }
-        throw PipelineError("\(digest.hex) is in the store but is neither a real nor a synthetic image (e.g. a cached pixel blob)")
-    }
-
-    static func synthetic(_ db: Database, blobID: Int64, digest: Digest) throws -> SyntheticLineage? {
-        let statement = try db.cachedStatement(sql: "SELECT * FROM v_lineage WHERE blob_id = ? ORDER BY synthetic_id LIMIT 1")
-        guard let row = try Row.fetchOne(statement, arguments: [blobID]) else { return nil }
-        let caption: CaptionInfo? = (row["caption"] as String?).map { CaptionInfo(text: $0, captioner: row["captioner"] ?? "") }
-        var real: RealInfo?
-        if let realDigest = row["real_digest"] as String? {
-            real = RealInfo(digest: realDigest, path: row["real_path"], split: row["real_split"])
-        }
-        return SyntheticLineage(
-            digest: digest.hex,
-            prompt: PromptInfo(text: row["prompt"], strategy: row["strategy"], template: row["template"],
-                               truncated: row["truncated"], fullText: row["full_text"]),
-            caption: caption, real: real,
-            class: ClassInfo(wnid: row["class"], label: row["label"], name: row["class_name"]),
-            dataset: row["dataset"],
-            generator: GeneratorInfo(name: row["generator"], version: row["generator_version"]),
-            seed: row["seed"], steps: row["steps"], guidance: row["guidance"], width: row["width"], height: row["height"])
-    }
-
-    static func real(_ db: Database, blobID: Int64, digest: Digest) throws -> RealLineage? {
-        let images = try Row.fetchAll(db.cachedStatement(sql: """
-            SELECT r.id, d.name AS dataset, sp.name AS split, r.path, cl.wnid, cl.label, cl.name AS class_name
-            FROM real_images r
-            JOIN splits sp ON sp.id = r.split_id
-            JOIN datasets d ON d.id = sp.dataset_id
-            JOIN classes cl ON cl.id = r.class_id
-            WHERE r.blob_id = ?
-            ORDER BY d.name, sp.name, r.path
-            """), arguments: [blobID])
-        guard !images.isEmpty else { return nil }
-        let captionsOf = try db.cachedStatement(sql: """
-            SELECT c.id, c.text, cr.name AS captioner FROM captions c JOIN captioners cr ON cr.id = c.captioner_id
-            WHERE c.real_image_id = ? ORDER BY cr.name, c.id
-            """)
-        let promptsOf = try db.cachedStatement(sql: """
-            SELECT id, text, strategy, template, truncated FROM prompts WHERE caption_id = ? ORDER BY strategy, template, id
-            """)
-        let syntheticOf = try db.cachedStatement(sql: """
-            SELECT b.digest, s.seed, s.steps, s.guidance, s.width, s.height, g.name AS generator, g.version AS generator_version
-            FROM synthetic_images s JOIN blobs b ON b.id = s.blob_id JOIN generators g ON g.id = s.generator_id
-            WHERE s.prompt_id = ? ORDER BY s.id
-            """)
-        var result = RealLineage(digest: digest.hex, images: [], captions: [])
-        for image in images {
-            let dataset: String = image["dataset"], path: String = image["path"]
-            result.images.append(RealImageInfo(
-                dataset: dataset, split: image["split"], path: path,
-                class: ClassInfo(wnid: image["wnid"], label: image["label"], name: image["class_name"])))
-            for caption in try Row.fetchAll(captionsOf, arguments: [image["id"] as Int64]) {
-                var derived = DerivedCaption(captioner: caption["captioner"], text: caption["text"], dataset: dataset, path: path, prompts: [])
-                for prompt in try Row.fetchAll(promptsOf, arguments: [caption["id"] as Int64]) {
-                    let synthetic = try Row.fetchAll(syntheticOf, arguments: [prompt["id"] as Int64]).map { s in
-                        SyntheticRef(digest: (s["digest"] as Digest).hex, seed: s["seed"], generator: s["generator"],
-                                     generatorVersion: s["generator_version"], steps: s["steps"], guidance: s["guidance"],
-                                     width: s["width"], height: s["height"])
-                    }
-                    derived.prompts.append(DerivedPrompt(text: prompt["text"], strategy: prompt["strategy"], template: prompt["template"],
-                                                         truncated: prompt["truncated"], synthetic: synthetic))
-                }
-                result.captions.append(derived)
-            }
-        }
-        return result
+    /// The lineage of a full digest, from the catalog's lineage repository. A blob that is both
+    /// (the same bytes ingested as real and produced by a generator) is reported as synthetic.
+    public static func lookup(_ snapshot: any CatalogSnapshot, digest: Digest) throws -> Result {
+        if let record = try snapshot.lineage.synthetic(digest) { return .synthetic(SyntheticLineage(record)) }
+        let real = try snapshot.lineage.real(digest)
+        if !real.isEmpty { return .real(RealLineage(digest: digest, real)) }
+        // Neither: only now is it worth asking whether the blob is there at all.
+        guard try snapshot.blobs.blob(digest) != nil else { throw StoreError(.notFound, "no blob with digest \(digest.hex)") }
+        throw PipelineError(.notFound, "\(digest.hex) is in the store but is neither a real nor a synthetic image (e.g. a cached pixel blob)")
     }
 
     // MARK: - Listing synthetic images
@@ -308,5 +241,46 @@ extension Lineage.SyntheticEntry {
         try c.encode(guidance, forKey: .guidance)
         try c.encode(width, forKey: .width)
         try c.encode(height, forKey: .height)
+    }
+}
+
+extension Lineage.SyntheticLineage {
+    init(_ record: LineageRecord) {
+        var real: Lineage.RealInfo?
+        if let digest = record.realDigest, let path = record.realPath, let split = record.realSplit {
+            real = Lineage.RealInfo(digest: digest.hex, path: path, split: split)
+        }
+        self.init(
+            digest: record.digest.hex,
+            prompt: Lineage.PromptInfo(text: record.prompt, strategy: record.strategy, template: record.template,
+                                       truncated: record.truncated, fullText: record.fullText),
+            caption: record.caption.map { Lineage.CaptionInfo(text: $0, captioner: record.captioner ?? "") }, real: real,
+            class: Lineage.ClassInfo(wnid: record.classWnid, label: record.label, name: record.className),
+            dataset: record.dataset, generator: Lineage.GeneratorInfo(name: record.generator, version: record.generatorVersion),
+            seed: record.seed, steps: record.steps, guidance: record.guidance, width: record.width, height: record.height)
+    }
+}
+
+extension Lineage.RealLineage {
+    init(digest: Digest, _ records: [RealLineageRecord]) {
+        self.init(digest: digest.hex, images: [], captions: [])
+        for image in records {
+            images.append(Lineage.RealImageInfo(
+                dataset: image.dataset, split: image.split, path: image.path,
+                class: Lineage.ClassInfo(wnid: image.classWnid, label: image.label, name: image.className)))
+            for caption in image.captions {
+                captions.append(Lineage.DerivedCaption(
+                    captioner: caption.captioner, text: caption.text, dataset: image.dataset, path: image.path,
+                    prompts: caption.prompts.map { prompt in
+                        Lineage.DerivedPrompt(
+                            text: prompt.text, strategy: prompt.strategy, template: prompt.template, truncated: prompt.truncated,
+                            synthetic: prompt.synthetic.map { s in
+                                Lineage.SyntheticRef(digest: s.digest.hex, seed: s.seed, generator: s.generator,
+                                                     generatorVersion: s.generatorVersion, steps: s.steps, guidance: s.guidance,
+                                                     width: s.width, height: s.height)
+                            })
+                    }))
+            }
+        }
     }
 }

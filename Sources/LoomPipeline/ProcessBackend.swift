@@ -1,4 +1,5 @@
 import Foundation
+import LoomStore
 
 /// `process:CMD` backends: a worker process speaking JSON lines on its stdin and stdout.
 ///
@@ -93,7 +94,7 @@ final class ProcessCaptioner: Captioner, RestartCounting {
         let images: [[String: Any]] = batch.map { ["media_type": $0.mediaType, "data": Data($0.bytes).base64EncodedString()] }
         return worker.exchange(["images": images], count: batch.count) { item in
             guard let caption = item["caption"] as? String else {
-                throw PipelineError("worker \(worker.command): a result has neither \"caption\" (a string) nor \"error\"")
+                throw PipelineError(.internal, "worker \(worker.command): a result has neither \"caption\" (a string) nor \"error\"")
             }
             return caption
         }
@@ -131,11 +132,11 @@ final class ProcessGenerator: Generator, RestartCounting {
         }
         return worker.exchange(["requests": requests], count: batch.count) { item in
             guard let data = item["data"] as? String, let bytes = Data(base64Encoded: data), !bytes.isEmpty else {
-                throw PipelineError("worker \(worker.command): a result has neither base64 \"data\" nor \"error\"")
+                throw PipelineError(.internal, "worker \(worker.command): a result has neither base64 \"data\" nor \"error\"")
             }
             let mediaType = item["media_type"] as? String ?? "image/png"
             guard mediaType.hasPrefix("image/") else {
-                throw PipelineError("worker \(worker.command): media_type \"\(mediaType)\" is not an image type")
+                throw PipelineError(.internal, "worker \(worker.command): media_type \"\(mediaType)\" is not an image type")
             }
             return GeneratedImage(bytes: [UInt8](bytes), mediaType: mediaType, seconds: (item["seconds"] as? NSNumber)?.doubleValue)
         }

@@ -4,6 +4,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import LoomStore
 
 /// One `process:` worker: starts `/bin/sh -c CMD`, checks its handshake, sends batches as JSON
 /// lines and reads the answers with a deadline, restarting the worker after a crash, a timeout
@@ -73,7 +74,7 @@ final class ProcessWorker: @unchecked Sendable {
             return try ProcessWorker(command: command, launch: launch, environment: environment, role: role, timeouts: timeouts)
         } catch {
             let ran = launch.map { $0 == command ? "" : "; it ran as: \($0)" } ?? ""
-            throw PipelineError("\(error)\(ran)\n(a process: \(role) must speak the loom-worker protocol, see tools/workers/README.md; other \(role) backends: \(others.joined(separator: ", ")))")
+            throw PipelineError(wrapping: error, or: .unavailable, "\(error)\(ran)\n(a process: \(role) must speak the loom-worker protocol, see tools/workers/README.md; other \(role) backends: \(others.joined(separator: ", ")))")
         }
     }
 
@@ -90,10 +91,10 @@ final class ProcessWorker: @unchecked Sendable {
             let results = try send(payload, count: count)
             return results.map { item in
                 guard let object = item as? [String: Any] else {
-                    return .failure(PipelineError("worker \(command): a result is not a JSON object"))
+                    return .failure(PipelineError(.internal, "worker \(command): a result is not a JSON object"))
                 }
                 if let error = object["error"] {
-                    return .failure(PipelineError("worker \(command): \(error)"))
+                    return .failure(PipelineError(.internal, "worker \(command): \(error)"))
                 }
                 return Result { try parse(object) }
             }
@@ -129,29 +130,29 @@ final class ProcessWorker: @unchecked Sendable {
         do {
             data = try JSONSerialization.data(withJSONObject: message)
         } catch {
-            throw PipelineError("worker \(command): cannot encode the request: \(error)")
+            throw PipelineError(.internal, "worker \(command): cannot encode the request: \(error)")
         }
         data.append(0x0A)
         post(data, to: running)
         let answer = try readLine(from: running, timeout: timeouts.batch, what: "batch \(id)")
         guard let object = (try? JSONSerialization.jsonObject(with: answer)) as? [String: Any] else {
             restart(running)
-            throw PipelineError("worker \(command) answered batch \(id) with a line that is not a JSON object: \(Self.excerpt(answer)); the worker is restarted")
+            throw PipelineError(.internal, "worker \(command) answered batch \(id) with a line that is not a JSON object: \(Self.excerpt(answer)); the worker is restarted")
         }
         guard let answerID = object["id"] as? NSNumber, answerID.intValue == id else {
             restart(running)
-            throw PipelineError("worker \(command) answered batch \(id) with id \(object["id"].map { "\($0)" } ?? "missing"); the worker is restarted")
+            throw PipelineError(.internal, "worker \(command) answered batch \(id) with id \(object["id"].map { "\($0)" } ?? "missing"); the worker is restarted")
         }
         if let error = object["error"] {
-            throw PipelineError("worker \(command) failed batch \(id): \(error)")
+            throw PipelineError(.internal, "worker \(command) failed batch \(id): \(error)")
         }
         guard let results = object["results"] as? [Any] else {
             restart(running)
-            throw PipelineError("worker \(command) answered batch \(id) without a \"results\" array; the worker is restarted")
+            throw PipelineError(.internal, "worker \(command) answered batch \(id) without a \"results\" array; the worker is restarted")
         }
         guard results.count == count else {
             restart(running)
-            throw PipelineError("worker \(command) answered batch \(id) with \(results.count) results for \(count) items; the worker is restarted")
+            throw PipelineError(.internal, "worker \(command) answered batch \(id) with \(results.count) results for \(count) items; the worker is restarted")
         }
         return results
     }
@@ -161,7 +162,7 @@ final class ProcessWorker: @unchecked Sendable {
         let (started, newIdentity, _) = try start()
         guard newIdentity == identity else {
             stop(started, graceful: false)
-            throw PipelineError("worker \(command) restarted as \(newIdentity.name) \(newIdentity.version) \(newIdentity.params), not \(identity.name) \(identity.version) \(identity.params) as before; refusing to mix their outputs")
+            throw PipelineError(.conflict, "worker \(command) restarted as \(newIdentity.name) \(newIdentity.version) \(newIdentity.params), not \(identity.name) \(identity.version) \(identity.params) as before; refusing to mix their outputs")
         }
         running = started
         return started
@@ -190,7 +191,7 @@ final class ProcessWorker: @unchecked Sendable {
         do {
             try process.run()
         } catch {
-            throw PipelineError("cannot start worker \(command): \(error)")
+            throw PipelineError(.unavailable, "cannot start worker \(command): \(error)")
         }
         starts += 1
         let running = Running(process: process, stdin: input.fileHandleForWriting, reader: LineReader(output.fileHandleForReading))
@@ -207,25 +208,25 @@ final class ProcessWorker: @unchecked Sendable {
     private func handshake(_ line: Data) throws -> (Identity, GeneratorConstraints) {
         let expected = #"{"protocol":"loom-worker","version":1,"role":"\#(role)","name":...,"model_version":...,"params":{...}}"#
         guard let object = (try? JSONSerialization.jsonObject(with: line)) as? [String: Any] else {
-            throw PipelineError("worker \(command) did not start with a loom-worker handshake; its first line was \(Self.excerpt(line)); expected \(expected)")
+            throw PipelineError(.invalidInput, "worker \(command) did not start with a loom-worker handshake; its first line was \(Self.excerpt(line)); expected \(expected)")
         }
         guard object["protocol"] as? String == Self.protocolName else {
-            throw PipelineError("worker \(command) speaks protocol \(object["protocol"].map { "\($0)" } ?? "(none)"), not \(Self.protocolName); expected \(expected)")
+            throw PipelineError(.invalidInput, "worker \(command) speaks protocol \(object["protocol"].map { "\($0)" } ?? "(none)"), not \(Self.protocolName); expected \(expected)")
         }
         guard let version = object["version"] as? NSNumber, version.intValue == Self.protocolVersion else {
-            throw PipelineError("worker \(command) speaks loom-worker version \(object["version"].map { "\($0)" } ?? "(none)"); this Loom speaks version \(Self.protocolVersion)")
+            throw PipelineError(.invalidInput, "worker \(command) speaks loom-worker version \(object["version"].map { "\($0)" } ?? "(none)"); this Loom speaks version \(Self.protocolVersion)")
         }
         guard let role = object["role"] as? String, role == self.role else {
-            throw PipelineError("worker \(command) is a \(object["role"].map { "\($0)" } ?? "(no role)"), not a \(self.role)")
+            throw PipelineError(.invalidInput, "worker \(command) is a \(object["role"].map { "\($0)" } ?? "(no role)"), not a \(self.role)")
         }
         guard let name = object["name"] as? String, !name.trimmingCharacters(in: .whitespaces).isEmpty else {
-            throw PipelineError("worker \(command): the handshake has no \"name\"")
+            throw PipelineError(.invalidInput, "worker \(command): the handshake has no \"name\"")
         }
         let modelVersion = object["model_version"].map(Self.text) ?? ""
         var params: [String: String] = [:]
         if let raw = object["params"] {
             guard let dictionary = raw as? [String: Any] else {
-                throw PipelineError("worker \(command): the handshake's \"params\" is not an object")
+                throw PipelineError(.invalidInput, "worker \(command): the handshake's \"params\" is not an object")
             }
             for (key, value) in dictionary { params[key] = Self.text(value) }
         }
@@ -237,13 +238,13 @@ final class ProcessWorker: @unchecked Sendable {
     private func constraints(_ raw: Any?) throws -> GeneratorConstraints {
         guard let raw, !(raw is NSNull) else { return GeneratorConstraints() }
         guard let object = raw as? [String: Any] else {
-            throw PipelineError("worker \(command): the handshake's \"constraints\" is not an object")
+            throw PipelineError(.invalidInput, "worker \(command): the handshake's \"constraints\" is not an object")
         }
         var result = GeneratorConstraints()
         if let value = object["size_multiple"] {
             guard !(value is String), let number = value as? NSNumber,
                   number.doubleValue == number.doubleValue.rounded(), number.intValue >= 1 else {
-                throw PipelineError("worker \(command): the handshake's constraints.size_multiple is \(Self.text(value)), not a positive integer")
+                throw PipelineError(.invalidInput, "worker \(command): the handshake's constraints.size_multiple is \(Self.text(value)), not a positive integer")
             }
             result.sizeMultiple = number.intValue
         }
@@ -303,11 +304,11 @@ final class ProcessWorker: @unchecked Sendable {
                 return line
             case .timeout:
                 restart(running)
-                throw PipelineError("worker \(command) did not send \(what) within \(Self.seconds(timeout)) s; it was killed\(what.hasPrefix("batch") ? " and will be restarted" : "")")
+                throw PipelineError(.unavailable, "worker \(command) did not send \(what) within \(Self.seconds(timeout)) s; it was killed\(what.hasPrefix("batch") ? " and will be restarted" : "")")
             case .end:
                 restart(running)
                 let status = running.process.isRunning ? "" : " with status \(running.process.terminationStatus)"
-                throw PipelineError("worker \(command) exited\(status) before sending \(what) (see its stderr above)\(what.hasPrefix("batch") ? "; it will be restarted" : "")")
+                throw PipelineError(.unavailable, "worker \(command) exited\(status) before sending \(what) (see its stderr above)\(what.hasPrefix("batch") ? "; it will be restarted" : "")")
             }
         }
     }

@@ -1,4 +1,3 @@
-import GRDB
 import LoomStore
 
 /// `loom prompts`: makes the prompts of one strategy for a dataset.
@@ -33,25 +32,17 @@ public enum PromptBuilder {
                            classNames: [ExactName: String] = [:], captioner: String? = nil, split: String? = nil) throws -> Summary {
         var summary = Summary(strategy: strategy.name, template: strategy.template, created: 0, existing: 0, truncated: 0,
                               tokenRule: PromptLength.rule)
-        try writer.commit { db, _ in
-            guard let datasetID = try DatasetCatalog.datasetID(db, name: dataset) else {
-                throw PipelineError("no dataset named \"\(dataset)\"")
-            }
-            let classes = try DatasetCatalog.classes(db, datasetID: datasetID)
+        try writer.transaction { tx in
+            let datasetID = try tx.datasets.pipelineDatasetID(dataset)
+            let classes = try tx.datasets.classes(of: datasetID)
             let nameOf = Dictionary(uniqueKeysWithValues: classes.map { ($0.id, classNames[ExactName($0.wnid)] ?? $0.promptName) })
-            let insert = try db.cachedStatement(sql: """
-                INSERT INTO prompts (dataset_id, class_id, caption_id, strategy, template, text, tokens, token_rule, truncated, full_text)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT DO NOTHING
-                """)
             func add(classID: Int64, captionID: Int64?, caption: String?) throws {
                 let full = strategy.render(className: nameOf[classID] ?? "", caption: caption)
                 let cut = PromptLength.cut(full)
-                try insert.execute(arguments: [
-                    datasetID, classID, captionID, strategy.name, strategy.template, cut.text, cut.tokens, PromptLength.rule,
-                    cut.truncated, cut.truncated ? full : nil,
-                ])
-                if db.changesCount > 0 {
+                let prompt = PromptRow(datasetID: datasetID, classID: classID, captionID: captionID, strategy: strategy.name,
+                                       template: strategy.template, text: cut.text, tokens: cut.tokens, tokenRule: PromptLength.rule,
+                                       truncated: cut.truncated, fullText: cut.truncated ? full : nil)
+                if try tx.prompts.insertPrompt(prompt) {
                     summary.created += 1
                     if cut.truncated { summary.truncated += 1 }
                 } else {
@@ -62,36 +53,28 @@ public enum PromptBuilder {
                 for c in classes { try add(classID: c.id, captionID: nil, caption: nil) }
                 return
             }
-            let captioners = try String.fetchAll(db, sql: """
-                SELECT DISTINCT cr.name FROM captions c JOIN captioners cr ON cr.id = c.captioner_id
-                JOIN real_images r ON r.id = c.real_image_id JOIN splits s ON s.id = r.split_id
-                WHERE s.dataset_id = ? ORDER BY cr.name
-                """, arguments: [datasetID])
-            guard !captioners.isEmpty else {
-                throw PipelineError("dataset \"\(dataset)\" has no captions yet: run `loom caption` or `loom caption import` first")
-            }
-            let chosen: String
-            if let captioner {
-                guard captioners.contains(captioner) else {
-                    throw PipelineError("no captions by \"\(captioner)\" in \(dataset) (captioners: \(captioners.joined(separator: ", ")))")
-                }
-                chosen = captioner
-            } else {
-                guard captioners.count == 1 else {
-                    throw PipelineError("\(dataset) has captions from several captioners (\(captioners.joined(separator: ", "))): choose one with --captioner")
-                }
-                chosen = captioners[0]
-            }
-            let rows = try Row.fetchCursor(db, sql: """
-                SELECT c.id, c.text, r.class_id FROM captions c
-                JOIN captioners cr ON cr.id = c.captioner_id
-                JOIN real_images r ON r.id = c.real_image_id JOIN splits s ON s.id = r.split_id
-                WHERE s.dataset_id = ? AND cr.name = ? AND (? IS NULL OR s.name = ?) ORDER BY c.id
-                """, arguments: [datasetID, chosen, split, split])
-            while let row = try rows.next() {
-                try add(classID: row["class_id"], captionID: row["id"], caption: row["text"])
+            let chosen = try chooseCaptioner(captioner, among: try tx.captions.captioners(of: datasetID), dataset: dataset)
+            try tx.captions.forEachCaption(of: datasetID, captioner: chosen, split: split) { caption in
+                try add(classID: caption.classID, captionID: caption.id, caption: caption.text)
             }
         }
         return summary
+    }
+
+    /// The captioner whose captions to use: the one asked for, or the only one there is.
+    static func chooseCaptioner(_ captioner: String?, among captioners: [String], dataset: String) throws -> String {
+        guard !captioners.isEmpty else {
+            throw PipelineError(.notFound, "dataset \"\(dataset)\" has no captions yet: run `loom caption` or `loom caption import` first")
+        }
+        if let captioner {
+            guard captioners.contains(captioner) else {
+                throw PipelineError(.notFound, "no captions by \"\(captioner)\" in \(dataset) (captioners: \(captioners.joined(separator: ", ")))")
+            }
+            return captioner
+        }
+        guard captioners.count == 1 else {
+            throw PipelineError(.invalidInput, "\(dataset) has captions from several captioners (\(captioners.joined(separator: ", "))): choose one with --captioner")
+        }
+        return captioners[0]
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import LoomStore
 
 /// How a prompt is made from a class name and, for caption strategies, a caption.
 ///
@@ -29,12 +30,12 @@ public struct PromptStrategy: Sendable, Hashable {
         } else {
             guard let template else {
                 let names = Self.builtin.map(\.name).joined(separator: ", ")
-                throw PipelineError("unknown prompt strategy \"\(name)\" (built in: \(names)); a new strategy needs --template")
+                throw PipelineError(.invalidInput, "unknown prompt strategy \"\(name)\" (built in: \(names)); a new strategy needs --template")
             }
             self.init(name: name, template: template)
         }
         guard self.template.contains("{class}") || self.template.contains("{caption}") else {
-            throw PipelineError("template \"\(self.template)\" has neither {class} nor {caption}")
+            throw PipelineError(.invalidInput, "template \"\(self.template)\" has neither {class} nor {caption}")
         }
     }
 
@@ -57,11 +58,4 @@ public struct PromptStrategy: Sendable, Hashable {
         while text.last == "." { text.removeLast() }
         return text
     }
-}
-
-/// A failure of a pipeline stage, in words.
-public struct PipelineError: Error, CustomStringConvertible, Sendable {
-    public var message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import LoomStore
 
 /// How many copies of a backend a stage runs at once: `--workers N` and/or
 /// `--devices cuda:0,cuda:1,...` (one worker per entry).
@@ -19,13 +20,13 @@ public struct Fanout: Sendable, Equatable {
         if let devices {
             list = devices.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
             guard !list.isEmpty, list.allSatisfy({ !$0.isEmpty && !$0.contains(where: \.isWhitespace) }) else {
-                throw PipelineError("\(flags.devices) \"\(devices)\": expected a comma-separated list such as cuda:0,cuda:1")
+                throw PipelineError(.invalidInput, "\(flags.devices) \"\(devices)\": expected a comma-separated list such as cuda:0,cuda:1")
             }
         }
         if let workers {
-            guard workers >= 1 else { throw PipelineError("\(flags.workers) must be at least 1, not \(workers)") }
+            guard workers >= 1 else { throw PipelineError(.invalidInput, "\(flags.workers) must be at least 1, not \(workers)") }
             if !list.isEmpty, workers != list.count {
-                throw PipelineError("\(flags.workers) \(workers) with \(flags.devices) \(list.joined(separator: ",")): one worker runs per device, so give one of them or make them agree")
+                throw PipelineError(.invalidInput, "\(flags.workers) \(workers) with \(flags.devices) \(list.joined(separator: ",")): one worker runs per device, so give one of them or make them agree")
             }
         }
         self.devices = list.isEmpty ? Array(repeating: nil, count: workers ?? 1) : list

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 @main
 struct LoomCommand: AsyncParsableCommand {
@@ -33,6 +34,11 @@ struct LoomCommand: AsyncParsableCommand {
             }
         } catch {
             CommandFailure.report(error, arguments: arguments)
+            if let status = CommandFailure.exitStatus(for: error) {
+                // ArgumentParser's own wording on stderr, with the status the code calls for.
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Foundation.exit(status)
+            }
             exit(withError: error)
         }
     }

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import LoomExperiment
 import LoomPipeline
 import LoomStore
@@ -37,27 +36,28 @@ struct ExperimentRunTests {
         }
         #expect(first.reportDirectory == "\(reports)/experiment-\(first.runID)")
         let report = try JSONDecoder().decode(ExperimentSummary.self, from: Data(contentsOf: URL(fileURLWithPath: first.reportDirectory + "/report.json")))
-        try data.store.catalog.read { db in
-            let children = try Row.fetchAll(db, sql: "SELECT id, status, summary FROM runs WHERE parent_id = ? ORDER BY id", arguments: [first.runID])
-            #expect(children.map { $0["id"] as Int64 } == report.results.map(\.summary.runID))
-            #expect(children.allSatisfy { $0["status"] as String == "finished" })
+        try data.store.read { catalog in
+            let children = try catalog.runs.children(of: first.runID).map { try catalog.runs.requireRun(id: $0) }
+            #expect(children.map(\.id) == report.results.map(\.summary.runID))
+            #expect(children.allSatisfy { $0.status.rawValue == "finished" })
             for result in report.results {
-                let last = try Row.fetchOne(db, sql: "SELECT eval_top1, eval_top5 FROM train_epochs WHERE run_id = ? ORDER BY epoch DESC LIMIT 1",
-                                            arguments: [result.summary.runID])!
-                #expect(last["eval_top1"] as Double? == result.summary.evalTop1, "\(result.label)")
-                #expect(last["eval_top5"] as Double? == result.summary.evalTop5, "\(result.label)")
+                let last = try #require(try catalog.training.epochs(of: result.summary.runID).last)
+                #expect(last.evalTop1 == result.summary.evalTop1, "\(result.label)")
+                #expect(last.evalTop5 == result.summary.evalTop5, "\(result.label)")
                 #expect(result.history.count == 2)
-                let perClass = try Row.fetchAll(db, sql: "SELECT correct, total FROM eval_classes WHERE run_id = ? ORDER BY label",
-                                                arguments: [result.summary.runID])
-                #expect(perClass.map { $0["correct"] as Int } == result.summary.perClass.map(\.correct))
+                let perClass = try catalog.training.evalClasses(of: result.summary.runID)
+                #expect(perClass.map(\.correct) == result.summary.perClass.map(\.correct))
             }
             // The synthetic runs trained on synthetic images of their strategy only.
-            let strategies = try String.fetchAll(db, sql: """
-                SELECT DISTINCT l.strategy FROM run_samples s JOIN v_lineage l ON l.blob_id = s.blob_id WHERE s.run_id = ?
-                """, arguments: [report.results[1].summary.runID])
+            var strategyOfBlob: [Int64: String] = [:]
+            try catalog.lineage.forEachSynthetic(LineageFilter(dataset: "ds")) { image in
+                if let blob = try catalog.blobs.blob(image.digest) { strategyOfBlob[blob.id] = image.strategy }
+            }
+            let used = try catalog.training.samples(of: report.results[1].summary.runID)
+            let strategies = Set(used.compactMap { strategyOfBlob[$0.blobID] })
             #expect(strategies == ["class-caption"])
-            let experiment = try Row.fetchOne(db, sql: "SELECT stage, status FROM runs WHERE id = ?", arguments: [first.runID])!
-            #expect(experiment["stage"] as String == "experiment" && experiment["status"] as String == "finished")
+            let experiment = try catalog.runs.requireRun(id: first.runID)
+            #expect(experiment.stage.rawValue == "experiment" && experiment.status.rawValue == "finished")
         }
         let csv = try String(contentsOfFile: first.reportDirectory + "/per_class.csv", encoding: .utf8)
         #expect(csv.split(separator: "\n").count == 1 + 3 * 2)

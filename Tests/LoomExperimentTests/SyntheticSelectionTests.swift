@@ -1,4 +1,3 @@
-import GRDB
 import LoomLoader
 import LoomPipeline
 import LoomStore
@@ -33,11 +32,12 @@ struct SyntheticSelectionTests {
         #expect(table.labels.sorted() == [0, 0, 0, 1, 1, 1])
         #expect(table.classNames == ["n01", "n02"])
         // Each sample is a synthetic image whose prompt belongs to the labelled class.
-        let expected = try data.store.catalog.read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT s.blob_id, c.label FROM synthetic_images s JOIN prompts p ON p.id = s.prompt_id
-                JOIN classes c ON c.id = p.class_id ORDER BY s.id
-                """).map { ($0["blob_id"] as Int64, Int32($0["label"] as Int)) }
+        let expected = try data.store.read { catalog in
+            var images: [(Int64, Int32)] = []
+            try catalog.lineage.forEachSynthetic(LineageFilter()) { image in
+                images.append((try #require(try catalog.blobs.blob(image.digest)).id, Int32(image.label)))
+            }
+            return images
         }
         #expect(table.blobIDs == expected.map(\.0) && table.labels == expected.map(\.1))
 

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import LoomLoader
 import LoomStore
 import LoomTestSupport
@@ -27,23 +26,25 @@ struct TrainRunTests {
         #expect(summary.perClass.map(\.total) == [12, 12])
         #expect(summary.perClass.reduce(0) { $0 + $1.correct } == Int(((summary.evalTop1 ?? 0) * 24).rounded()))
 
-        try data.store.catalog.read { db in
-            let run = try Row.fetchOne(db, sql: "SELECT stage, status, config, summary FROM runs WHERE id = ?", arguments: [summary.runID])!
-            #expect(run["stage"] as String == "train" && run["status"] as String == "finished")
-            #expect((run["config"] as String).contains(#""train":"ds:train""#))
-            let epochs = try Row.fetchAll(db, sql: "SELECT * FROM train_epochs WHERE run_id = ? ORDER BY epoch", arguments: [summary.runID])
-            #expect(epochs.map { $0["epoch"] as Int } == [1, 2, 3])
-            #expect(epochs.last!["eval_top1"] as Double == summary.evalTop1!)
-            #expect(try Int.fetchOne(db, sql: "SELECT count(*) FROM checkpoints WHERE run_id = ?", arguments: [summary.runID]) == 2,
-                    "keeps the newest two")
-            #expect(try Int.fetchOne(db, sql: "SELECT max(epoch) FROM checkpoints WHERE run_id = ?", arguments: [summary.runID]) == 3)
+        try data.store.read { catalog in
+            let run = try catalog.runs.requireRun(id: summary.runID)
+            #expect(run.stage.rawValue == "train" && run.status.rawValue == "finished")
+            #expect(run.config.contains(#""train":"ds:train""#))
+            let epochs = try catalog.training.epochs(of: summary.runID)
+            #expect(epochs.map(\.epoch) == [1, 2, 3])
+            #expect(epochs.last!.evalTop1 == summary.evalTop1!)
+            let checkpoints = try catalog.training.checkpoints(of: summary.runID)
+            #expect(checkpoints.count == 2, "keeps the newest two")
+            #expect(checkpoints.map(\.epoch).max() == 3)
             // The run's inputs are exactly the training split's blobs.
-            let used = try Int64.fetchAll(db, sql: "SELECT blob_id FROM run_samples WHERE run_id = ? ORDER BY blob_id", arguments: [summary.runID])
-            let train = try Int64.fetchAll(db, sql: """
-                SELECT r.blob_id FROM real_images r JOIN splits s ON s.id = r.split_id WHERE s.name = 'train' ORDER BY r.blob_id
-                """)
-            #expect(used == train)
-            #expect(try Int.fetchOne(db, sql: "SELECT sum(total) FROM eval_classes WHERE run_id = ?", arguments: [summary.runID]) == 24)
+            let used = try catalog.training.samples(of: summary.runID).map(\.blobID)
+            var train: [Int64] = []
+            try catalog.datasets.forEachRealImage(RealImageFilter(split: "train")) { image in
+                let digest = try #require(Digest(hex: image.digest))
+                train.append(try #require(try catalog.blobs.blob(digest)).id)
+            }
+            #expect(used == train.sorted())
+            #expect(try catalog.training.evalClasses(of: summary.runID).reduce(0) { $0 + $1.total } == 24)
         }
         // The checkpoint is a verified blob in the store; gc keeps it.
         let bytes = try data.store.blobs.read(digest: Digest(hex: summary.checkpoint!)!)
@@ -59,9 +60,7 @@ struct TrainRunTests {
         let first = try TrainRun.run(writer: writer, config: Self.config(epochs: 3, eval: nil),
                                      options: .init(threads: 2, stopAfterEpochs: 1))
         #expect(first.epochs == 1 && first.runID != straight.runID)
-        let status = try data.store.catalog.read { db in
-            try String.fetchOne(db, sql: "SELECT status FROM runs WHERE id = ?", arguments: [first.runID])
-        }
+        let status = try data.store.read { try $0.runs.run(id: first.runID)?.status.rawValue }
         #expect(status == "running", "an interrupted run stays resumable")
 
         let resumed = try TrainRun.run(writer: writer, config: Self.config(epochs: 3, eval: nil), options: .init(threads: 2, resume: true))
@@ -119,12 +118,12 @@ struct TrainRunMaintenanceTests {
         let data = try ColorDataset(train: 8, val: 2, side: 16)
         let writer = try data.store.makeWriter()
         let summary = try TrainRun.run(writer: writer, config: TrainRunTests.config(epochs: 1, eval: nil), options: .init(threads: 1))
-        _ = try data.store.catalog.write { db in try DatasetCatalog.delete(db, dataset: "ds", split: nil) }
+        _ = try writer.transaction { try $0.datasets.delete(dataset: "ds", split: nil) }
         let report = try GarbageCollector.run(writer)
         #expect(report.deletedBlobs == 20, "\(report)")
-        try data.store.catalog.read { (db: Database) throws in
-            #expect(try Int.fetchOne(db, sql: "SELECT count(*) FROM run_samples") == 0)
-            #expect(try Int.fetchOne(db, sql: "SELECT count(*) FROM checkpoints WHERE run_id = ?", arguments: [summary.runID]) == 1)
+        try data.store.read { catalog throws in
+            #expect(try catalog.training.samples(of: summary.runID).isEmpty, "the only run's sample list")
+            #expect(try catalog.training.checkpoints(of: summary.runID).count == 1)
         }
         let checkpoint = try data.store.blobs.read(digest: Digest(hex: summary.checkpoint!)!)
         #expect(try TensorArchive(decoding: checkpoint).metadata["epoch"] == "1")

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import LoomImage
 import LoomIngest
 @testable import LoomPipeline
@@ -49,19 +48,14 @@ struct CaptionRunTests {
         let again = try CaptionRun.run(writer: writer, dataset: "ds", captioner: try Backends.captioner("builtin:stats"))
         #expect(again.captioned == 0 && again.skipped == 5 && again.failed.isEmpty)
 
-        let rows = try store.catalog.read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT r.path, c.text, cr.name, cr.params, cr.backend FROM captions c
-                JOIN real_images r ON r.id = c.real_image_id JOIN captioners cr ON cr.id = c.captioner_id
-                """)
-        }
+        let rows = try store.captionDetails()
         #expect(rows.count == 5)
-        let byPath = Dictionary(uniqueKeysWithValues: rows.map { ($0["path"] as String, $0["text"] as String) })
+        let byPath = Dictionary(uniqueKeysWithValues: rows.map { ($0.path, $0.text) })
         let red = try #require(byPath["train/n01/red.jpg"])
         #expect(red.contains("mostly red square image") && red.contains("40x40"), "\(red)")
         let blue = try #require(byPath["train/n02/blue.jpg"])
         #expect(blue.contains("mostly blue landscape image"), "\(blue)")
-        #expect(rows.allSatisfy { ($0["params"] as String) == #"{"version":"1"}"# && ($0["backend"] as String) == "builtin:stats" })
+        #expect(rows.allSatisfy { $0.captionerParams == #"{"version":"1"}"# && $0.captionerBackend == "builtin:stats" })
 
         // A split filter that does not exist is an error, not an empty run.
         #expect(throws: PipelineError.self) {
@@ -147,36 +141,25 @@ struct GenerateRunTests {
         #expect(summary.generated == 6 && summary.skipped == 0 && summary.failed.isEmpty && summary.planned == 6, "\(summary)")
         #expect(!summary.resumed)
 
-        let rows = try store.catalog.read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT s.prompt_id, p.text, s.seed, s.steps, s.guidance, s.width, s.height, s.params, b.digest, b.media_type, g.name, g.version
-                FROM synthetic_images s JOIN prompts p ON p.id = s.prompt_id JOIN blobs b ON b.id = s.blob_id
-                JOIN generators g ON g.id = s.generator_id ORDER BY s.prompt_id, s.seed
-                """)
-        }
+        let rows = try store.syntheticFacts()
         #expect(rows.count == 6)
         let renderer = try ProceduralGenerator()
-        for row in rows {
-            let promptID: Int64 = row["prompt_id"]
-            let seed: Int64 = row["seed"]
-            let params: String = row["params"]
-            let index = try #require((0..<3).first { GenerateRun.imageSeed(base: 42, promptID: promptID, index: $0) == seed })
-            #expect(params == #"{"base_seed":"42","index":"\#(index)"}"#)
-            #expect((row["steps"] as Int) == 20 && (row["guidance"] as Double) == 5 && (row["width"] as Int) == 32 && (row["height"] as Int) == 24)
-            #expect((row["name"] as String) == "loom-builtin-procedural" && (row["version"] as String) == "1")
-            #expect((row["media_type"] as String) == "image/jpeg")
+        for fact in rows {
+            let row = fact.record.row
+            let index = try #require((0..<3).first { GenerateRun.imageSeed(base: 42, promptID: row.promptID, index: $0) == row.seed })
+            #expect(row.params == #"{"base_seed":"42","index":"\#(index)"}"#)
+            #expect(row.steps == 20 && row.guidance == 5 && row.width == 32 && row.height == 24)
+            #expect(fact.lineage.generator == "loom-builtin-procedural" && fact.lineage.generatorVersion == "1")
+            #expect(fact.mediaType == "image/jpeg")
             // The stored bytes are exactly what (prompt, seed, size) renders to.
-            let stored = try store.blobs.read(digest: row["digest"])
-            #expect(stored == (try renderer.render(prompt: row["text"], seed: seed, width: 32, height: 24)))
+            let stored = try store.blobs.read(digest: fact.record.digest)
+            #expect(stored == (try renderer.render(prompt: fact.lineage.prompt, seed: row.seed, width: 32, height: 24)))
         }
-        #expect(Set(rows.map { $0["seed"] as Int64 }).count == 6)
+        #expect(Set(rows.map(\.record.row.seed)).count == 6)
 
         let again = try GenerateRun.run(writer: writer, dataset: "ds", generator: try Backends.generator("builtin:procedural"), options: Self.options())
         #expect(again.generated == 0 && again.skipped == 6 && again.failed.isEmpty)
-        let (images, runs) = try store.catalog.read { db in
-            (try Int.fetchOne(db, sql: "SELECT count(*) FROM synthetic_images"),
-             try String.fetchAll(db, sql: "SELECT status FROM runs WHERE stage = 'generate' ORDER BY id"))
-        }
+        let (images, runs) = (try store.syntheticCount(), try store.generateRunStatuses())
         #expect(images == 6 && runs == ["finished", "finished"])
 
         #expect(throws: PipelineError.self) {
@@ -207,15 +190,12 @@ struct GenerateRunTests {
         #expect(summary.failed.count == 3)
         #expect(summary.failed.allSatisfy { $0.attempts == 3 && $0.error == "out of memory (test)" })
         #expect(flaky.calls["tabby cat"] == 9 && flaky.calls["goldfish"] == 3)
-        let (jobs, status) = try store.catalog.read { db in
-            (try Row.fetchAll(db, sql: "SELECT key, state, attempts, error FROM jobs WHERE run_id = ? ORDER BY key", arguments: [summary.runID]),
-             try String.fetchOne(db, sql: "SELECT status FROM runs WHERE id = ?", arguments: [summary.runID]))
-        }
+        let (jobs, status) = (try store.jobs(ofRun: summary.runID), try store.runStatus(summary.runID))
         #expect(jobs.count == 6 && status == "failed")
-        let failed = jobs.filter { ($0["state"] as String) == "failed" }
-        #expect(failed.count == 3 && failed.allSatisfy { ($0["attempts"] as Int) == 3 && ($0["error"] as String?) == "out of memory (test)" })
-        #expect(jobs.filter { ($0["state"] as String) == "done" }.count == 3)
-        #expect(Set(summary.failed.map { "\($0.promptID):\($0.seed)" }) == Set(failed.map { $0["key"] as String }))
+        let failed = jobs.filter { $0.state == .failed }
+        #expect(failed.count == 3 && failed.allSatisfy { $0.attempts == 3 && $0.error == "out of memory (test)" })
+        #expect(jobs.filter { $0.state == .done }.count == 3)
+        #expect(Set(summary.failed.map { "\($0.promptID):\($0.seed)" }) == Set(failed.map(\.key)))
 
         // With a generator that works, a new run makes only the missing three.
         let fixed = try GenerateRun.run(writer: writer, dataset: "ds", generator: try ProceduralGenerator(), options: Self.options())
@@ -229,10 +209,7 @@ struct GenerateRunTests {
         limited.jobLimit = 2
         let first = try GenerateRun.run(writer: writer, dataset: "ds", generator: try ProceduralGenerator(), options: limited)
         #expect(first.generated == 2 && first.planned == 6)
-        let pending = try store.catalog.read { db in
-            (try String.fetchOne(db, sql: "SELECT status FROM runs WHERE id = ?", arguments: [first.runID]),
-             try Int.fetchOne(db, sql: "SELECT count(*) FROM jobs WHERE run_id = ? AND state = 'pending'", arguments: [first.runID]))
-        }
+        let pending = (try store.runStatus(first.runID), try store.jobs(ofRun: first.runID).filter { $0.state == .pending }.count)
         #expect(pending.0 == "running" && pending.1 == 4)
 
         let counting = try FlakyGenerator(failFor: "no prompt has this text")
@@ -240,12 +217,8 @@ struct GenerateRunTests {
         #expect(resumed.resumed && resumed.runID == first.runID)
         #expect(resumed.generated == 4 && resumed.skipped == 2 && resumed.failed.isEmpty, "\(resumed)")
         #expect(counting.calls.values.reduce(0, +) == 4)
-        let after = try store.catalog.read { db in
-            (try Int.fetchOne(db, sql: "SELECT count(*) FROM synthetic_images"),
-             try Int.fetchOne(db, sql: "SELECT count(*) FROM runs WHERE stage = 'generate'"),
-             try Int.fetchOne(db, sql: "SELECT count(*) FROM jobs WHERE run_id = ? AND state = 'done'", arguments: [first.runID]),
-             try String.fetchOne(db, sql: "SELECT status FROM runs WHERE id = ?", arguments: [first.runID]))
-        }
+        let after = (try store.syntheticCount(), try store.generateRunStatuses().count,
+                     try store.jobs(ofRun: first.runID).filter { $0.state == .done }.count, try store.runStatus(first.runID))
         #expect(after.0 == 6 && after.1 == 1 && after.2 == 6 && after.3 == "finished")
     }
 
@@ -260,11 +233,9 @@ struct GenerateRunTests {
         options.strategy = "class-caption"
         let summary = try GenerateRun.run(writer: writer, dataset: "ds", generator: try ProceduralGenerator(), options: options)
         #expect(summary.generated == 5)
-        let lineage = try store.catalog.read { db in
-            try Row.fetchAll(db, sql: "SELECT captioner, caption, real_path, generator FROM v_lineage")
-        }
+        let lineage = try store.lineageRecords()
         #expect(lineage.count == 5)
-        #expect(lineage.allSatisfy { ($0["captioner"] as String) == "loom-builtin-stats" && ($0["generator"] as String) == "loom-builtin-procedural" })
-        #expect(lineage.contains { ($0["real_path"] as String) == "train/n01/red.jpg" && ($0["caption"] as String).contains("red") })
+        #expect(lineage.allSatisfy { $0.captioner == "loom-builtin-stats" && $0.generator == "loom-builtin-procedural" })
+        #expect(lineage.contains { $0.realPath == "train/n01/red.jpg" && $0.caption?.contains("red") == true })
     }
 }

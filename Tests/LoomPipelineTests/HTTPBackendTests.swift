@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import LoomImage
 @testable import LoomPipeline
 import LoomStore
@@ -36,19 +35,15 @@ struct HTTPBackendTests {
         let summary = try CaptionRun.run(writer: writer, dataset: "ds", captioner: captioner, batchSize: 2)
         #expect(summary.captioned == 5 && summary.failed.isEmpty && summary.captioner == "test-vlm", "\(summary)")
 
-        let rows = try store.catalog.read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT c.text, b.raw_size, cr.name, cr.params, cr.backend FROM captions c JOIN real_images r ON r.id = c.real_image_id
-                JOIN blobs b ON b.id = r.blob_id JOIN captioners cr ON cr.id = c.captioner_id
-                """)
-        }
+        let rows = try store.captionDetails()
         #expect(rows.count == 5)
         for row in rows {
+            let rawSize = try #require(try store.read { try $0.blobs.blob(row.digest) }).location.rawSize
             // The server saw the image's exact bytes (it reports their count) and the prompt; the
             // caption comes back trimmed.
-            #expect((row["text"] as String) == "caption by test-vlm: \(row["raw_size"] as Int) bytes, prompt=Say what you see")
-            #expect((row["name"] as String) == "test-vlm" && (row["backend"] as String) == spec)
-            #expect((row["params"] as String) == #"{"max_tokens":"40","prompt":"Say what you see","temperature":"0","version":""}"#)
+            #expect(row.text == "caption by test-vlm: \(rawSize) bytes, prompt=Say what you see")
+            #expect(row.captioner == "test-vlm" && row.captionerBackend == spec)
+            #expect(row.captionerParams == #"{"max_tokens":"40","prompt":"Say what you see","temperature":"0","version":""}"#)
         }
         let requests = try server.requests()
         #expect(requests.count == 5 && requests.allSatisfy { $0.path == "/v1/chat/completions" && $0.body["model"] as? String == "test-vlm" })
@@ -120,17 +115,12 @@ struct HTTPBackendTests {
                     "\(failure.error)")
         }
 
-        let rows = try store.catalog.read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT p.text, s.seed, b.digest, b.media_type, g.name, g.version, g.backend FROM synthetic_images s
-                JOIN prompts p ON p.id = s.prompt_id JOIN blobs b ON b.id = s.blob_id JOIN generators g ON g.id = s.generator_id
-                """)
-        }
+        let rows = try store.syntheticFacts()
         #expect(rows.count == 3)
         for row in rows {
-            #expect((row["text"] as String) == "goldfish" && (row["media_type"] as String) == "image/png")
-            #expect(try store.blobs.read(digest: row["digest"]) == png)
-            #expect((row["name"] as String) == "fake-sd" && (row["version"] as String) == "fake-sd.safetensors [0123abcd]")
+            #expect(row.lineage.prompt == "goldfish" && row.mediaType == "image/png")
+            #expect(try store.blobs.read(digest: row.record.digest) == png)
+            #expect(row.lineage.generator == "fake-sd" && row.lineage.generatorVersion == "fake-sd.safetensors [0123abcd]")
         }
 
         // One request per image and attempt, with the run's settings and each image's seed.
@@ -142,7 +132,7 @@ struct HTTPBackendTests {
                 && request.body["sampler_name"] as? String == "Euler a" && request.auth == nil
         })
         let goldfishSeeds = Set(requests.filter { $0.body["prompt"] as? String == "goldfish" }.compactMap { $0.body["seed"] as? Int64 })
-        #expect(goldfishSeeds == Set(rows.map { $0["seed"] as Int64 }))
+        #expect(goldfishSeeds == Set(rows.map(\.record.row.seed)))
     }
 
     @Test func generatorRejectsAnswersThatAreNotImages() throws {

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import LoomIngest
 @testable import LoomPipeline
 import LoomStore
@@ -45,27 +44,25 @@ struct LineageTests {
             _ = try bytes.withUnsafeBytes { try writer.stage($0, digest: digest, mediaType: "image/png") }
             synthetic.append(digest)
         }
-        try writer.commit { db, ids in
-            try db.execute(sql: "INSERT INTO generators (name, version, backend) VALUES ('sd-turbo', '2.1', 'builtin:test')")
-            let generator = db.lastInsertedRowID
+        try writer.transaction { tx in
+            let generator = try tx.synthetic.ensureGenerator(name: "sd-turbo", version: "2.1", params: "{}", backend: "builtin:test")
+            let datasetID = try tx.datasets.requireDataset(named: "ds").id
+            let classOf = Dictionary(uniqueKeysWithValues: try tx.datasets.classes(of: datasetID).map { ($0.wnid, $0.id) })
+            let captionPath = Dictionary(uniqueKeysWithValues: try tx.captions.captionDetails(of: datasetID).map { ($0.id, $0.path) })
             func prompt(_ path: String?, strategy: String, wnid: String) throws -> Int64 {
-                try Int64.fetchOne(db, sql: """
-                    SELECT p.id FROM prompts p JOIN classes cl ON cl.id = p.class_id
-                    LEFT JOIN captions c ON c.id = p.caption_id LEFT JOIN real_images r ON r.id = c.real_image_id
-                    WHERE p.strategy = ? AND cl.wnid = ? AND (r.path = ? OR (? IS NULL AND p.caption_id IS NULL))
-                    """, arguments: [strategy, wnid, path, path])!
+                try #require(try tx.prompts.prompts(of: datasetID, strategy: strategy).first { prompt in
+                    prompt.row.classID == classOf[wnid] && prompt.row.captionID.flatMap { captionPath[$0] } == path
+                }).id
             }
-            let rows: [(Digest, Int64, Int)] = [
+            let rows: [(Digest, Int64, Int64)] = [
                 (synthetic[0], try prompt(paths[0], strategy: "class-caption", wnid: "n01"), 7),
                 (synthetic[1], try prompt(paths[0], strategy: "class-caption", wnid: "n01"), 8),
                 (synthetic[2], try prompt(paths[3], strategy: "class-caption", wnid: "n02"), 7),
                 (synthetic[3], try prompt(nil, strategy: "class-name", wnid: "n01"), 1),
             ]
             for (digest, promptID, seed) in rows {
-                try db.execute(sql: """
-                    INSERT INTO synthetic_images (blob_id, prompt_id, generator_id, seed, steps, guidance, width, height)
-                    VALUES (?, ?, ?, ?, 4, 0.0, 512, 512)
-                    """, arguments: [ids[digest]!, promptID, generator, seed])
+                try tx.synthetic.putSynthetic(SyntheticRow(blobID: tx.newBlobIDs[digest]!, promptID: promptID, generatorID: generator,
+                                                           seed: seed, steps: 4, guidance: 0.0, width: 512, height: 512))
             }
         }
         return Fixture(temp: temp, store: store, writer: writer, real: real, paths: paths,

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import LoomStore
 import LoomTestSupport
 import Testing
@@ -100,12 +99,10 @@ struct ProcessBackendTests {
         let writer = try store.makeWriter()
         let summary = try CaptionRun.run(writer: writer, dataset: "ds", captioner: captioner, batchSize: 2)
         #expect(summary.captioned == 5 && summary.failed.isEmpty && summary.captioner == "stand-in-captioner", "\(summary)")
-        let rows = try store.catalog.read { db in
-            try Row.fetchAll(db, sql: "SELECT c.text, cr.name, cr.params FROM captions c JOIN captioners cr ON cr.id = c.captioner_id")
-        }
+        let rows = try store.captionDetails()
         #expect(rows.count == 5)
-        #expect(rows.allSatisfy { ($0["name"] as String) == "stand-in-captioner" && ($0["text"] as String).hasPrefix("stand-in caption of ") })
-        #expect(rows.allSatisfy { ($0["params"] as String).contains(#""version":"7""#) })
+        #expect(rows.allSatisfy { $0.captioner == "stand-in-captioner" && $0.text.hasPrefix("stand-in caption of ") })
+        #expect(rows.allSatisfy { $0.captionerParams.contains(#""version":"7""#) })
         #expect(captioner.caption([]).isEmpty)
     }
 
@@ -127,7 +124,7 @@ struct ProcessBackendTests {
         #expect(captioner.params["model"] == "Salesforce/blip2-opt-2.7b" && captioner.params["max_new_tokens"] == "30")
         let summary = try CaptionRun.run(writer: try store.makeWriter(), dataset: "ds", captioner: captioner, batchSize: 3)
         #expect(summary.captioned == 5 && summary.failed.isEmpty, "\(summary)")
-        let texts = try store.catalog.read { db in try String.fetchAll(db, sql: "SELECT text FROM captions") }
+        let texts = try store.captionDetails().map(\.text)
         #expect(texts.allSatisfy { $0.contains("not a model") })
     }
 
@@ -139,14 +136,9 @@ struct ProcessBackendTests {
         #expect(generator.name == "sdxl-turbo-dry-run")
         let summary = try GenerateRun.run(writer: writer, dataset: "ds", generator: generator, options: GenerateRunTests.options(2))
         #expect(summary.generated == 4 && summary.failed.isEmpty, "\(summary)")
-        let rows = try store.catalog.read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT b.media_type, g.name, s.width, s.height FROM synthetic_images s
-                JOIN blobs b ON b.id = s.blob_id JOIN generators g ON g.id = s.generator_id
-                """)
-        }
+        let rows = try store.syntheticFacts()
         #expect(rows.count == 4)
-        #expect(rows.allSatisfy { ($0["media_type"] as String) == "image/png" && ($0["name"] as String) == "sdxl-turbo-dry-run" })
+        #expect(rows.allSatisfy { $0.mediaType == "image/png" && $0.lineage.generator == "sdxl-turbo-dry-run" })
     }
 
     @Test func crashMidBatchFailsTheBatchAndRestartsTheWorker() throws {

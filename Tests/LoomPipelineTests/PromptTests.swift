@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import LoomIngest
 @testable import LoomPipeline
 import LoomStore
@@ -83,7 +82,7 @@ struct CaptionPromptCatalogTests {
         #expect(first.failed.allSatisfy { !$0.reason.isEmpty })
         let again = try CaptionImport.run(writer: writer, file: temp.appending("caps.jsonl"), dataset: "ds", captioner: "blip2")
         #expect(again.imported == 0 && again.unchanged == 3)
-        let stored = try store.catalog.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM captions") }
+        let stored = try store.captionDetails().count
         #expect(stored == 3)
         #expect(throws: PipelineError.self) {
             try CaptionImport.run(writer: writer, file: temp.appending("caps.jsonl"), dataset: "nope", captioner: "blip2")
@@ -105,9 +104,7 @@ struct CaptionPromptCatalogTests {
         #expect(classPrompts.created == 2)
         let captionPrompts = try PromptBuilder.run(writer: writer, dataset: "ds", strategy: PromptStrategy(name: "class-caption"), classNames: names)
         #expect(captionPrompts.created == 2)
-        let texts = try store.catalog.read { db in
-            try String.fetchAll(db, sql: "SELECT text FROM prompts ORDER BY strategy, text")
-        }
+        let texts = try store.prompts(of: "ds").map(\.row).sorted { ($0.strategy, $0.text) < ($1.strategy, $1.text) }.map(\.text)
         #expect(texts == ["construction crane, a yellow machine on a building site", "crane bird, a bird standing in a pond",
                           "construction crane", "crane bird"])
         let rerun = try PromptBuilder.run(writer: writer, dataset: "ds", strategy: PromptStrategy(name: "class-caption"), classNames: names)
@@ -116,9 +113,7 @@ struct CaptionPromptCatalogTests {
         // Without the map, the catalog's prompt names (first part of the mapping file) are used.
         let plain = try PromptBuilder.run(writer: writer, dataset: "ds", strategy: PromptStrategy(name: "paper-class"))
         #expect(plain.created == 2)
-        let paper = try store.catalog.read { db in
-            try String.fetchAll(db, sql: "SELECT text FROM prompts WHERE strategy = 'paper-class' ORDER BY text")
-        }
+        let paper = try store.prompts(of: "ds").filter { $0.row.strategy == "paper-class" }.map(\.row.text).sorted()
         #expect(paper == ["a photo of crane", "a photo of crane"])
     }
 
@@ -130,14 +125,12 @@ struct CaptionPromptCatalogTests {
         _ = try CaptionImport.run(writer: writer, file: temp.appending("caps.jsonl"), dataset: "ds", captioner: "blip2")
         let summary = try PromptBuilder.run(writer: writer, dataset: "ds", strategy: PromptStrategy(name: "class-caption"))
         #expect(summary.truncated == 1)
-        let row = try #require(try store.catalog.read { db in
-            try Row.fetchOne(db, sql: "SELECT text, tokens, truncated, full_text, token_rule FROM prompts")
-        })
-        #expect(row["truncated"] as Bool == true)
-        #expect(row["tokens"] as Int == PromptLength.limit)
-        #expect((row["full_text"] as String) == "crane, " + long)
-        #expect((row["full_text"] as String).hasPrefix(row["text"] as String))
-        #expect(row["token_rule"] as String == PromptLength.rule)
+        let row = try #require(try store.prompts(of: "ds").first).row
+        #expect(row.truncated == true)
+        #expect(row.tokens == PromptLength.limit)
+        #expect(row.fullText == "crane, " + long)
+        #expect(row.fullText?.hasPrefix(row.text) == true)
+        #expect(row.tokenRule == PromptLength.rule)
     }
 
     @Test func captionStrategiesNeedCaptionsAndAChosenCaptioner() throws {

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 @testable import LoomPipeline
 import LoomStore
 import LoomTestSupport
@@ -31,12 +30,9 @@ final class FirstBatchFails: Generator {
 @Suite("several workers per stage (--workers, --devices)")
 struct WorkerPoolTests {
     static func images(_ store: Store) throws -> [String] {
-        try store.catalog.read { db in
-            try String.fetchAll(db, sql: """
-                SELECT hex(b.digest) || ' ' || s.prompt_id || ' ' || s.seed || ' ' || s.params
-                FROM synthetic_images s JOIN blobs b ON b.id = s.blob_id ORDER BY s.prompt_id, s.seed
-                """)
-        }
+        try store.read { try $0.synthetic.syntheticImages() }
+            .sorted { ($0.row.promptID, $0.row.seed) < ($1.row.promptID, $1.row.seed) }
+            .map { "\($0.digest.hex.uppercased()) \($0.row.promptID) \($0.row.seed) \($0.row.params)" }
     }
 
     static func options() -> GenerateRun.Options {
@@ -74,9 +70,7 @@ struct WorkerPoolTests {
         // each answered item is one attempt of its job.
         let answered = summary.workers?.map(\.items).reduce(0, +) ?? 0
         #expect(answered == 20 || answered == 22, "\(summary.workers ?? [])")
-        let attempts = try store.catalog.read { db in
-            try Int.fetchAll(db, sql: "SELECT attempts FROM jobs WHERE run_id = ?", arguments: [summary.runID])
-        }
+        let attempts = try store.jobs(ofRun: summary.runID).map(\.attempts)
         #expect(attempts.count == 18 && attempts.allSatisfy { $0 >= 1 && $0 <= 3 } && attempts.reduce(0, +) == answered)
     }
 
@@ -88,9 +82,7 @@ struct WorkerPoolTests {
             let set = WorkerSet<any Captioner>(backends: try (0..<workers).map { _ in try StatsCaptioner() },
                                                devices: Array(repeating: nil, count: workers))
             let summary = try CaptionRun.run(writer: try store.makeWriter(), dataset: "ds", captioners: set, batchSize: 1)
-            let texts = try store.catalog.read { db in
-                try String.fetchAll(db, sql: "SELECT real_image_id || ' ' || text FROM captions ORDER BY real_image_id")
-            }
+            let texts = try store.captionDetails().sorted { $0.realImageID < $1.realImageID }.map { "\($0.realImageID) \($0.text)" }
             return (texts, summary)
         }
         let (expected, _) = try captions(1)

@@ -1,5 +1,5 @@
 import Foundation
-import GRDB
+import LoomPython
 import LoomStore
 import LoomTestSupport
 import Testing
@@ -88,11 +88,12 @@ struct CatalogAnswerTests {
         #expect(recorded.name == "stand-in-captioner" && recorded.version == "7")
         let again = try CaptionRun.run(writer: writer, dataset: "ds", captioner: recorded)
         #expect(again.captioned == 0 && again.skipped == 5 && again.failed.isEmpty, "\(again)")
-        let captioners = try store.catalog.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM captioners") }
+        let captioners = try store.read { try $0.captions.captionerCount() }
         #expect(captioners == 1, "the stand-in is the same captioner row")
 
         // One image without a caption: the worker must run.
-        try store.catalog.write { db in try db.execute(sql: "DELETE FROM captions WHERE id = (SELECT min(id) FROM captions)") }
+        let firstCaption = try #require(try store.captionDetails().first).id
+        try writer.transaction { try $0.captions.removeCaption(id: firstCaption) }
         #expect(try CatalogAnswer.captioner(store: store, spec: spec, dataset: "ds", split: nil) == nil)
         #expect(try CatalogAnswer.captioner(store: store, spec: "builtin:stats", dataset: "ds", split: nil) == nil)
     }
@@ -161,7 +162,7 @@ struct GeneratorConstraintTests {
         #expect {
             try GenerateRun.run(writer: writer, dataset: "ds", generator: Picky(), options: options)
         } throws: { "\($0)".contains("--size 30x24: generator picky makes only sizes whose width and height are multiples of 8") && "\($0)".contains("e.g. --size 32x24") }
-        let runs = try store.catalog.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM runs WHERE stage = 'generate'") }
+        let runs = try store.generateRunStatuses().count
         #expect(runs == 0)
     }
 }

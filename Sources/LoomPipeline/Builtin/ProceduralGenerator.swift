@@ -1,5 +1,6 @@
 import Foundation
 import LoomImage
+import LoomStore
 
 /// `builtin:procedural`: an offline stand-in for an image generator. It is not a diffusion model
 /// and draws nothing the prompt describes: it renders a gradient background and one shape per
@@ -29,7 +30,7 @@ public final class ProceduralGenerator: Generator {
     /// The JPEG for `prompt` and `seed` at `width x height`.
     public func render(prompt: String, seed: Int64, width: Int, height: Int) throws -> [UInt8] {
         guard (1...8192).contains(width), (1...8192).contains(height) else {
-            throw PipelineError("procedural size \(width)x\(height) is outside 1...8192")
+            throw PipelineError(.invalidInput, "procedural size \(width)x\(height) is outside 1...8192")
         }
         let pixels = Self.pixels(prompt: prompt, seed: seed, width: width, height: height)
         return try pixels.withUnsafeBytes { buffer in

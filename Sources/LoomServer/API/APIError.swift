@@ -1,9 +1,7 @@
 import Foundation
 import Hummingbird
 import Logging
-import LoomIngest
 import LoomLoader
-import LoomPipeline
 import LoomStore
 
 /// An error answered as `{"error": "..."}` with its status: every failure a client sees says
@@ -53,12 +51,6 @@ struct APIError: Error, HTTPResponseError, CustomStringConvertible {
             return APIError(error.status, error.body ?? error.status.reasonPhrase, headers: error.headers)
         case let error as any CodedError:
             return APIError(status(for: error.errorCode), error.description)
-        case let error as PipelineError:
-            // No code yet (it comes with the pipeline's move onto the repositories): routes look up
-            // what may be missing through the repositories first, so what is left is the request's fault.
-            return APIError(.badRequest, error.description)
-        case let error as IngestError:
-            return APIError(.badRequest, error.description)
         default:
             return APIError(.internalServerError, "internal error: \(error)")
         }

@@ -139,11 +139,8 @@ enum CatalogRoutes {
     static func lineage(_ request: Request, _ context: BasicRequestContext, _ state: ServerState) async throws -> Response {
         _ = try QueryParameters(request, allowed: [])
         let digest = try digestParameter(context)
-        do {
-            return JSONBody.response(try await state.store.read { try Lineage.lookup($0, digest) })
-        } catch let error as PipelineError {
-            throw APIError(.notFound, error.description)
-        }
+        // Its errors carry their code: a digest that is no image is `not-found` (404).
+        return JSONBody.response(try await state.store.read { try Lineage.lookup($0, digest) })
     }
 
     private struct Stop: Error {}

@@ -79,23 +79,16 @@ enum WriteRoutes {
         }
         let maxFileBytes = min(state.configuration.maxUploadBytes, Ingestor.Options(dataset: dataset).maxFileBytes)
         let workers = state.configuration.loaderWorkers
-        let files = form.parts.map { (name: $0.filename!, bytes: $0.bytes) }
-        let scratch = try makeScratch()
-        defer { try? FileManager.default.removeItem(atPath: scratch) }
-        let classDirectory = scratch + "/" + className
-        try FileManager.default.createDirectory(atPath: classDirectory, withIntermediateDirectories: true)
-        for file in files {
-            guard FileManager.default.createFile(atPath: classDirectory + "/" + file.name, contents: Data(file.bytes)) else {
-                throw APIError(.internalServerError, "cannot write the upload \(file.name) to a scratch folder")
-            }
-        }
-        var summary = try await state.store.write { store in
+        // The parts are the class folder's files, ingested from memory as `loom ingest` reads a folder.
+        let source = try InMemorySource(root: "upload", entries: form.parts.map {
+            InMemorySource.Entry(path: className + "/" + $0.filename!, bytes: Array($0.bytes))
+        })
+        let summary = try await state.store.write { store in
             try Ingestor(store: store, options: .init(dataset: dataset, split: split, workers: workers, maxFileBytes: maxFileBytes))
-                .run(root: scratch)
+                .run(source: source)
         }
-        summary.root = "upload"
         state.logger.info("ingest upload", metadata: [
-            "dataset": "\(dataset)", "split": "\(split)", "class": "\(className)", "files": "\(files.count)",
+            "dataset": "\(dataset)", "split": "\(split)", "class": "\(className)", "files": "\(form.parts.count)",
             "added": "\(summary.added)", "rejected": "\(summary.rejected.count)",
         ])
         return JSONBody.response(summary)

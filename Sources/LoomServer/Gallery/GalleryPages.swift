@@ -283,12 +283,7 @@ enum GalleryPages {
     }
 
     static func image(_ store: Store, digest text: String) throws -> Image {
-        let lineage: Lineage.Result
-        do {
-            lineage = try Lineage.lookup(store, text)
-        } catch let error as PipelineError {
-            throw APIError(.notFound, error.description)
-        }
+        let lineage = try Lineage.lookup(store, text)
         switch lineage {
         case .real(let real):
             let rows = real.images.map {

@@ -140,22 +140,9 @@ public enum DatasetCatalog {
         ])
     }
 
-    /// Records an ingest run (`running` until ``finishIngestRun(_:id:summary:)``) and returns its id.
-    public static func startIngestRun(_ db: Database, datasetID: Int64, config: String) throws -> Int64 {
-        try db.execute(sql: "INSERT INTO runs (stage, dataset_id, config, status) VALUES ('ingest', ?, ?, 'running')",
-                       arguments: [datasetID, config])
-        return db.lastInsertedRowID
-    }
-
-    public static func finishIngestRun(_ db: Database, id: Int64, summary: String) throws {
-        try db.execute(
-            sql: "UPDATE runs SET status = 'finished', summary = ?, finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?",
-            arguments: [summary, id])
-    }
-
     /// Records that an unchanged file's modification time moved (content identical).
     public static func touchRealImage(_ db: Database, id: Int64, mtimeNanoseconds: Int64) throws {
-        try db.execute(sql: "UPDATE real_images SET file_mtime_ns = ? WHERE id = ?", arguments: [mtimeNanoseconds, id])
+        try db.cachedStatement(sql: "UPDATE real_images SET file_mtime_ns = ? WHERE id = ?").execute(arguments: [mtimeNanoseconds, id])
     }
 }
 

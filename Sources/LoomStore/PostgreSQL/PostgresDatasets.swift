@@ -36,6 +36,10 @@ extension PostgresDatasetQueries {
             .map(PostgresRows.classRecord)
     }
 
+    func realImageCount(of splitID: Int64) throws -> Int {
+        try session.scalar("SELECT count(*) FROM real_images WHERE split_id = \(splitID)", as: Int.self) ?? 0
+    }
+
     func classID(matching name: String, in datasetID: Int64) throws -> Int64? {
         try session.scalar("""
             SELECT id FROM classes WHERE dataset_id = \(datasetID) AND (wnid = \(name) OR name = \(name) OR prompt_name = \(name))
@@ -251,6 +255,12 @@ struct PostgresDatasetWriter: PostgresDatasetQueries, DatasetWriting {
 
 /// Row decoding and statement shapes shared by the repositories.
 enum PostgresRows {
+    /// A captioners or generators row read as an identity (a captioner's `version` is '').
+    static func backendIdentity(_ row: PostgresRandomAccessRow) throws -> BackendIdentity {
+        BackendIdentity(id: try row.value("id"), name: try row.value("name"), version: try row.value("version"),
+                        params: try row.value("params"), createdAt: try row.value("created_at"))
+    }
+
     static func classRecord(_ row: PostgresRandomAccessRow) throws -> ClassRecord {
         ClassRecord(id: try row.value("id"), label: try row.value("label"), wnid: try row.value("wnid"), name: try row.value("name"),
                     promptName: try row.value("prompt_name"))

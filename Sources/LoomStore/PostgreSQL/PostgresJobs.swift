@@ -46,9 +46,27 @@ struct PostgresJobWriter: PostgresJobQueries, JobWriting {
         if changed == 0 { throw StoreError(.notFound, "run \(runID) has no job \"\(key)\"") }
     }
 
-    func markFailed(_ key: String, of runID: Int64, error: String) throws {
+    func markExisting(_ key: String, of runID: Int64) throws {
         let changed = try session.execute("""
-            UPDATE jobs SET state = 'failed', attempts = attempts + 1, error = \(error) WHERE run_id = \(runID) AND key = \(key)
+            UPDATE jobs SET state = 'done', error = NULL WHERE run_id = \(runID) AND key = \(key) AND state <> 'done'
+            """)
+        guard changed == 0 else { return }
+        guard try session.scalar("SELECT 1 FROM jobs WHERE run_id = \(runID) AND key = \(key)", as: Int.self) != nil else {
+            throw StoreError(.notFound, "run \(runID) has no job \"\(key)\"")
+        }
+    }
+
+    func markFailed(_ key: String, of runID: Int64, error: String) throws {
+        try markAttempt(key, of: runID, state: .failed, error: error)
+    }
+
+    func markRetry(_ key: String, of runID: Int64, error: String) throws {
+        try markAttempt(key, of: runID, state: .pending, error: error)
+    }
+
+    private func markAttempt(_ key: String, of runID: Int64, state: JobState, error: String) throws {
+        let changed = try session.execute("""
+            UPDATE jobs SET state = \(state.rawValue), attempts = attempts + 1, error = \(error) WHERE run_id = \(runID) AND key = \(key)
             """)
         if changed == 0 { throw StoreError(.notFound, "run \(runID) has no job \"\(key)\"") }
     }

@@ -78,10 +78,30 @@ struct PostgresRunWriter: PostgresRunQueries, RunWriting {
     }
 
     func finish(id: Int64, summary: String) throws {
+        try conclude(id, status: .finished, summary: summary)
+    }
+
+    func finishFailed(id: Int64, summary: String) throws {
+        try conclude(id, status: .failed, summary: summary)
+    }
+
+    private func conclude(_ id: Int64, status: RunStatus, summary: String) throws {
         let changed = try session.execute("""
-            UPDATE runs SET status = 'finished', summary = \(summary), finished_at = loom_now() WHERE id = \(id) AND status = 'running'
+            UPDATE runs SET status = \(status.rawValue), summary = \(summary), finished_at = loom_now()
+            WHERE id = \(id) AND status = 'running'
             """)
         try requireChange(changed, id, to: "finish")
+    }
+
+    func reopen(id: Int64) throws -> RunRecord {
+        let changed = try session.execute("UPDATE runs SET status = 'running', finished_at = NULL WHERE id = \(id) AND status = 'finished'")
+        try requireChange(changed, id, to: "reopen")
+        return try requireRun(id: id)
+    }
+
+    func adopt(id: Int64, parentID: Int64) throws {
+        let changed = try session.execute("UPDATE runs SET parent_id = \(parentID) WHERE id = \(id)")
+        if changed == 0 { _ = try requireRun(id: id) }
     }
 
     func fail(id: Int64, message: String) throws {

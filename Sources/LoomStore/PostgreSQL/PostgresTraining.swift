@@ -38,6 +38,14 @@ extension PostgresTrainingQueries {
     }
 }
 
+extension PostgresTrainingQueries {
+    func samples(of runID: Int64) throws -> [(blobID: Int64, label: Int)] {
+        try session.rows("SELECT blob_id, label FROM run_samples WHERE run_id = \(runID) ORDER BY blob_id").map {
+            (blobID: try $0.value("blob_id"), label: try $0.value("label"))
+        }
+    }
+}
+
 struct PostgresTrainingReader: PostgresTrainingQueries {
     let session: PostgresSession
 }
@@ -63,7 +71,15 @@ struct PostgresTrainingWriter: PostgresTrainingQueries, TrainingWriting {
             """)
     }
 
+    func pruneCheckpoints(of runID: Int64, keep: Int) throws {
+        try session.execute("""
+            DELETE FROM checkpoints WHERE run_id = \(runID) AND epoch NOT IN
+                (SELECT epoch FROM checkpoints WHERE run_id = \(runID) ORDER BY epoch DESC LIMIT \(max(1, keep)))
+            """)
+    }
+
     func recordEvalClasses(_ classes: [EvalClassRecord], of runID: Int64) throws {
+        try session.execute("DELETE FROM eval_classes WHERE run_id = \(runID)")
         guard !classes.isEmpty else { return }
         try session.execute("""
             INSERT INTO eval_classes (run_id, label, correct, total)

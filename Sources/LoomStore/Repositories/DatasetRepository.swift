@@ -71,6 +71,8 @@ public protocol DatasetReading {
     func requireSplit(named name: String, of dataset: DatasetRecord) throws -> SplitRecord
     /// Classes in label order.
     func classes(of datasetID: Int64) throws -> [ClassRecord]
+    /// Real images in a split.
+    func realImageCount(of splitID: Int64) throws -> Int
     /// The id of the class whose wnid, display name or prompt name is `name`.
     func classID(matching name: String, in datasetID: Int64) throws -> Int64?
     /// Captions, prompts and synthetic images per dataset name.

@@ -27,6 +27,11 @@ public protocol JobWriting: JobReading {
     /// Adds the keys not yet planned, as `pending`.
     func plan(_ keys: [String], for runID: Int64) throws
     func markDone(_ key: String, of runID: Int64) throws
+    /// Marks a job done without counting an attempt: what it would make was there already.
+    /// A job that is done stays as it is.
+    func markExisting(_ key: String, of runID: Int64) throws
     /// Marks a job failed with why, counting the attempt.
     func markFailed(_ key: String, of runID: Int64, error: String) throws
+    /// Puts a job back to `pending` with why its attempt failed, counting the attempt (it is tried again).
+    func markRetry(_ key: String, of runID: Int64, error: String) throws
 }

@@ -55,7 +55,50 @@ public struct LineageFilter: Hashable, Sendable {
     }
 }
 
+/// A synthetic image made from a prompt (the real -> derived direction).
+public struct DerivedSynthetic: Hashable, Sendable {
+    public var digest: Digest
+    public var seed: Int64
+    public var generator: String
+    public var generatorVersion: String
+    public var steps: Int
+    public var guidance: Double
+    public var width: Int
+    public var height: Int
+}
+
+/// A prompt made from a caption, with the synthetic images made from it in generation order.
+public struct DerivedPromptRecord: Hashable, Sendable {
+    public var text: String
+    public var strategy: String
+    public var template: String
+    public var truncated: Bool
+    public var synthetic: [DerivedSynthetic]
+}
+
+/// A caption of a real image, with its prompts in (strategy, template) order.
+public struct DerivedCaptionRecord: Hashable, Sendable {
+    public var captioner: String
+    public var text: String
+    public var prompts: [DerivedPromptRecord]
+}
+
+/// One real-image row with a blob's bytes, and everything made from it.
+public struct RealLineageRecord: Hashable, Sendable {
+    public var dataset: String
+    public var split: String
+    public var path: String
+    public var classWnid: String
+    public var label: Int
+    public var className: String
+    /// In (captioner, id) order.
+    public var captions: [DerivedCaptionRecord]
+}
+
 public protocol LineageReading {
+    /// Every real-image row whose bytes are `digest`, in (dataset, split, path) order, with what
+    /// was made from each; empty when the blob is no real image.
+    func real(_ digest: Digest) throws -> [RealLineageRecord]
     /// The lineage of a synthetic image's blob (the first when the bytes were generated twice).
     func synthetic(_ digest: Digest) throws -> LineageRecord?
     /// Streams the synthetic images matching `filter` in generation order; `not-found` for an unknown dataset.

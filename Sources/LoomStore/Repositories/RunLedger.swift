@@ -9,7 +9,8 @@ import Foundation
 ///            v
 ///          failed --resume--> running
 /// ```
-/// A `running` run whose process died is resumed as it is; a `finished` run is final.
+/// A `running` run whose process died is resumed as it is. A `finished` run is final, except
+/// that a stage which re-derives its whole result on every call (an experiment) may `reopen` it.
 public struct RunStatus: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
     public let rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
@@ -90,6 +91,17 @@ public protocol RunWriting: RunReading {
     func progress(id: Int64, summary: String) throws
     /// `running` -> `finished`, with its final summary and finish time.
     func finish(id: Int64, summary: String) throws
+    /// `running` -> `failed` with its final summary and finish time: the stage ran to its end,
+    /// but some of its work failed (`loom generate`'s jobs that used up their attempts). Unlike
+    /// ``fail(id:message:)``, which records why a stage stopped, it keeps the summary.
+    func finishFailed(id: Int64, summary: String) throws
     /// `running` -> `failed`; the summary becomes `{"error": message}`.
     func fail(id: Int64, message: String) throws
+    /// `finished` -> `running` (its finish time cleared), for a stage that checks every step
+    /// again and rewrites its summary: `loom experiment` run twice keeps one experiment row.
+    @discardableResult
+    func reopen(id: Int64) throws -> RunRecord
+    /// Makes `parentID` the run's parent whatever its status: an experiment adopts the finished
+    /// training it reuses.
+    func adopt(id: Int64, parentID: Int64) throws
 }

@@ -47,13 +47,20 @@ public protocol TrainingReading {
     func epochs(of runID: Int64) throws -> [EpochRecord]
     /// Per-class results with the names of the run's dataset's classes.
     func evalClasses(of runID: Int64) throws -> [EvalClassRecord]
+    /// Oldest epoch first.
     func checkpoints(of runID: Int64) throws -> [CheckpointRecord]
+    /// The images (blob id, label) a run trained on, by blob id.
+    func samples(of runID: Int64) throws -> [(blobID: Int64, label: Int)]
 }
 
 public protocol TrainingWriting: TrainingReading {
     /// Records (or replaces) an epoch's metrics.
     func recordEpoch(_ epoch: EpochRecord, of runID: Int64) throws
     func recordCheckpoint(of runID: Int64, epoch: Int, blobID: Int64, cursor: String) throws
+    /// Drops all but the newest `keep` checkpoints of a run (at least one stays); their blobs
+    /// are left for `loom gc`.
+    func pruneCheckpoints(of runID: Int64, keep: Int) throws
+    /// Replaces the run's per-class results with `classes`.
     func recordEvalClasses(_ classes: [EvalClassRecord], of runID: Int64) throws
     /// Which images (blob id, label) a run trained on; each once.
     func recordSamples(_ samples: [(blobID: Int64, label: Int)], of runID: Int64) throws

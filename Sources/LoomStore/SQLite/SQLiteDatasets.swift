@@ -28,6 +28,10 @@ extension SQLiteDatasetQueries {
 
     func classes(of datasetID: Int64) throws -> [ClassRecord] { try DatasetCatalog.classes(db, datasetID: datasetID) }
 
+    func realImageCount(of splitID: Int64) throws -> Int {
+        try Int.fetchOne(db, sql: "SELECT count(*) FROM real_images WHERE split_id = ?", arguments: [splitID]) ?? 0
+    }
+
     func classID(matching name: String, in datasetID: Int64) throws -> Int64? {
         try Int64.fetchOne(db.cachedStatement(sql: """
             SELECT id FROM classes WHERE dataset_id = ? AND (wnid = ? OR name = ? OR prompt_name = ?)

@@ -37,9 +37,26 @@ struct SQLiteJobWriter: SQLiteJobQueries, JobWriting {
         try requireJob(key, of: runID)
     }
 
+    func markExisting(_ key: String, of runID: Int64) throws {
+        try db.cachedStatement(sql: "UPDATE jobs SET state = 'done', error = NULL WHERE run_id = ? AND key = ? AND state != 'done'")
+            .execute(arguments: [runID, key])
+        guard db.changesCount == 0 else { return }
+        guard try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM jobs WHERE run_id = ? AND key = ?"), arguments: [runID, key]) == true else {
+            throw StoreError(.notFound, "run \(runID) has no job \"\(key)\"")
+        }
+    }
+
     func markFailed(_ key: String, of runID: Int64, error: String) throws {
-        try db.cachedStatement(sql: "UPDATE jobs SET state = 'failed', attempts = attempts + 1, error = ? WHERE run_id = ? AND key = ?")
-            .execute(arguments: [error, runID, key])
+        try markAttempt(key, of: runID, state: .failed, error: error)
+    }
+
+    func markRetry(_ key: String, of runID: Int64, error: String) throws {
+        try markAttempt(key, of: runID, state: .pending, error: error)
+    }
+
+    private func markAttempt(_ key: String, of runID: Int64, state: JobState, error: String) throws {
+        try db.cachedStatement(sql: "UPDATE jobs SET state = ?, attempts = attempts + 1, error = ? WHERE run_id = ? AND key = ?")
+            .execute(arguments: [state.rawValue, error, runID, key])
         try requireJob(key, of: runID)
     }
 

@@ -11,6 +11,49 @@ struct SQLiteLineageReader: LineageReading, SQLiteRepository {
         return try Row.fetchOne(statement, arguments: [digest]).map(Self.record)
     }
 
+    func real(_ digest: Digest) throws -> [RealLineageRecord] {
+        // Index lookups all the way: blobs(digest) -> real_images_by_blob -> captions(real_image_id,
+        // captioner_id) -> prompts(caption_id) -> synthetic_images(prompt_id, ...).
+        let images = try Row.fetchAll(db.cachedStatement(sql: """
+            SELECT r.id, d.name AS dataset, sp.name AS split, r.path, cl.wnid, cl.label, cl.name AS class_name
+            FROM real_images r
+            JOIN splits sp ON sp.id = r.split_id
+            JOIN datasets d ON d.id = sp.dataset_id
+            JOIN classes cl ON cl.id = r.class_id
+            WHERE r.blob_id = (SELECT id FROM blobs WHERE digest = ?)
+            ORDER BY d.name, sp.name, r.path
+            """), arguments: [digest])
+        guard !images.isEmpty else { return [] }
+        let captionsOf = try db.cachedStatement(sql: """
+            SELECT c.id, c.text, cr.name AS captioner FROM captions c JOIN captioners cr ON cr.id = c.captioner_id
+            WHERE c.real_image_id = ? ORDER BY cr.name, c.id
+            """)
+        let promptsOf = try db.cachedStatement(sql: """
+            SELECT id, text, strategy, template, truncated FROM prompts WHERE caption_id = ? ORDER BY strategy, template, id
+            """)
+        let syntheticOf = try db.cachedStatement(sql: """
+            SELECT b.digest, s.seed, s.steps, s.guidance, s.width, s.height, g.name AS generator, g.version AS generator_version
+            FROM synthetic_images s JOIN blobs b ON b.id = s.blob_id JOIN generators g ON g.id = s.generator_id
+            WHERE s.prompt_id = ? ORDER BY s.id
+            """)
+        return try images.map { image in
+            let captions = try Row.fetchAll(captionsOf, arguments: [image["id"] as Int64]).map { caption in
+                let prompts = try Row.fetchAll(promptsOf, arguments: [caption["id"] as Int64]).map { prompt in
+                    let synthetic = try Row.fetchAll(syntheticOf, arguments: [prompt["id"] as Int64]).map { s in
+                        DerivedSynthetic(digest: s["digest"], seed: s["seed"], generator: s["generator"],
+                                         generatorVersion: s["generator_version"], steps: s["steps"], guidance: s["guidance"],
+                                         width: s["width"], height: s["height"])
+                    }
+                    return DerivedPromptRecord(text: prompt["text"], strategy: prompt["strategy"], template: prompt["template"],
+                                               truncated: prompt["truncated"], synthetic: synthetic)
+                }
+                return DerivedCaptionRecord(captioner: caption["captioner"], text: caption["text"], prompts: prompts)
+            }
+            return RealLineageRecord(dataset: image["dataset"], split: image["split"], path: image["path"], classWnid: image["wnid"],
+                                     label: image["label"], className: image["class_name"], captions: captions)
+        }
+    }
+
     func forEachSynthetic(_ filter: LineageFilter, _ body: (LineageRecord) throws -> Void) throws {
         if let dataset = filter.dataset { _ = try SQLiteDatasetReader(db: db).requireDataset(named: dataset) }
         // Only the filters given go into the SQL, so the planner starts from the most selective table.

@@ -69,10 +69,18 @@ struct SQLiteRunWriter: SQLiteRunQueries, RunWriting {
     }
 
     func finish(id: Int64, summary: String) throws {
+        try conclude(id, status: .finished, summary: summary)
+    }
+
+    func finishFailed(id: Int64, summary: String) throws {
+        try conclude(id, status: .failed, summary: summary)
+    }
+
+    private func conclude(_ id: Int64, status: RunStatus, summary: String) throws {
         try db.execute(sql: """
-            UPDATE runs SET status = 'finished', summary = ?, finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+            UPDATE runs SET status = ?, summary = ?, finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
             WHERE id = ? AND status = 'running'
-            """, arguments: [summary, id])
+            """, arguments: [status.rawValue, summary, id])
         try requireChange(id, to: "finish")
     }
 
@@ -81,6 +89,18 @@ struct SQLiteRunWriter: SQLiteRunQueries, RunWriting {
         try db.execute(sql: "UPDATE runs SET status = 'failed', summary = json_object('error', ?) WHERE id = ? AND status = 'running'",
                        arguments: [message, id])
         try requireChange(id, to: "fail")
+    }
+
+    func reopen(id: Int64) throws -> RunRecord {
+        try db.execute(sql: "UPDATE runs SET status = 'running', finished_at = NULL WHERE id = ? AND status = 'finished'",
+                       arguments: [id])
+        try requireChange(id, to: "reopen")
+        return try requireRun(id: id)
+    }
+
+    func adopt(id: Int64, parentID: Int64) throws {
+        try db.execute(sql: "UPDATE runs SET parent_id = ? WHERE id = ?", arguments: [parentID, id])
+        if db.changesCount == 0 { _ = try requireRun(id: id) }
     }
 
     /// After a guarded UPDATE: nothing changed means no such run (`not-found`) or a transition

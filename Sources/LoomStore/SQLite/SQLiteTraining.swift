@@ -31,6 +31,11 @@ extension SQLiteTrainingQueries {
                              createdAt: $0["created_at"])
         }
     }
+
+    func samples(of runID: Int64) throws -> [(blobID: Int64, label: Int)] {
+        try Row.fetchAll(db, sql: "SELECT blob_id, label FROM run_samples WHERE run_id = ? ORDER BY blob_id", arguments: [runID])
+            .map { (blobID: $0["blob_id"], label: $0["label"]) }
+    }
 }
 
 struct SQLiteTrainingReader: SQLiteTrainingQueries {
@@ -55,8 +60,16 @@ struct SQLiteTrainingWriter: SQLiteTrainingQueries, TrainingWriting {
             """, arguments: [runID, epoch, blobID, cursor])
     }
 
+    func pruneCheckpoints(of runID: Int64, keep: Int) throws {
+        try db.execute(sql: """
+            DELETE FROM checkpoints WHERE run_id = ?1 AND epoch NOT IN
+                (SELECT epoch FROM checkpoints WHERE run_id = ?1 ORDER BY epoch DESC LIMIT ?2)
+            """, arguments: [runID, max(1, keep)])
+    }
+
     func recordEvalClasses(_ classes: [EvalClassRecord], of runID: Int64) throws {
-        let insert = try db.cachedStatement(sql: "INSERT OR REPLACE INTO eval_classes (run_id, label, correct, total) VALUES (?, ?, ?, ?)")
+        try db.execute(sql: "DELETE FROM eval_classes WHERE run_id = ?", arguments: [runID])
+        let insert = try db.cachedStatement(sql: "INSERT INTO eval_classes (run_id, label, correct, total) VALUES (?, ?, ?, ?)")
         for entry in classes { try insert.execute(arguments: [runID, entry.label, entry.correct, entry.total]) }
     }
 

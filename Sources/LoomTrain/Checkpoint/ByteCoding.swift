@@ -1,4 +1,5 @@
 import Foundation
+import LoomStore
 
 /// Appends little-endian fields to a byte array of known final size.
 struct ByteWriter {
@@ -44,7 +45,7 @@ struct ByteReader {
 
     private mutating func take(_ count: Int, for what: @autoclosure () -> String) throws -> Range<Int> {
         guard count >= 0, count <= end - offset else {
-            throw TrainError("tensor archive entry runs past its end: \(what()) needs \(count) bytes at offset \(offset), \(end - offset) left")
+            throw TrainError(.corrupt, "tensor archive entry runs past its end: \(what()) needs \(count) bytes at offset \(offset), \(end - offset) left")
         }
         defer { offset += count }
         return offset..<(offset + count)
@@ -59,14 +60,14 @@ struct ByteReader {
         let length = try read(UInt32.self)
         let range = try take(Int(length), for: "a string")
         guard let string = String(validating: bytes[range], as: UTF8.self) else {
-            throw TrainError("tensor archive holds a name or value that is not UTF-8 at offset \(range.lowerBound)")
+            throw TrainError(.corrupt, "tensor archive holds a name or value that is not UTF-8 at offset \(range.lowerBound)")
         }
         return string
     }
 
     mutating func readFloats(_ count: Int, name: String) throws -> [Float] {
         let (byteCount, overflow) = count.multipliedReportingOverflow(by: 4)
-        guard !overflow else { throw TrainError("tensor '\(name)': shape overflows") }
+        guard !overflow else { throw TrainError(.corrupt, "tensor '\(name)': shape overflows") }
         let range = try take(byteCount, for: "tensor '\(name)' (\(count) floats)")
         return [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
             bytes.withUnsafeBytes { raw in

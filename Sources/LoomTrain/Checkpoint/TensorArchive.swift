@@ -72,21 +72,21 @@ public struct TensorArchive: Sendable, Hashable {
     public init(decoding bytes: [UInt8]) throws {
         let minimum = Self.headerSize + Self.trailerSize
         guard bytes.count >= Self.magic.count, Array(bytes[0..<Self.magic.count]) == Self.magic else {
-            throw TrainError("not a Loom tensor archive: the file does not start with LOOMTENS")
+            throw TrainError(.invalidInput, "not a Loom tensor archive: the file does not start with LOOMTENS")
         }
         guard bytes.count >= minimum else {
-            throw TrainError("tensor archive truncated: \(bytes.count) bytes, shorter than the \(minimum)-byte header and trailer")
+            throw TrainError(.corrupt, "tensor archive truncated: \(bytes.count) bytes, shorter than the \(minimum)-byte header and trailer")
         }
         var reader = ByteReader(bytes)
         reader.offset = Self.magic.count
         let version = try reader.read(UInt32.self)
         guard version == Self.version else {
-            throw TrainError("tensor archive version \(version) is not supported (this build reads version \(Self.version))")
+            throw TrainError(.unavailable, "tensor archive version \(version) is not supported (this build reads version \(Self.version))")
         }
         _ = try reader.read(UInt32.self)  // flags: reserved, written as 0
         let declared = try reader.read(UInt64.self)
         guard declared == UInt64(bytes.count) else {
-            throw TrainError(declared > UInt64(bytes.count)
+            throw TrainError(.corrupt, declared > UInt64(bytes.count)
                 ? "tensor archive truncated: the header declares \(declared) bytes, the file has \(bytes.count)"
                 : "tensor archive has \(UInt64(bytes.count) - declared) trailing bytes after the declared \(declared)")
         }
@@ -94,7 +94,7 @@ public struct TensorArchive: Sendable, Hashable {
         let stored = UInt32(littleEndianBytes: bytes[body...])
         let computed = bytes.withUnsafeBytes { CRC32.checksum(UnsafeRawBufferPointer(rebasing: $0[0..<body])) }
         guard stored == computed else {
-            throw TrainError(String(format: "tensor archive is corrupt: CRC-32 %08x stored, %08x computed", stored, computed))
+            throw TrainError(.corrupt, String(format: "tensor archive is corrupt: CRC-32 %08x stored, %08x computed", stored, computed))
         }
         let metadataCount = try reader.read(UInt32.self)
         let tensorCount = try reader.read(UInt32.self)
@@ -103,32 +103,32 @@ public struct TensorArchive: Sendable, Hashable {
         for _ in 0..<metadataCount {
             let key = try reader.readString()
             guard metadata.updateValue(try reader.readString(), forKey: key) == nil else {
-                throw TrainError("tensor archive repeats metadata key '\(key)'")
+                throw TrainError(.corrupt, "tensor archive repeats metadata key '\(key)'")
             }
         }
         var tensors: [String: Tensor] = [:]
         for _ in 0..<tensorCount {
             let name = try reader.readString()
             let type = try reader.read(UInt32.self)
-            guard type == Self.float32 else { throw TrainError("tensor '\(name)': element type \(type) is not float32 (1)") }
+            guard type == Self.float32 else { throw TrainError(.corrupt, "tensor '\(name)': element type \(type) is not float32 (1)") }
             let rank = try reader.read(UInt32.self)
-            guard rank <= 16 else { throw TrainError("tensor '\(name)': rank \(rank) is implausible") }
+            guard rank <= 16 else { throw TrainError(.corrupt, "tensor '\(name)': rank \(rank) is implausible") }
             var shape: [Int] = []
             var count = 1
             for _ in 0..<rank {
                 let d = try reader.read(UInt64.self)
                 let (product, overflow) = count.multipliedReportingOverflow(by: Int(clamping: d))
-                guard d <= UInt64(Int.max), !overflow else { throw TrainError("tensor '\(name)': shape overflows") }
+                guard d <= UInt64(Int.max), !overflow else { throw TrainError(.corrupt, "tensor '\(name)': shape overflows") }
                 shape.append(Int(d))
                 count = product
             }
             let data = try reader.readFloats(count, name: name)
             guard tensors.updateValue(Tensor(shape: shape, data: data), forKey: name) == nil else {
-                throw TrainError("tensor archive repeats tensor '\(name)'")
+                throw TrainError(.corrupt, "tensor archive repeats tensor '\(name)'")
             }
         }
         guard reader.offset == body else {
-            throw TrainError("tensor archive has \(body - reader.offset) unexplained bytes before its checksum")
+            throw TrainError(.corrupt, "tensor archive has \(body - reader.offset) unexplained bytes before its checksum")
         }
         self.init(tensors: tensors, metadata: metadata)
     }

@@ -1,3 +1,5 @@
+import LoomStore
+
 extension Network {
     /// Every parameter and buffer (BatchNorm running mean and variance, batches seen) by its stable
     /// dotted name, e.g. `stage1.0.conv1.weight`, `bn1.running_var`, `fc.bias`.
@@ -27,11 +29,11 @@ enum StateCheck {
         for name in Set(expected.keys).union(state.keys).sorted() {
             switch (expected[name], state[name]) {
             case (nil, _?):
-                throw TrainError("\(what): unexpected tensor '\(name)'")
+                throw TrainError(.invalidInput, "\(what): unexpected tensor '\(name)'")
             case (_?, nil):
-                throw TrainError("\(what): missing tensor '\(name)'")
+                throw TrainError(.invalidInput, "\(what): missing tensor '\(name)'")
             case let (shape?, tensor?) where shape != tensor.shape || tensor.data.count != shape.reduce(1, *):
-                throw TrainError("\(what): tensor '\(name)' has shape \(tensor.shape), expected \(shape)")
+                throw TrainError(.invalidInput, "\(what): tensor '\(name)' has shape \(tensor.shape), expected \(shape)")
             default:
                 continue
             }

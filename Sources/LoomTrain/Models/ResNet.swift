@@ -1,18 +1,19 @@
 import LoomLoader
+import LoomStore
 
 /// The layer stacks of the architectures in ``ModelSpec/names``, named as torchvision names them
 /// (`conv1`, `bn1`, `layerN.i...` spelt `stageN.i...`, `fc`) so checkpoints read like theirs.
 enum ResNet {
     static func makeLayers(_ spec: ModelSpec, workspace: Workspace, rng: inout SplitMix64) throws -> [any Layer] {
-        guard spec.classes >= 1 else { throw TrainError("a model needs at least one class, got \(spec.classes)") }
-        guard spec.channels >= 1 else { throw TrainError("a model needs at least one input channel, got \(spec.channels)") }
-        guard spec.inputSize >= 1 else { throw TrainError("input size must be positive, got \(spec.inputSize)") }
+        guard spec.classes >= 1 else { throw TrainError(.invalidInput, "a model needs at least one class, got \(spec.classes)") }
+        guard spec.channels >= 1 else { throw TrainError(.invalidInput, "a model needs at least one input channel, got \(spec.channels)") }
+        guard spec.inputSize >= 1 else { throw TrainError(.invalidInput, "input size must be positive, got \(spec.inputSize)") }
         switch spec.name {
         case "resnet-small": return small(spec, workspace: workspace, rng: &rng)
         case "resnet18": return imageNet(spec, blocks: [2, 2, 2, 2], bottleneck: false, workspace: workspace, rng: &rng)
         case "resnet50": return imageNet(spec, blocks: [3, 4, 6, 3], bottleneck: true, workspace: workspace, rng: &rng)
         default:
-            throw TrainError("unknown model '\(spec.name)'; known models: \(ModelSpec.names.joined(separator: ", "))")
+            throw TrainError(.invalidInput, "unknown model '\(spec.name)'; known models: \(ModelSpec.names.joined(separator: ", "))")
         }
     }
 

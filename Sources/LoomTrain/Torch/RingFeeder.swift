@@ -51,7 +51,7 @@ final class RingFeeder: Sendable {
     func wait() throws {
         finished.wait()
         finished.signal()  // a second wait returns at once
-        if let message = failure.withLock({ $0 }) { throw TrainError(message) }
+        if let message = failure.withLock({ $0 }) { throw TrainError(.internal, message) }
     }
 
     /// The loader's batches into the ring; nil when every batch was published (or the run was cancelled).

@@ -1,4 +1,6 @@
 import Foundation
+import LoomPython
+import LoomStore
 
 /// Where and how `loom train --trainer torch` runs: operational settings, not part of the run's
 /// identity (like threads; the global batch, the recipe and the data are).
@@ -9,7 +11,7 @@ public struct TorchOptions: Sendable, Hashable {
     /// Ranks on this machine (torch.distributed: NCCL on CUDA, gloo on the CPU); each gets
     /// `batch / gpus` samples a step from its own rank of the loader.
     public var gpus: Int
-    /// `--python PATH`; nil: ``PythonInterpreter/resolve(explicit:environment:repository:)``.
+    /// `--python PATH`; nil: ``PythonInterpreter/find(explicit:environment:executable:currentDirectory:checkout:)``.
     public var python: String?
     /// Environment of the worker processes (and where `LOOM_PYTHON` / `LOOM_TORCH_TRAINER` are read).
     public var environment: [String: String]
@@ -30,27 +32,35 @@ public struct TorchOptions: Sendable, Hashable {
         let devices = ["auto", "cpu", "cuda"]
         let indexed = device.hasPrefix("cuda:") && Int(device.dropFirst(5)).map { $0 >= 0 } == true
         guard devices.contains(device) || indexed else {
-            throw TrainError("--device must be auto, cpu, cuda or cuda:N (got \"\(device)\")")
+            throw TrainError(.invalidInput, "--device must be auto, cpu, cuda or cuda:N (got \"\(device)\")")
         }
-        guard (1...64).contains(gpus) else { throw TrainError("--gpus must be 1...64 (got \(gpus))") }
+        guard (1...64).contains(gpus) else { throw TrainError(.invalidInput, "--gpus must be 1...64 (got \(gpus))") }
         guard batch % gpus == 0, batch / gpus >= 2 else {
-            throw TrainError("--batch \(batch) must split evenly into --gpus \(gpus) ranks of at least 2 samples (batch norm)")
+            throw TrainError(.invalidInput, "--batch \(batch) must split evenly into --gpus \(gpus) ranks of at least 2 samples (batch norm)")
         }
     }
 
     /// The interpreter and the worker script, or an error saying how to point Loom at them.
     func launch() throws -> (python: String, script: String) {
-        let repository = PythonInterpreter.repository(containing: Self.workerPath)
-        let python = PythonInterpreter.resolve(explicit: python, environment: environment, repository: repository)
+        let executable = Bundle.main.executableURL, currentDirectory = FileManager.default.currentDirectoryPath
+        let repository = PythonInterpreter.repository(containing: Self.workerPath, executable: executable,
+                                                      currentDirectory: currentDirectory)
+        let interpreter: String
+        do {
+            interpreter = try PythonInterpreter.find(explicit: python, environment: environment, executable: executable,
+                                                     currentDirectory: currentDirectory, checkout: repository)?.path ?? "python3"
+        } catch {
+            throw TrainError(.invalidInput, error.message)
+        }
         if let script = environment[Self.workerEnvironmentKey], !script.isEmpty {
             guard FileManager.default.fileExists(atPath: script) else {
-                throw TrainError("\(Self.workerEnvironmentKey)=\(script): no such file")
+                throw TrainError(.invalidInput, "\(Self.workerEnvironmentKey)=\(script): no such file")
             }
-            return (python, script)
+            return (interpreter, script)
         }
         guard let repository else {
-            throw TrainError("cannot find \(Self.workerPath) above the loom executable or the current directory; run loom from the repository or set \(Self.workerEnvironmentKey)=PATH")
+            throw TrainError(.unavailable, "cannot find \(Self.workerPath) above the loom executable or the current directory; run loom from the repository or set \(Self.workerEnvironmentKey)=PATH")
         }
-        return (python, repository + "/" + Self.workerPath)
+        return (interpreter, repository + "/" + Self.workerPath)
     }
 }

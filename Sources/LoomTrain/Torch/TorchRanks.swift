@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import LoomStore
 import Synchronization
 
 /// The worker processes of one torch training run, one per rank, speaking the loom-torch-trainer
@@ -52,7 +53,7 @@ final class TorchRanks {
             } catch {
                 handshake = Handshake(device: "", torchVersion: "", precision: "")
                 stop()
-                throw TrainError("cannot start the torch trainer (\(python) \(script)): \(error)")
+                throw TrainError(.unavailable, "cannot start the torch trainer (\(python) \(script)): \(error)")
             }
             processes.append(process)
             inputs.append(input.fileHandleForWriting)
@@ -65,16 +66,16 @@ final class TorchRanks {
             case let .line(rank, line):
                 guard let object = (try? JSONSerialization.jsonObject(with: line)) as? [String: Any],
                       object["protocol"] as? String == Self.protocolName else {
-                    failure = TrainError("the torch trainer \(script) (rank \(rank)) did not start with a \(Self.protocolName) handshake; its first line was \(String(decoding: line.prefix(200), as: UTF8.self))")
+                    failure = TrainError(.unavailable, "the torch trainer \(script) (rank \(rank)) did not start with a \(Self.protocolName) handshake; its first line was \(String(decoding: line.prefix(200), as: UTF8.self))")
                     break
                 }
                 guard (object["version"] as? NSNumber)?.intValue == Self.protocolVersion else {
-                    failure = TrainError("the torch trainer \(script) speaks \(Self.protocolName) version \(object["version"] ?? "none"); this Loom speaks \(Self.protocolVersion)")
+                    failure = TrainError(.unavailable, "the torch trainer \(script) speaks \(Self.protocolName) version \(object["version"] ?? "none"); this Loom speaks \(Self.protocolVersion)")
                     break
                 }
                 shakes[rank] = object
             case let .ended(rank):
-                failure = TrainError("""
+                failure = TrainError(.unavailable, """
                     the torch trainer (rank \(rank) of \(python) \(script)) exited before its handshake \
                     (\(Self.status(processes[rank]))); its error is above. It needs torch, torchvision, safetensors and numpy \
                     in that interpreter (choose one with --python PATH or LOOM_PYTHON)
@@ -105,7 +106,7 @@ final class TorchRanks {
             var data = try JSONSerialization.data(withJSONObject: message)
             data.append(0x0A)
             guard Self.write(data, to: inputs[rank].fileDescriptor) else {
-                throw TrainError("the torch trainer (rank \(rank)) stopped reading its requests (\(Self.status(processes[rank])))")
+                throw TrainError(.internal, "the torch trainer (rank \(rank)) stopped reading its requests (\(Self.status(processes[rank])))")
             }
         }
         var answers: [Int: [String: Any]] = [:]
@@ -113,13 +114,13 @@ final class TorchRanks {
             switch inbox.next() {
             case let .line(rank, line):
                 guard let object = (try? JSONSerialization.jsonObject(with: line)) as? [String: Any] else {
-                    throw TrainError("the torch trainer (rank \(rank)) answered \(op) with a line that is not JSON: \(String(decoding: line.prefix(200), as: UTF8.self))")
+                    throw TrainError(.internal, "the torch trainer (rank \(rank)) answered \(op) with a line that is not JSON: \(String(decoding: line.prefix(200), as: UTF8.self))")
                 }
                 guard (object["id"] as? NSNumber)?.intValue == id else {
-                    throw TrainError("the torch trainer (rank \(rank)) answered \(op) \(id) with id \(object["id"] ?? "none")")
+                    throw TrainError(.internal, "the torch trainer (rank \(rank)) answered \(op) \(id) with id \(object["id"] ?? "none")")
                 }
                 if let error = object["error"] {
-                    throw TrainError("the torch trainer (rank \(rank)) failed \(op): \(error)")
+                    throw TrainError(.internal, "the torch trainer (rank \(rank)) failed \(op): \(error)")
                 }
                 if let pair = object["progress"] as? [NSNumber], pair.count == 2 {
                     if rank == 0 { progress?(pair[0].intValue, pair[1].intValue) }
@@ -127,7 +128,7 @@ final class TorchRanks {
                 }
                 answers[rank] = object
             case let .ended(rank):
-                throw TrainError("the torch trainer (rank \(rank)) exited during \(op) (\(Self.status(processes[rank]))); its error is above")
+                throw TrainError(.internal, "the torch trainer (rank \(rank)) exited during \(op) (\(Self.status(processes[rank]))); its error is above")
             }
         }
         return answers

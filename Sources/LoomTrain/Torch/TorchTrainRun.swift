@@ -22,129 +22,138 @@ enum TorchTrainRun {
         let torch = options.torch
         try torch.validate(batch: config.batch)
         let store = writer.store
-        let spec = TransformSpec(size: config.size, augment: .train, scale: config.cropScale...1.0)
-        let trainTable = try SampleTable.load(store, selection: Selection(parsing: config.train), cacheShortSide: spec.evalResize)
-        let evalTable = try config.eval.map { try SampleTable.load(store, selection: Selection(parsing: $0), cacheShortSide: spec.evalResize) }
-        try TrainRecorder.checkLabelSpace(store: store, config: config)
-        guard trainTable.count >= config.batch else {
-            throw TrainError("training selection \(config.train) has \(trainTable.count) images, fewer than one batch of \(config.batch)")
-        }
-        let identity = try config.identity(samples: SampleSetIdentity(trainTable))
-        if options.reuse, let finished = try TrainRecorder.finishedRun(identity: identity, store: store) { return finished }
+        let plan = try TrainPlan(store: store, config: config)
+        if options.reuse, let finished = try TrainRecorder.finishedRun(identity: plan.identity, store: store) { return finished }
         let launch = try torch.launch()
+        let layout = try RankLayout(plan: plan, world: torch.gpus)
 
-        let world = torch.gpus
-        let perRank = config.batch / world
-        let sampler = SamplerConfig(seed: UInt64(bitPattern: config.seed), world: world, remainder: .pad)
-        let stepsPerEpoch = EpochPlan(table: trainTable, config: sampler, epoch: 0).order.count / perRank
-        guard stepsPerEpoch >= 1 else {
-            throw TrainError("training selection \(config.train) gives each of \(world) ranks fewer than one batch of \(perRank)")
-        }
-
-        let (runID, resumed) = try TrainRecorder.beginRun(writer: writer, identity: identity, table: trainTable, config: config,
-                                                          resume: options.resume, parentRunID: options.parentRunID)
+        let (runID, resumed) = try plan.beginRun(writer: writer, options: options)
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("loom-torch-\(getpid())-\(UUID().uuidString.prefix(8))").path
         defer { try? FileManager.default.removeItem(atPath: work) }
         do {
             try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
-            let ranks = try TorchRanks(python: launch.python, script: launch.script, world: world, device: torch.device,
-                                       threads: max(1, options.threads / world), rendezvous: work + "/rendezvous",
+            let ranks = try TorchRanks(python: launch.python, script: launch.script, world: layout.world, device: torch.device,
+                                       threads: max(1, options.threads / layout.world), rendezvous: work + "/rendezvous",
                                        environment: torch.environment)
             var succeeded = false
             defer { if succeeded { ranks.close() } else { ranks.stop() } }
             let session = Session(store: store, ranks: ranks, workers: options.workers,
                                   prefix: "loom-torch-\(getpid())-\(runID)-\(UUID().uuidString.prefix(6))")
-
-            var setup: [String: Any] = [
-                "model": config.model, "classes": trainTable.classNames.count, "size": config.size, "seed": config.seed,
-                "learning_rate": config.learningRate, "momentum": config.momentum, "weight_decay": config.weightDecay,
-                "nesterov": config.nesterov, "label_smoothing": config.labelSmoothing,
-                "warmup_steps": Int((config.warmupEpochs * Double(stepsPerEpoch)).rounded()),
-                "total_steps": stepsPerEpoch * config.epochs,
-            ]
-            if resumed, let checkpoint = try TrainRecorder.latestCheckpoint(runID: runID, store: store) {
-                let path = work + "/resume.tar"
-                guard FileManager.default.createFile(atPath: path, contents: Data(checkpoint.bytes)) else {
-                    throw TrainError("cannot write \(path)")
-                }
-                setup["checkpoint"] = path
-            }
-            let ready = try ranks.request("setup", Dictionary(uniqueKeysWithValues: (0..<world).map { ($0, setup) }))[0]!
-            let parameters = try Self.int(ready, "parameters")
-            var firstEpoch = 0
-            var step = 0
-            if setup["checkpoint"] != nil {
-                guard ready["identity"] as? String == identity else {
-                    throw TrainError("run \(runID)'s checkpoint was made with another config; start a new run without --resume")
-                }
-                firstEpoch = try Self.int(ready, "epoch")
-                step = try Self.int(ready, "step")
-            }
-
-            var trainedImages = 0
-            var trainSeconds = 0.0
-            var last: (metrics: EpochMetrics, evaluation: Evaluation?)?
-            var lastCheckpoint: Digest?
-            for epoch in firstEpoch..<config.epochs {
-                if let limit = options.stopAfterEpochs, epoch - firstEpoch >= limit { break }
-                let epochStart = ContinuousClock.now
-                let plans = (0..<world).map { rank in
-                    var rankSampler = sampler
-                    rankSampler.rank = rank
-                    return RingFeeder.Plan(table: trainTable, spec: spec, sampler: rankSampler, epoch: epoch, batch: perRank,
-                                           workers: options.workers, dropLast: true)
-                }
-                let trained = try session.feed(op: "train", plans: plans, tag: "e\(epoch + 1)", extra: ["epoch": epoch, "step": step]) {
-                    onStep?(epoch + 1, $0, $1)
-                }[0]!
-                let trainTime = (ContinuousClock.now - epochStart) / .seconds(1)
-                let images = try Self.int(trained, "images")
-                step = try Self.int(trained, "step")
-                trainedImages += images
-                trainSeconds += trainTime
-                let evaluation = try evalTable.map { try session.evaluate($0, size: config.size, batch: config.batch) }
-                let metrics = EpochMetrics(
-                    epoch: epoch + 1, loss: try Self.double(trained, "loss_sum") / Double(max(images, 1)),
-                    trainTop1: Double(try Self.int(trained, "correct")) / Double(max(images, 1)),
-                    evalTop1: evaluation?.top1, evalTop5: evaluation?.top5, imagesPerSecond: Double(images) / trainTime,
-                    seconds: (ContinuousClock.now - epochStart) / .seconds(1),
-                    learningRate: try Self.double(trained, "learning_rate"))
-                let cursor = ResumeToken(seed: sampler.seed, epoch: epoch + 1, position: 0, rank: 0, world: world).description
-                let path = work + "/epoch-\(epoch + 1).tar"
-                _ = try ranks.request("checkpoint", [0: ["path": path, "meta": [
-                    "epoch": epoch + 1, "step": step, "cursor": cursor, "identity": identity,
-                ] as [String: Any]]])
-                let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
-                try? FileManager.default.removeItem(atPath: path)
-                lastCheckpoint = try TrainRecorder.commitEpoch(
-                    writer: writer, runID: runID, metrics: metrics, checkpoint: bytes, mediaType: checkpointMediaType,
-                    cursor: cursor, keep: options.keepCheckpoints)
-                last = (metrics, evaluation)
-                onEpoch(metrics)
-            }
-
-            if last == nil, firstEpoch == config.epochs {
+            let ready = try setUp(ranks, plan: plan, layout: layout, runID: runID, resumed: resumed, work: work, store: store)
+            var progress = TrainRun.Progress(firstEpoch: ready.firstEpoch)
+            try trainEpochs(session, plan: plan, layout: layout, options: options, runID: runID, writer: writer, work: work,
+                            step: ready.step, progress: &progress, onEpoch: onEpoch, onStep: onStep)
+            if progress.last == nil, progress.firstEpoch == config.epochs {
                 // Killed after the last epoch's commit but before the run was marked finished.
-                let evaluation = try evalTable.map { try session.evaluate($0, size: config.size, batch: config.batch) }
-                last = (try TrainRecorder.storedMetrics(runID: runID, epoch: firstEpoch, store: store), evaluation)
-                lastCheckpoint = try TrainRecorder.latestCheckpointDigest(runID: runID, store: store)
+                let evaluation = try plan.evalTable.map { try session.evaluate($0, size: config.size, batch: config.batch) }
+                progress.last = (try TrainRecorder.storedMetrics(runID: runID, epoch: progress.firstEpoch, store: store), evaluation)
+                progress.checkpoint = try TrainRecorder.latestCheckpointDigest(runID: runID, store: store)
             }
-            let finalEpoch = last?.metrics.epoch ?? firstEpoch
-            let summary = TrainSummary(
-                runID: runID, reused: false, resumedFromEpoch: firstEpoch, epochs: finalEpoch, model: config.model,
-                parameters: parameters, trainImages: trainTable.count, evalImages: last?.evaluation?.images ?? 0,
-                loss: last?.metrics.loss ?? .nan, trainTop1: last?.metrics.trainTop1 ?? 0, evalTop1: last?.metrics.evalTop1,
-                evalTop5: last?.metrics.evalTop5, imagesPerSecond: trainSeconds > 0 ? Double(trainedImages) / trainSeconds : 0,
-                seconds: (ContinuousClock.now - start) / .seconds(1), blasKernel: "torch \(ranks.handshake.precision)",
-                checkpoint: lastCheckpoint?.hex, perClass: last?.evaluation?.perClass ?? [],
-                device: ranks.handshake.device, torchVersion: ranks.handshake.torchVersion, world: world)
+            var summary = progress.summary(runID: runID, config: config, parameters: ready.parameters,
+                                           trainImages: plan.trainTable.count, seconds: (ContinuousClock.now - start) / .seconds(1),
+                                           blasKernel: "torch \(ranks.handshake.precision)")
+            summary.device = ranks.handshake.device
+            summary.torchVersion = ranks.handshake.torchVersion
+            summary.world = layout.world
             // Stopped early (stopAfterEpochs), the run stays `running`: resumable.
-            if finalEpoch == config.epochs { try TrainRecorder.finish(runID: runID, summary: summary, store: store) }
+            if summary.epochs == config.epochs { try TrainRecorder.finish(runID: runID, summary: summary, writer: writer) }
             succeeded = true
             return summary
         } catch {
-            TrainRecorder.markFailed(runID: runID, error: error, store: store)
+            TrainRecorder.markFailed(runID: runID, error: error, writer: writer)
             throw error
+        }
+    }
+
+    /// How the global batch splits over the ranks.
+    struct RankLayout {
+        let world: Int
+        let perRank: Int
+        let sampler: SamplerConfig
+        let stepsPerEpoch: Int
+
+        init(plan: TrainPlan, world: Int) throws {
+            let config = plan.config
+            self.world = world
+            perRank = config.batch / world
+            sampler = SamplerConfig(seed: UInt64(bitPattern: config.seed), world: world, remainder: .pad)
+            stepsPerEpoch = EpochPlan(table: plan.trainTable, config: sampler, epoch: 0).order.count / perRank
+            guard stepsPerEpoch >= 1 else {
+                throw TrainError(.invalidInput, "training selection \(config.train) gives each of \(world) ranks fewer than one batch of \(perRank)")
+            }
+        }
+    }
+
+    /// Sends every rank the model and recipe (and the run's newest checkpoint when resuming):
+    /// the model's parameter count, and the epoch and step the run continues from.
+    static func setUp(_ ranks: TorchRanks, plan: TrainPlan, layout: RankLayout, runID: Int64, resumed: Bool, work: String,
+                      store: Store) throws -> (parameters: Int, firstEpoch: Int, step: Int) {
+        let config = plan.config
+        var setup: [String: Any] = [
+            "model": config.model, "classes": plan.trainTable.classNames.count, "size": config.size, "seed": config.seed,
+            "learning_rate": config.learningRate, "momentum": config.momentum, "weight_decay": config.weightDecay,
+            "nesterov": config.nesterov, "label_smoothing": config.labelSmoothing,
+            "warmup_steps": Int((config.warmupEpochs * Double(layout.stepsPerEpoch)).rounded()),
+            "total_steps": layout.stepsPerEpoch * config.epochs,
+        ]
+        if resumed, let checkpoint = try TrainRecorder.latestCheckpoint(runID: runID, store: store) {
+            let path = work + "/resume.tar"
+            guard FileManager.default.createFile(atPath: path, contents: Data(checkpoint.bytes)) else {
+                throw TrainError(.internal, "cannot write \(path)")
+            }
+            setup["checkpoint"] = path
+        }
+        let ready = try ranks.request("setup", Dictionary(uniqueKeysWithValues: (0..<layout.world).map { ($0, setup) }))[0]!
+        let parameters = try Self.int(ready, "parameters")
+        guard setup["checkpoint"] != nil else { return (parameters, 0, 0) }
+        guard ready["identity"] as? String == plan.identity else {
+            throw TrainError(.conflict, "run \(runID)'s checkpoint was made with another config; start a new run without --resume")
+        }
+        return (parameters, try Self.int(ready, "epoch"), try Self.int(ready, "step"))
+    }
+
+    /// Trains, evaluates and commits epoch after epoch until the config's last (or `stopAfterEpochs`).
+    static func trainEpochs(_ session: Session, plan: TrainPlan, layout: RankLayout, options: TrainRun.Options, runID: Int64,
+                            writer: StoreWriter, work: String, step firstStep: Int, progress: inout TrainRun.Progress,
+                            onEpoch: (EpochMetrics) -> Void, onStep: TrainRun.StepProgress?) throws {
+        let config = plan.config
+        var step = firstStep
+        for epoch in progress.firstEpoch..<config.epochs {
+            if let limit = options.stopAfterEpochs, epoch - progress.firstEpoch >= limit { break }
+            let epochStart = ContinuousClock.now
+            let plans = (0..<layout.world).map { rank in
+                var rankSampler = layout.sampler
+                rankSampler.rank = rank
+                return RingFeeder.Plan(table: plan.trainTable, spec: plan.spec, sampler: rankSampler, epoch: epoch,
+                                       batch: layout.perRank, workers: options.workers, dropLast: true)
+            }
+            let trained = try session.feed(op: "train", plans: plans, tag: "e\(epoch + 1)", extra: ["epoch": epoch, "step": step]) {
+                onStep?(epoch + 1, $0, $1)
+            }[0]!
+            let trainTime = (ContinuousClock.now - epochStart) / .seconds(1)
+            let images = try Self.int(trained, "images")
+            step = try Self.int(trained, "step")
+            progress.trainedImages += images
+            progress.trainSeconds += trainTime
+            let evaluation = try plan.evalTable.map { try session.evaluate($0, size: config.size, batch: config.batch) }
+            let metrics = EpochMetrics(
+                epoch: epoch + 1, loss: try Self.double(trained, "loss_sum") / Double(max(images, 1)),
+                trainTop1: Double(try Self.int(trained, "correct")) / Double(max(images, 1)),
+                evalTop1: evaluation?.top1, evalTop5: evaluation?.top5, imagesPerSecond: Double(images) / trainTime,
+                seconds: (ContinuousClock.now - epochStart) / .seconds(1),
+                learningRate: try Self.double(trained, "learning_rate"))
+            let cursor = ResumeToken(seed: layout.sampler.seed, epoch: epoch + 1, position: 0, rank: 0, world: layout.world).description
+            let path = work + "/epoch-\(epoch + 1).tar"
+            _ = try session.ranks.request("checkpoint", [0: ["path": path, "meta": [
+                "epoch": epoch + 1, "step": step, "cursor": cursor, "identity": plan.identity,
+            ] as [String: Any]]])
+            let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+            try? FileManager.default.removeItem(atPath: path)
+            progress.checkpoint = try TrainRecorder.commitEpoch(
+                writer: writer, runID: runID, metrics: metrics, checkpoint: bytes, mediaType: checkpointMediaType,
+                cursor: cursor, keep: options.keepCheckpoints)
+            progress.last = (metrics, evaluation)
+            onEpoch(metrics)
         }
     }
 
@@ -188,7 +197,7 @@ enum TorchTrainRun {
             let answer = try feed(op: "evaluate", plans: [plan], tag: "eval-\(UUID().uuidString.prefix(4))", extra: [:]) { _, _ in }[0]!
             let correct = try (answer["per_class_correct"] as? [NSNumber]).orThrow("per_class_correct").map(\.intValue)
             let total = try (answer["per_class_total"] as? [NSNumber]).orThrow("per_class_total").map(\.intValue)
-            guard correct.count == total.count else { throw TrainError("the torch trainer's evaluation has mismatched per-class counts") }
+            guard correct.count == total.count else { throw TrainError(.internal, "the torch trainer's evaluation has mismatched per-class counts") }
             let images = try TorchTrainRun.int(answer, "images")
             let n = Double(max(images, 1))
             return Evaluation(
@@ -212,7 +221,7 @@ enum TorchTrainRun {
 
 private extension Optional {
     func orThrow(_ key: String) throws -> Wrapped {
-        guard let self else { throw TrainError("the torch trainer's answer has no \"\(key)\"") }
+        guard let self else { throw TrainError(.internal, "the torch trainer's answer has no \"\(key)\"") }
         return self
     }
 }

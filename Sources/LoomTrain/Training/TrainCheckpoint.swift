@@ -36,7 +36,7 @@ struct TrainCheckpoint {
         guard archive.metadata["kind"] == Self.kind, let epoch = archive.metadata["epoch"].flatMap({ Int($0) }),
               let step = archive.metadata["step"].flatMap({ Int($0) }), let cursor = archive.metadata["cursor"],
               let identity = archive.metadata["identity"] else {
-            throw TrainError("checkpoint \(digest.hex) is not a loom training checkpoint (kind \(archive.metadata["kind"] ?? "missing"))")
+            throw TrainError(.corrupt, "checkpoint \(digest.hex) is not a loom training checkpoint (kind \(archive.metadata["kind"] ?? "missing"))")
         }
         self.epoch = epoch
         self.step = step

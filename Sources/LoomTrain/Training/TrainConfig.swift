@@ -63,7 +63,7 @@ public struct TrainConfig: Codable, Sendable, Hashable {
 
     /// Rejects settings that cannot train, naming the option.
     public func validate() throws {
-        func check(_ ok: Bool, _ message: String) throws { if !ok { throw TrainError(message) } }
+        func check(_ ok: Bool, _ message: String) throws { if !ok { throw TrainError(.invalidInput, message) } }
         try check(epochs >= 1, "--epochs must be at least 1 (got \(epochs))")
         try check((8...1024).contains(size), "--size must be 8...1024 pixels (got \(size))")
         try check(batch >= 2, "--batch must be at least 2: batch norm needs two samples (got \(batch))")

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import LoomLoader
 import LoomStore
 
@@ -7,55 +6,38 @@ import LoomStore
 /// ``TrainRun`` and the PyTorch worker in ``TorchTrainRun``): the run row and its samples, an
 /// epoch's checkpoint blob committed with its `train_epochs` row, the finished summary and the
 /// per-class accuracy. What a checkpoint blob holds is the trainer's business; the recorder
-/// stores bytes under a media type.
+/// stores bytes under a media type. Every write is a transaction of the run's ``StoreWriter``.
 enum TrainRecorder {
     /// The run to train into: the newest unfinished one with this identity when resuming (set
     /// back to running, adopted by `parentRunID`), else a new row with the training samples.
     static func beginRun(writer: StoreWriter, identity: String, table: SampleTable, config: TrainConfig, resume: Bool,
                          parentRunID: Int64?) throws -> (runID: Int64, resumed: Bool) {
-        let store = writer.store
-        if resume, let unfinished = try unfinishedRun(identity: identity, store: store) {
-            try store.catalog.write { db in
-                try db.execute(sql: "UPDATE runs SET status = 'running', parent_id = coalesce(?, parent_id) WHERE id = ?",
-                               arguments: [parentRunID, unfinished])
+        let dataset = try Selection(parsing: config.train).components[0].dataset
+        return try writer.transaction { tx in
+            if resume, let unfinished = try unfinishedRun(identity: identity, in: tx.snapshot) {
+                try tx.runs.resume(id: unfinished, parentID: parentRunID)
+                return (unfinished, true)
             }
-            return (unfinished, true)
+            let runID = try tx.runs.begin(stage: .train, datasetID: try tx.snapshot.datasets.dataset(named: dataset)?.id,
+                                          parentID: parentRunID, config: identity)
+            try tx.training.recordSamples((0..<table.count).map { (table.blobIDs[$0], Int(table.labels[$0])) }, of: runID)
+            return (runID, false)
         }
-        return (try insertRun(writer: writer, identity: identity, table: table, config: config, parentRunID: parentRunID), false)
     }
 
     /// Every component's dataset must share one label space, or labels would mean different classes.
     static func checkLabelSpace(store: Store, config: TrainConfig) throws {
         let names = ([config.train] + (config.eval.map { [$0] } ?? []))
         let datasets = try names.flatMap { try Selection(parsing: $0).components.map(\.dataset) }
-        try store.catalog.read { db in
+        try store.read { catalog in
             var reference: (String, [String])?
             for dataset in Set(datasets).sorted() {
-                let classes = try String.fetchAll(db, sql: """
-                    SELECT c.wnid FROM classes c JOIN datasets d ON d.id = c.dataset_id WHERE d.name = ? ORDER BY c.label
-                    """, arguments: [dataset])
+                let classes = try catalog.datasets.dataset(named: dataset).map { try catalog.datasets.classes(of: $0.id).map(\.wnid) } ?? []
                 if let (name, expected) = reference, expected != classes {
-                    throw TrainError("datasets \(name) and \(dataset) have different classes; a run needs one label space")
+                    throw TrainError(.invalidInput, "datasets \(name) and \(dataset) have different classes; a run needs one label space")
                 }
                 reference = reference ?? (dataset, classes)
             }
-        }
-    }
-
-    static func insertRun(writer: StoreWriter, identity: String, table: SampleTable, config: TrainConfig,
-                          parentRunID: Int64?) throws -> Int64 {
-        let dataset = try Selection(parsing: config.train).components[0].dataset
-        return try writer.store.catalog.write { db in
-            try db.execute(sql: """
-                INSERT INTO runs (stage, dataset_id, config, status, parent_id)
-                VALUES ('train', (SELECT id FROM datasets WHERE name = ?), ?, 'running', ?)
-                """, arguments: [dataset, identity, parentRunID])
-            let runID = db.lastInsertedRowID
-            let insert = try db.cachedStatement(sql: "INSERT OR IGNORE INTO run_samples (run_id, blob_id, label) VALUES (?, ?, ?)")
-            for index in 0..<table.count {
-                try insert.execute(arguments: [runID, table.blobIDs[index], Int(table.labels[index])])
-            }
-            return runID
         }
     }
 
@@ -65,103 +47,87 @@ enum TrainRecorder {
                             mediaType: String, cursor: String, keep: Int) throws -> Digest {
         let digest = Digest.sha256(bytes)
         try bytes.withUnsafeBytes { _ = try writer.stage($0, digest: digest, mediaType: mediaType, policy: .auto) }
-        try writer.commit { db, ids in
-            let blobID = try ids[digest] ?? Int64.fetchOne(db, sql: "SELECT id FROM blobs WHERE digest = ?", arguments: [digest])
-            try db.execute(sql: """
-                INSERT OR REPLACE INTO train_epochs (run_id, epoch, loss, train_top1, eval_top1, eval_top5, images_per_s, seconds)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [runID, metrics.epoch, metrics.loss, metrics.trainTop1, metrics.evalTop1, metrics.evalTop5,
-                                 metrics.imagesPerSecond, metrics.seconds])
-            try db.execute(sql: """
-                INSERT OR REPLACE INTO checkpoints (run_id, epoch, blob_id, cursor) VALUES (?, ?, ?, ?)
-                """, arguments: [runID, metrics.epoch, blobID, cursor])
-            try db.execute(sql: """
-                DELETE FROM checkpoints WHERE run_id = ? AND epoch NOT IN
-                    (SELECT epoch FROM checkpoints WHERE run_id = ? ORDER BY epoch DESC LIMIT ?)
-                """, arguments: [runID, runID, max(1, keep)])
+        try writer.transaction { tx in
+            guard let blobID = try tx.newBlobIDs[digest] ?? tx.snapshot.blobs.blob(digest)?.id else {
+                throw TrainError(.internal, "checkpoint \(digest.hex) of run \(runID) has no blob row after its commit")
+            }
+            try tx.training.recordEpoch(EpochRecord(metrics), of: runID)
+            try tx.training.recordCheckpoint(of: runID, epoch: metrics.epoch, blobID: blobID, cursor: cursor)
+            try tx.training.pruneCheckpoints(of: runID, keep: keep)
         }
         return digest
     }
 
     /// The newest checkpoint blob of a run: its epoch, digest and bytes (read and checked from the store).
     static func latestCheckpoint(runID: Int64, store: Store) throws -> (epoch: Int, digest: Digest, bytes: [UInt8])? {
-        let row = try store.catalog.read { db in
-            try Row.fetchOne(db, sql: """
-                SELECT b.digest, b.shard_id, b.offset, b.stored_size, b.raw_size, b.codec, k.epoch
-                FROM checkpoints k JOIN blobs b ON b.id = k.blob_id
-                WHERE k.run_id = ? ORDER BY k.epoch DESC LIMIT 1
-                """, arguments: [runID])
+        let found = try store.read { catalog -> (epoch: Int, location: BlobLocation)? in
+            guard let checkpoint = try catalog.training.checkpoints(of: runID).last,
+                  let blob = try catalog.blobs.blob(checkpoint.digest) else { return nil }
+            return (checkpoint.epoch, blob.location)
         }
-        guard let row else { return nil }
-        let location = try BlobLocation(row: row)
-        return (row["epoch"], location.digest, try store.blobs.read(location))
+        guard let found else { return nil }
+        return (found.epoch, found.location.digest, try store.blobs.read(found.location))
     }
 
     /// The newest checkpoint's digest, without reading the blob.
     static func latestCheckpointDigest(runID: Int64, store: Store) throws -> Digest? {
-        try store.catalog.read { db in
-            try Digest.fetchOne(db, sql: """
-                SELECT b.digest FROM checkpoints k JOIN blobs b ON b.id = k.blob_id WHERE k.run_id = ? ORDER BY k.epoch DESC LIMIT 1
-                """, arguments: [runID])
-        }
+        try store.read { try $0.training.checkpoints(of: runID).last?.digest }
     }
 
-    static func markFailed(runID: Int64, error: any Error, store: Store) {
-        try? store.catalog.write { db in
-            try db.execute(sql: "UPDATE runs SET status = 'failed', summary = json_object('error', ?) WHERE id = ?",
-                           arguments: ["\(error)", runID])
-        }
+    /// Marks the run failed with `error` as its summary; a failure to record that is dropped, so
+    /// the caller rethrows the error that stopped the run.
+    static func markFailed(runID: Int64, error: any Error, writer: StoreWriter) {
+        try? writer.transaction { try $0.runs.fail(id: runID, message: "\(error)") }
     }
 
-    static func finish(runID: Int64, summary: TrainSummary, store: Store) throws {
+    static func finish(runID: Int64, summary: TrainSummary, writer: StoreWriter) throws {
         let json = try CanonicalJSON.text(summary)
-        try store.catalog.write { db in
-            try db.execute(sql: "DELETE FROM eval_classes WHERE run_id = ?", arguments: [runID])
-            for entry in summary.perClass {
-                try db.execute(sql: "INSERT INTO eval_classes (run_id, label, correct, total) VALUES (?, ?, ?, ?)",
-                               arguments: [runID, entry.label, entry.correct, entry.total])
-            }
-            try db.execute(sql: """
-                UPDATE runs SET status = 'finished', summary = ?, finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?
-                """, arguments: [json, runID])
+        try writer.transaction { tx in
+            try tx.training.recordEvalClasses(summary.perClass.map { EvalClassRecord(label: $0.label, correct: $0.correct, total: $0.total) },
+                                              of: runID)
+            try tx.runs.finish(id: runID, summary: json)
         }
     }
 
     static func storedMetrics(runID: Int64, epoch: Int, store: Store) throws -> EpochMetrics {
-        let row = try store.catalog.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM train_epochs WHERE run_id = ? AND epoch = ?", arguments: [runID, epoch])
+        guard let stored = try store.read({ try $0.training.epochs(of: runID) }).first(where: { $0.epoch == epoch }) else {
+            throw TrainError(.corrupt, "run \(runID) has a checkpoint for epoch \(epoch) but no metrics")
         }
-        guard let row else { throw TrainError("run \(runID) has a checkpoint for epoch \(epoch) but no metrics") }
-        return EpochMetrics(epoch: epoch, loss: row["loss"], trainTop1: row["train_top1"], evalTop1: row["eval_top1"],
-                            evalTop5: row["eval_top5"], imagesPerSecond: row["images_per_s"], seconds: row["seconds"],
+        return EpochMetrics(epoch: epoch, loss: stored.loss, trainTop1: stored.trainTop1, evalTop1: stored.evalTop1,
+                            evalTop5: stored.evalTop5, imagesPerSecond: stored.imagesPerSecond, seconds: stored.seconds,
                             learningRate: 0)
     }
 
-    static func unfinishedRun(identity: String, store: Store) throws -> Int64? {
-        try store.catalog.read { db in
-            try Int64.fetchOne(db, sql: """
-                SELECT id FROM runs WHERE stage = 'train' AND config = ? AND status IN ('running', 'failed') ORDER BY id DESC LIMIT 1
-                """, arguments: [identity])
-        }
+    /// The newest `running` or `failed` training run with this identity.
+    static func unfinishedRun(identity: String, in catalog: any CatalogSnapshot) throws -> Int64? {
+        try [RunStatus.running, .failed].compactMap {
+            try catalog.runs.runs(RunFilter(stage: .train, status: $0, config: identity), offset: 0, limit: 1).first?.id
+        }.max()
     }
 
     static func finishedRun(identity: String, store: Store) throws -> TrainSummary? {
-        let runID = try store.catalog.read { db in
-            try Int64.fetchOne(db, sql: """
-                SELECT id FROM runs WHERE stage = 'train' AND config = ? AND status = 'finished' ORDER BY id DESC LIMIT 1
-                """, arguments: [identity])
+        let run = try store.read {
+            try $0.runs.runs(RunFilter(stage: .train, status: .finished, config: identity), offset: 0, limit: 1).first
         }
-        return try runID.flatMap { try finishedRun(runID: $0, store: store) }
+        return try run.flatMap(reused)
     }
 
     /// A finished run's stored summary, marked as reused.
     static func finishedRun(runID: Int64, store: Store) throws -> TrainSummary? {
-        let text = try store.catalog.read { db in
-            try String.fetchOne(db, sql: "SELECT summary FROM runs WHERE id = ? AND status = 'finished'", arguments: [runID])
-        }
-        guard let text else { return nil }
+        try store.read { try $0.runs.run(id: runID) }.flatMap(reused)
+    }
+
+    private static func reused(_ run: RunRecord) throws -> TrainSummary? {
+        guard run.status == .finished, let text = run.summary else { return nil }
         var summary = try JSONDecoder().decode(TrainSummary.self, from: Data(text.utf8))
         summary.reused = true
         return summary
+    }
+}
+
+extension EpochRecord {
+    init(_ metrics: EpochMetrics) {
+        self.init(epoch: metrics.epoch, loss: metrics.loss, trainTop1: metrics.trainTop1, evalTop1: metrics.evalTop1,
+                  evalTop5: metrics.evalTop5, imagesPerSecond: metrics.imagesPerSecond, seconds: metrics.seconds)
     }
 }

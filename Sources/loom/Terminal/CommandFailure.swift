@@ -6,7 +6,6 @@ import LoomIngest
 import LoomLoader
 import LoomPipeline
 import LoomStore
-import LoomTrain
 
 /// How a failed command is reported: ArgumentParser's message on stderr as always, and with
 /// `--json` also `{"error": {"code": ..., "message": ...}}` on stdout, so a script reading
@@ -34,17 +33,41 @@ enum CommandFailure {
         arguments.prefix { $0 != "--" }.contains("--json")
     }
 
-    /// The error's code: the store's codes (which the service maps to HTTP statuses too);
-    /// a command line that does not parse or validate is `invalid-argument`.
+    /// The error's code: the store's codes (which the service maps to HTTP statuses too); a
+    /// command line that does not parse or validate, and any other bad input, is `invalid-argument`
+    /// (the store's word for `invalid-input`, which `--json` has always printed).
     static func code(for error: any Error) -> String {
         switch error {
         case let error as StoreError: error.code.rawValue
         case let error as LoaderError: error.code.rawValue
-        case is IngestError, is PipelineError, is DatasetError, is ImageError, is TrainError, is ValidationError:
+        case let error as any CodedError:
+            error.errorCode == .invalidInput ? StoreError.Code.invalidArgument.rawValue : error.errorCode.rawValue
+        case is DatasetError, is ImageError, is ValidationError:
             StoreError.Code.invalidArgument.rawValue
         default:
             // ArgumentParser's own parse errors are not public types; its exit code tells them apart.
             LoomCommand.exitCode(for: error) == .validationFailure ? StoreError.Code.invalidArgument.rawValue : "internal"
+        }
+    }
+
+    /// The exit status of a failure, by its code (README "Exit statuses"), so a script can tell a
+    /// missing dataset from a held lock without reading the message. Nil leaves the status to
+    /// ArgumentParser: an exit status a command chose (`ExitCode`), `--help`, a command line
+    /// that does not parse (64), an error with no code (1).
+    static func exitStatus(for error: any Error) -> Int32? {
+        guard !(error is ExitCode), let error = error as? any CodedError else { return nil }
+        return exitStatus(for: error.errorCode)
+    }
+
+    /// sysexits(3) where one fits; 1 when the work itself failed.
+    static func exitStatus(for code: LoomErrorCode) -> Int32 {
+        switch code {
+        case .invalidInput: 64   // EX_USAGE, as for a command line that does not parse
+        case .corrupt: 65        // EX_DATAERR
+        case .notFound: 66       // EX_NOINPUT
+        case .unavailable: 69    // EX_UNAVAILABLE
+        case .conflict: 75       // EX_TEMPFAIL: the writer lock is held, or the state changed; retry
+        case .internal: 1
         }
     }
 }
