@@ -28,6 +28,8 @@ struct PostgresReadOnlyQueryTests {
         #expect(result.rows == [["pets", "1", "1", "1.5", "x'0aff'"]])
         let views = try Self.run("SELECT count(*) FROM v_real_images")
         #expect(views.rows == [["0"]])
+        let typed = try Self.run("SELECT '2026-12-01 13:40:00.5+00'::timestamptz AS t, 26::oid AS o, 'a'::name AS n, NULL::text AS z")
+        #expect(typed.rows == [["2026-12-01T13:40:00.500Z", "26", "a", "NULL"]])
     }
 
     @Test("writes, other statements and two statements are refused as invalid input; nothing changes")

@@ -78,6 +78,9 @@ public enum PostgresReadOnlyQuery {
         if PostgresMigrations.statements(sql).count > 1 { throw refused("more than one statement (send one statement at a time)") }
     }
 
+    /// ISO 8601 in UTC with milliseconds, the catalog's own timestamp form.
+    private static let timestamp = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+
     /// A column as JSON carries it: integers, floats (numeric too), text, bytea as lowercase hex.
     static func value(_ cell: PostgresCell) -> ReadOnlyQuery.Value {
         guard cell.bytes != nil else { return .null }
@@ -97,10 +100,22 @@ public enum PostgresReadOnlyQuery {
         case .bytea:
             guard let bytes = cell.bytes else { return .null }
             return .blob(bytes.readableBytesView.withUnsafeBytes { ReadOnlyQuery.hex($0) })
+        case .oid:
+            guard let bytes = cell.bytes, let oid = bytes.getInteger(at: bytes.readerIndex, as: UInt32.self) else { return .null }
+            return .integer(Int64(oid))
+        case .timestamp, .timestamptz, .date:
+            return (try? cell.decode(Date.self)).map { .text(timestamp.format($0)) } ?? .null
+        case .text, .varchar, .bpchar, .name, .json, .jsonb, .uuid:
+            return (try? cell.decode(String.self)).map { .text($0) } ?? .null
         default:
-            if let text = try? cell.decode(String.self) { return .text(text) }
+            // Other types arrive in their binary form: text when it reads as text, else hex bytes.
             guard let bytes = cell.bytes else { return .null }
-            return .text(PostgresData(type: cell.dataType, formatCode: cell.format, value: bytes).description)
+            let view = bytes.readableBytesView
+            if let text = String(validating: view, as: UTF8.self),
+               !text.unicodeScalars.contains(where: { $0.value < 0x20 && $0 != "\n" && $0 != "\t" && $0 != "\r" }) {
+                return .text(text)
+            }
+            return .blob(view.withUnsafeBytes { ReadOnlyQuery.hex($0) })
         }
     }
 }
