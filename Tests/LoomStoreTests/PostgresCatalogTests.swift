@@ -169,3 +169,27 @@ struct PostgresConnectionTests {
         #expect(try catalog.read { try $0.datasets.datasetNames() } == ["birds", "pets"])
     }
 }
+
+extension PostgresCatalogTests {
+    @Test("writers committing overlapping blobs in opposite orders never deadlock; each digest has one row")
+    func overlappingBlobCommits() throws {
+        let url = try PostgresServer.shared().makeDatabase()
+        let catalog = try PostgresCatalog(url)
+        let digests = (0..<200).map { Digest.sha256(Array("blob \($0)".utf8)) }
+        let shards = try (0..<2).map { try catalog.makeWriter().createShard(name: "writer-\($0)", formatVersion: 1) }
+        try concurrently(2) { index in
+            let order = index == 0 ? digests : digests.reversed()
+            let rows = order.enumerated().map { offset, digest in
+                PostgresBlobRow(location: BlobLocation(digest: digest, shardID: shards[index], offset: 16 + offset * 64, storedSize: 7,
+                                                       rawSize: 7, codec: .raw), mediaType: "image/jpeg")
+            }
+            for round in 0..<3 {
+                let slice = Array(rows[(round * 50)..<(round * 50 + 100)])
+                let ids = try catalog.makeWriter().commit(blobs: slice) { $0.newBlobIDs }
+                #expect(ids.count == 100)
+            }
+        }
+        let stored = try catalog.read { c in try digests.map { try #require(try c.blobs.blob($0)).id } }
+        #expect(Set(stored).count == digests.count)
+    }
+}

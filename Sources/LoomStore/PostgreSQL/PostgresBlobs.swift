@@ -46,25 +46,40 @@ struct PostgresBlobReader: BlobReading, PostgresRepository {
 
 /// The blob rows of a commit.
 enum PostgresBlobWriter {
-    /// Inserts the rows not yet there and returns the id of every digest's row. Two writers that
-    /// stored the same bytes resolve on the digest's unique key: the first commit's row stays,
-    /// the second finds it (READ COMMITTED reads what the first committed), and its own copy of
-    /// the bytes is garbage for `loom gc`.
+    /// Rows per statement: bounds one statement's size on a big commit.
+    static let batch = 4096
+
+    /// Inserts the rows not yet there and returns the id of every digest's row, a batch per
+    /// statement. Two writers that stored the same bytes resolve on the digest's unique key: the
+    /// first commit's row stays, the second finds it (READ COMMITTED reads what the first
+    /// committed), and its own copy of the bytes is garbage for `loom gc`. Rows go in in digest
+    /// order, so two commits of overlapping blobs wait on each other in one order and never
+    /// deadlock.
     static func insert(_ blobs: [PostgresBlobRow], session: PostgresSession) throws -> [Digest: Int64] {
+        var seen = Set<Digest>()
+        let unique = blobs.filter { seen.insert($0.location.digest).inserted }.sorted { $0.location.digest < $1.location.digest }
         var ids: [Digest: Int64] = [:]
-        for blob in blobs where ids[blob.location.digest] == nil {
-            let location = blob.location
-            if let id = try session.scalar("""
+        for start in stride(from: 0, to: unique.count, by: batch) {
+            let rows = unique[start..<min(start + batch, unique.count)]
+            let locations = rows.map(\.location)
+            for row in try session.rows("""
                 INSERT INTO blobs (digest, shard_id, "offset", stored_size, raw_size, codec, media_type)
-                VALUES (\(location.digest.postgres), \(location.shardID), \(location.offset), \(location.storedSize),
-                        \(location.rawSize), \(location.codec.name), \(blob.mediaType))
-                ON CONFLICT (digest) DO NOTHING RETURNING id
-                """, as: Int64.self) {
-                ids[location.digest] = id
-            } else if let id = try session.scalar("SELECT id FROM blobs WHERE digest = \(location.digest.postgres)", as: Int64.self) {
-                ids[location.digest] = id
-            } else {
-                throw StoreError(.io, "PostgreSQL at \(session.endpoint): blob \(location.digest) neither inserted nor found")
+                SELECT * FROM unnest(\(locations.map(\.digest.postgres))::bytea[], \(locations.map(\.shardID))::bigint[],
+                                     \(locations.map(\.offset))::bigint[], \(locations.map(\.storedSize))::bigint[],
+                                     \(locations.map(\.rawSize))::bigint[], \(locations.map(\.codec.name))::text[],
+                                     \(rows.map(\.mediaType))::text[])
+                ORDER BY 1
+                ON CONFLICT (digest) DO NOTHING RETURNING digest, id
+                """) {
+                ids[try row.digest("digest")] = try row.value("id")
+            }
+            let existing = locations.map(\.digest).filter { ids[$0] == nil }
+            guard !existing.isEmpty else { continue }
+            for row in try session.rows("SELECT digest, id FROM blobs WHERE digest = ANY(\(existing.map(\.postgres))::bytea[])") {
+                ids[try row.digest("digest")] = try row.value("id")
+            }
+            if let lost = existing.first(where: { ids[$0] == nil }) {
+                throw StoreError(.io, "PostgreSQL at \(session.endpoint): blob \(lost) neither inserted nor found")
             }
         }
         return ids
