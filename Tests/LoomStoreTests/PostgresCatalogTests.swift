@@ -171,7 +171,7 @@ struct PostgresConnectionTests {
 }
 
 extension PostgresCatalogTests {
-    @Test("writers committing overlapping blobs in opposite orders never deadlock; each digest has one row")
+    @Test("writers committing overlapping blobs in opposite orders at once: every commit names all its blobs, each digest has one row")
     func overlappingBlobCommits() throws {
         let url = try PostgresServer.shared().makeDatabase()
         let catalog = try PostgresCatalog(url)
