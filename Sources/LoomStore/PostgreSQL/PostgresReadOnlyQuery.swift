@@ -30,8 +30,7 @@ public enum PostgresReadOnlyQuery {
         defer { connections.close() }
         let milliseconds = max(1, timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
         try connections.withSession { session in
-            try session.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            session.inTransaction = true
+            try session.begin("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             defer { _ = try? session.execute("ROLLBACK") }
             try session.execute(PostgresQuery(unsafeSQL: "SET LOCAL statement_timeout = \(milliseconds)"))
             var named = false

@@ -8,7 +8,7 @@ final class PostgresSession {
     let connection: PostgresConnection
     let endpoint: String
     /// Between BEGIN and COMMIT/ROLLBACK; a session handed back in one is closed, not reused.
-    var inTransaction = false
+    private(set) var inTransaction = false
     /// The connection failed (not a statement): it is closed, not reused.
     private(set) var broken = false
     private var cursors = 0
