@@ -37,6 +37,8 @@ let package = Package(
         // The fleet catalog (`--catalog postgresql://...`): PostgreSQL's wire protocol over swift-nio.
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.25.0"),
+        // S3-compatible object storage (LoomObjectStore): the HTTP client under a SigV4 signer of our own.
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         // System libraries, linked through pkg-config. SQLite comes in through GRDB's own
@@ -61,6 +63,12 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "LoomParallel"),
+        .target(name: "LoomObjectStore", dependencies: [
+            "CLibCrypto",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
         .target(name: "LoomIngest", dependencies: ["LoomStore", "LoomImage", "LoomParallel"]),
         .target(name: "LoomDatasets", dependencies: ["LoomImage", "CZlib"]),
         .target(name: "LoomLoader", dependencies: ["LoomStore", "LoomImage", "LoomParallel"]),
@@ -87,7 +95,7 @@ let package = Package(
             dependencies: ["LoomStore", "LoomImage", "LoomIngest", "LoomDatasets", "LoomLoader", "LoomPipeline",
                            "LoomTrain", "LoomExperiment", "LoomServer", argumentParser]),
 
-        .target(name: "LoomTestSupport", dependencies: ["LoomImage", "LoomStore"], path: "Tests/LoomTestSupport"),
+        .target(name: "LoomTestSupport", dependencies: ["LoomImage", "LoomStore", "LoomObjectStore"], path: "Tests/LoomTestSupport"),
         .testTarget(name: "LoomImageTests", dependencies: ["LoomImage", "LoomTestSupport"]),
         .testTarget(name: "LoomStoreTests", dependencies: ["LoomStore", "LoomTestSupport", grdb]),
         .testTarget(name: "LoomIngestTests", dependencies: ["LoomIngest", "LoomDatasets", "LoomTestSupport"]),
@@ -98,6 +106,10 @@ let package = Package(
             "LoomExperiment", "LoomTrain", "LoomPipeline", "LoomLoader", "LoomIngest", "LoomImage", "LoomStore", "LoomTestSupport"]),
         .testTarget(name: "LoomServerTests", dependencies: ["LoomServer", "LoomIngest", "LoomTestSupport"]),
         .testTarget(name: "LoomCLITests", dependencies: ["LoomStore", "LoomTestSupport"]),
+        .testTarget(name: "LoomObjectStoreTests", dependencies: [
+            "LoomObjectStore", "LoomTestSupport",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
     ]
 )
 

@@ -270,12 +270,10 @@ public final class Ingestor {
 
     /// Records the summary; a run that committed no images creates its dataset rows here.
     private func finishRun(summary: IngestSummary, writer: StoreWriter, plan: Plan, setup: Setup?) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
         var recorded = summary
         // Keep the run row small: the first rejections and their count are enough to look back on.
         recorded.rejected = Array(summary.rejected.prefix(100))
-        let json = String(decoding: try encoder.encode(recorded), as: UTF8.self)
+        let json = try CanonicalJSON.text(recorded)
         do {
             try writer.transaction { tx in
                 let prepared = try setup ?? Setup(tx: tx, options: options, plan: plan)
@@ -315,7 +313,7 @@ struct Setup {
             "classes": options.classesPath ?? "", "val_labels": plan.valLabelsPath ?? "", "labels_csv": options.labelsCSVPath ?? "",
             "label_column": options.labelColumn ?? "",
         ]
-        let json = String(decoding: try JSONEncoder().encode(config), as: UTF8.self)
+        let json = try CanonicalJSON.text(config)
         runID = try tx.runs.begin(stage: .ingest, datasetID: datasetID, parentID: nil, config: json)
     }
 }

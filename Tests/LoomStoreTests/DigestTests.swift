@@ -89,14 +89,14 @@ struct DigestTests {
         let digest = Digest.sha256(Array("abc".utf8))
         try db.write { db in
             try db.execute(sql: "CREATE TABLE t (d BLOB)")
-            try db.execute(sql: "INSERT INTO t (d) VALUES (?)", arguments: [digest])
+            try db.execute(sql: "INSERT INTO t (d) VALUES (?)", arguments: [digest.databaseValue])
         }
         let row = try #require(try db.read { db in
             try Row.fetchOne(db, sql: """
                 SELECT typeof(d) AS type, length(d) AS length, lower(hex(d)) AS hex, d,
                        (SELECT count(*) FROM t WHERE d = ?) AS matches
                 FROM t
-                """, arguments: [digest])
+                """, arguments: [digest.databaseValue])
         })
         #expect(row["type"] as String? == "blob")
         #expect(row["length"] as Int? == 32)

@@ -158,7 +158,7 @@ struct VerifierTests {
         // Point blob 0's row at blob 1's record (same sizes are not needed: the digest check comes first).
         try fixture.scratch.store.catalog.write { db in
             try db.execute(sql: "UPDATE blobs SET offset = ?, stored_size = ?, raw_size = ? WHERE digest = ?",
-                           arguments: [lb.offset, lb.storedSize, lb.rawSize, a])
+                           arguments: [lb.offset, lb.storedSize, lb.rawSize, a.databaseValue])
         }
         let report = try Verifier.run(try fixture.scratch.reopen())
         #expect(!report.ok)

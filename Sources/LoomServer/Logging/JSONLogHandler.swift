@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import LoomStore
 import Synchronization
 
 /// swift-log to stderr, one line per event: JSON lines for machines (`--log-format json`,
@@ -36,9 +37,7 @@ public struct LoomLogHandler: LogHandler {
             object["level"] = event.level.rawValue
             object["message"] = "\(event.message)"
             object["logger"] = label
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            line = (try? encoder.encode(object)).map { String(decoding: $0, as: UTF8.self) } ?? "\(object)"
+            line = (try? CanonicalJSON.text(object)) ?? "\(object)"
         case .text:
             line = "\(time) \(event.level.rawValue) \(event.message)"
             for key in merged.keys.sorted() { line += " \(key)=\(merged[key]!)" }

@@ -1,4 +1,4 @@
-import GRDB
+internal import GRDB
 
 /// The scratch catalog `loom bench lineage` measures: catalog rows only (fake blob rows pointing
 /// into a shard that does not exist), bulk-inserted with prepared statements in large
@@ -69,7 +69,7 @@ public enum LineageBenchCatalog {
                 VALUES (?, ?, ?, ?, ?, ?, ?, 'clip-words-v1')
                 """)
             for (i, image) in real.enumerated() {
-                try blob.execute(arguments: [image.digest, shardID, "image/jpeg"])
+                try blob.execute(arguments: [image.digest.databaseValue, shardID, "image/jpeg"])
                 try realImage.execute(arguments: [splitID, classIDs[image.classIndex], db.lastInsertedRowID,
                                                   "train/\(wnid(image.classIndex))/\(i).JPEG", "\(i).JPEG"])
                 try caption.execute(arguments: [db.lastInsertedRowID, captionerID, image.caption])
@@ -93,7 +93,7 @@ public enum LineageBenchCatalog {
                     VALUES (?, ?, ?, ?, 30, 7.5, 512, 512)
                     """)
                 for n in made..<end {
-                    try blob.execute(arguments: [synthetic[n], shardID])
+                    try blob.execute(arguments: [synthetic[n].databaseValue, shardID])
                     try image.execute(arguments: [db.lastInsertedRowID, promptIDs[n / perPrompt], generatorID, n % perPrompt])
                 }
             }

@@ -1,4 +1,4 @@
-import GRDB
+internal import GRDB
 
 /// Where a blob's record lives: a (shard, offset, length) range, which maps one-to-one onto an
 /// object store's range GET when shards move off the local disk.
@@ -24,7 +24,7 @@ public struct BlobLocation: Hashable, Sendable {
         self.codec = codec
     }
 
-    public init(row: Row) throws {
+    init(row: Row) throws {
         guard let digest = row["digest"] as Digest? else {
             throw StoreError(.corrupt, "blob row has a malformed digest")
         }

@@ -1,4 +1,4 @@
-import GRDB
+internal import GRDB
 import Synchronization
 
 /// Random-access reads of blobs by location: one `pread` per record, checked on the way out.
@@ -20,7 +20,7 @@ public final class BlobReader: Sendable {
     /// The location of the blob with `digest`, or nil when the catalog has none.
     public func location(of digest: Digest) throws -> BlobLocation? {
         try catalog.read { db in
-            try Row.fetchOne(db, sql: "SELECT \(BlobLocation.columns) FROM blobs WHERE digest = ?", arguments: [digest])
+            try Row.fetchOne(db, sql: "SELECT \(BlobLocation.columns) FROM blobs WHERE digest = ?", arguments: [digest.databaseValue])
                 .map(BlobLocation.init(row:))
         }
     }

@@ -1,5 +1,5 @@
 import Foundation
-import GRDB
+internal import GRDB
 
 /// What a writer does when it opens a store, and the shard life cycle (create, seal).
 ///

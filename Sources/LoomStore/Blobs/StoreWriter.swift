@@ -1,5 +1,5 @@
 import Foundation
-import GRDB
+internal import GRDB
 
 /// The one writer of a store: appends records to the open shard and commits catalog rows that
 /// point at them.
@@ -74,7 +74,7 @@ public final class StoreWriter: CatalogWriter {
             let select = try db.cachedStatement(sql: "SELECT id, shard_id FROM blobs WHERE digest = ?")
             var found: BlobIDs = [:]
             for digest in digests {
-                if let row = try Row.fetchOne(select, arguments: [digest]), !missingShardIDs.contains(row["shard_id"]) {
+                if let row = try Row.fetchOne(select, arguments: [digest.databaseValue]), !missingShardIDs.contains(row["shard_id"]) {
                     found[digest] = row["id"]
                 }
             }
@@ -129,7 +129,7 @@ public final class StoreWriter: CatalogWriter {
     /// `body` receives the new blobs' ids; whatever it inserts commits atomically with them. If
     /// anything throws, the transaction rolls back and the staged bytes are cut off again.
     @discardableResult
-    public func commit<T>(_ body: (Database, BlobIDs) throws -> T) throws -> T {
+    func commit<T>(_ body: (Database, BlobIDs) throws -> T) throws -> T {
         do {
             try flush()
             if shard.writtenEnd > shard.committedEnd { try shard.file.syncData() }
@@ -145,7 +145,7 @@ public final class StoreWriter: CatalogWriter {
                     """)
                 for (location, mediaType) in blobs {
                     ids[location.digest] = try Int64.fetchOne(insert, arguments: [
-                        location.digest, location.shardID, location.offset, location.storedSize, location.rawSize,
+                        location.digest.databaseValue, location.shardID, location.offset, location.storedSize, location.rawSize,
                         location.codec.name, mediaType,
                     ])
                 }

@@ -1,4 +1,4 @@
-import GRDB
+internal import GRDB
 
 /// A class of a dataset as the catalog holds it.
 public struct ClassRecord: Codable, Hashable, Sendable {
@@ -51,27 +51,27 @@ public struct RealImageRow: Sendable {
 
 /// Dataset, split, class and real-image statements. Plain SQL, portable where that is free.
 public enum DatasetCatalog {
-    public static func datasetID(_ db: Database, name: String) throws -> Int64? {
+    static func datasetID(_ db: Database, name: String) throws -> Int64? {
         try Int64.fetchOne(db, sql: "SELECT id FROM datasets WHERE name = ?", arguments: [name])
     }
 
-    public static func ensureDataset(_ db: Database, name: String) throws -> Int64 {
+    static func ensureDataset(_ db: Database, name: String) throws -> Int64 {
         if let id = try datasetID(db, name: name) { return id }
         try db.execute(sql: "INSERT INTO datasets (name) VALUES (?)", arguments: [name])
         return db.lastInsertedRowID
     }
 
-    public static func splitID(_ db: Database, datasetID: Int64, name: String) throws -> Int64? {
+    static func splitID(_ db: Database, datasetID: Int64, name: String) throws -> Int64? {
         try Int64.fetchOne(db, sql: "SELECT id FROM splits WHERE dataset_id = ? AND name = ?", arguments: [datasetID, name])
     }
 
-    public static func ensureSplit(_ db: Database, datasetID: Int64, name: String) throws -> Int64 {
+    static func ensureSplit(_ db: Database, datasetID: Int64, name: String) throws -> Int64 {
         if let id = try splitID(db, datasetID: datasetID, name: name) { return id }
         try db.execute(sql: "INSERT INTO splits (dataset_id, name) VALUES (?, ?)", arguments: [datasetID, name])
         return db.lastInsertedRowID
     }
 
-    public static func classes(_ db: Database, datasetID: Int64) throws -> [ClassRecord] {
+    static func classes(_ db: Database, datasetID: Int64) throws -> [ClassRecord] {
         try Row.fetchAll(db, sql: "SELECT id, label, wnid, name, prompt_name FROM classes WHERE dataset_id = ? ORDER BY label",
                          arguments: [datasetID]).map {
             ClassRecord(id: $0["id"], label: $0["label"], wnid: $0["wnid"], name: $0["name"], promptName: $0["prompt_name"])
@@ -82,7 +82,7 @@ public enum DatasetCatalog {
     /// (so a dataset ingested in one go gets torchvision's labels), and applies `names`
     /// (`wnid -> (display name, prompt name)`) to new and existing classes alike. Keyed by
     /// ``ExactName``: folders that differ only in Unicode normalization are different classes.
-    public static func ensureClasses(
+    static func ensureClasses(
         _ db: Database, datasetID: Int64, wnids: some Sequence<ExactName>, names: [ExactName: (name: String, promptName: String)]
     ) throws -> [ExactName: ClassRecord] {
         var byWnid: [ExactName: ClassRecord] = [:]
@@ -108,7 +108,7 @@ public enum DatasetCatalog {
 
     /// Files already ingested into a split of a dataset, by path; empty when neither exists yet.
     /// Keyed by ``ExactName``: two paths that differ only in Unicode normalization are two files.
-    public static func ingestedFiles(_ db: Database, dataset: String, split: String) throws -> [ExactName: IngestedFile] {
+    static func ingestedFiles(_ db: Database, dataset: String, split: String) throws -> [ExactName: IngestedFile] {
         guard let datasetID = try datasetID(db, name: dataset), let splitID = try splitID(db, datasetID: datasetID, name: split) else {
             return [:]
         }
@@ -125,7 +125,7 @@ public enum DatasetCatalog {
     }
 
     /// Inserts a real image, or repoints the row at a path whose content changed.
-    public static func upsertRealImage(_ db: Database, _ image: RealImageRow) throws {
+    static func upsertRealImage(_ db: Database, _ image: RealImageRow) throws {
         let statement = try db.cachedStatement(sql: """
             INSERT INTO real_images (split_id, class_id, blob_id, path, name, width, height, format, color_space, file_size, file_mtime_ns)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -141,7 +141,7 @@ public enum DatasetCatalog {
     }
 
     /// Records that an unchanged file's modification time moved (content identical).
-    public static func touchRealImage(_ db: Database, id: Int64, mtimeNanoseconds: Int64) throws {
+    static func touchRealImage(_ db: Database, id: Int64, mtimeNanoseconds: Int64) throws {
         try db.cachedStatement(sql: "UPDATE real_images SET file_mtime_ns = ? WHERE id = ?").execute(arguments: [mtimeNanoseconds, id])
     }
 }
@@ -149,7 +149,7 @@ public enum DatasetCatalog {
 extension DatasetCatalog {
     /// Deletes a dataset (or one split of it) and its image rows; the bytes stay until `loom gc`.
     /// - Returns: the number of real-image rows deleted.
-    public static func delete(_ db: Database, dataset: String, split: String?) throws -> Int {
+    static func delete(_ db: Database, dataset: String, split: String?) throws -> Int {
         guard let datasetID = try datasetID(db, name: dataset) else {
             throw StoreError(.notFound, "no dataset named \"\(dataset)\"")
         }

@@ -1,10 +1,10 @@
-import GRDB
+internal import GRDB
 
 /// The SQLite catalog: WAL mode, one writer beside any number of readers (in this process or
 /// others), foreign keys on.
 public final class Catalog: Sendable {
     public let path: String
-    public let pool: DatabasePool
+    let pool: DatabasePool
 
     /// Opens the catalog file.
     /// - Parameter readOnly: opens every connection with `SQLITE_OPEN_READONLY`, so not even a
@@ -52,6 +52,6 @@ public final class Catalog: Sendable {
         }
     }
 
-    public func read<T>(_ body: (Database) throws -> T) throws -> T { try pool.read(body) }
-    public func write<T>(_ body: (Database) throws -> T) throws -> T { try pool.write(body) }
+    func read<T>(_ body: (Database) throws -> T) throws -> T { try pool.read(body) }
+    func write<T>(_ body: (Database) throws -> T) throws -> T { try pool.write(body) }
 }

@@ -1,4 +1,4 @@
-import GRDB
+internal import GRDB
 
 /// One schema step: a file in `schema/`, embedded in the binary by `tools/gen-schema`.
 public struct Migration: Sendable {

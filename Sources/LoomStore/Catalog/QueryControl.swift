@@ -1,4 +1,4 @@
-import GRDBSQLite
+internal import GRDBSQLite
 import Synchronization
 
 /// Stops a user SQL statement from another thread: when its client goes away, or when the

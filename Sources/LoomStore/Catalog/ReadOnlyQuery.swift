@@ -1,4 +1,4 @@
-import GRDBSQLite
+internal import GRDBSQLite
 
 /// Runs one user SQL statement over the catalog (`loom sql`, `/v1/sql`).
 ///

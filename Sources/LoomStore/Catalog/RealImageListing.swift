@@ -1,4 +1,5 @@
-import GRDB
+import Foundation
+internal import GRDB
 
 /// One real image as `loom ls` and `loom export` see it. JSON keys are part of the CLI contract.
 public struct RealImageEntry: Codable, Sendable {
@@ -41,7 +42,7 @@ public enum RealImageListing {
 
     /// One page of real images in (dataset, split, path) order, every filter optional: the
     /// service's `/v1/images`. Reads `limit` entries from `offset` on.
-    public static func page(_ db: Database, dataset: String?, split: String?, className: String?,
+    static func page(_ db: Database, dataset: String?, split: String?, className: String?,
                             offset: Int, limit: Int) throws -> [RealImageEntry] {
         var (sql, arguments) = query(dataset: dataset, split: split, className: className)
         sql += " LIMIT ? OFFSET ?"
@@ -102,7 +103,7 @@ public enum RealImageListing {
         let low = Digest.decodeHex(hex + String(repeating: "0", count: 64 - hex.count))!
         let high = Digest.decodeHex(hex + String(repeating: "f", count: 64 - hex.count))!
         let matches = try Digest.fetchAll(db, sql: "SELECT digest FROM blobs WHERE digest BETWEEN ? AND ? LIMIT 2",
-                                          arguments: [Digest(raw: low)!, Digest(raw: high)!])
+                                          arguments: [Data(low), Data(high)])
         switch matches.count {
         case 0: throw StoreError(.notFound, "no blob with digest prefix \(hex)")
         case 1: return matches[0]

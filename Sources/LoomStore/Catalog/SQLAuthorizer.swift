@@ -1,4 +1,4 @@
-import GRDBSQLite
+internal import GRDBSQLite
 
 /// What user SQL (`loom sql`, `/v1/sql`) may do, decided by SQLite's authorizer while a statement
 /// is compiled: read the catalog's own tables and views, call SQLite's functions, and read a few

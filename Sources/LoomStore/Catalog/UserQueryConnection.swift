@@ -1,4 +1,4 @@
-import GRDBSQLite
+internal import GRDBSQLite
 
 /// One SQLite connection for one user statement, opened `SQLITE_OPEN_READONLY` beside the
 /// catalog's GRDB pool and closed after it: nothing a statement does (or tries) can stay on a

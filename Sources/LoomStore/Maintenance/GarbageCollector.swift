@@ -1,5 +1,5 @@
 import Foundation
-import GRDB
+internal import GRDB
 
 /// What `loom gc` reclaimed. JSON keys are part of the CLI contract.
 public struct GCReport: Codable, Sendable {

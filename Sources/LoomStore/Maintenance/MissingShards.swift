@@ -1,5 +1,5 @@
 import Glibc
-import GRDB
+internal import GRDB
 
 /// A shard the catalog lists whose file is not there: every blob in it is lost until the file
 /// comes back (from a backup) or `loom repair` drops the rows that point into it.

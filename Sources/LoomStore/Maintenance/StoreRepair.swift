@@ -1,5 +1,5 @@
 import Foundation
-import GRDB
+internal import GRDB
 
 /// What `loom repair` found and dropped. JSON keys are part of the CLI contract.
 public struct RepairReport: Codable, Sendable {

@@ -1,4 +1,4 @@
-import GRDB
+internal import GRDB
 
 /// Counts for `loom stats`. JSON keys are part of the CLI contract.
 public struct StoreStats: Codable, Sendable {

@@ -1,4 +1,4 @@
-import GRDB
+internal import GRDB
 
 /// What `loom verify` found. JSON keys are part of the CLI contract.
 public struct VerifyReport: Codable, Sendable {

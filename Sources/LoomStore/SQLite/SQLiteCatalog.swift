@@ -1,4 +1,4 @@
-import GRDB
+internal import GRDB
 
 /// The embedded catalog behind the repository protocols: one SQLite file in WAL mode (see
 /// ``Catalog``), read through the pool's reader connections, written only inside

@@ -1,4 +1,4 @@
-import GRDB
+internal import GRDB
 
 protocol SQLiteJobQueries: JobReading, SQLiteRepository {}
 

@@ -1,4 +1,4 @@
-import GRDB
+internal import GRDB
 
 /// Lineage over `v_lineage` (schema/0003_pipeline.sql), the one place its joins live.
 struct SQLiteLineageReader: LineageReading, SQLiteRepository {
@@ -8,7 +8,7 @@ struct SQLiteLineageReader: LineageReading, SQLiteRepository {
         let statement = try db.cachedStatement(sql: """
             SELECT * FROM v_lineage WHERE blob_id = (SELECT id FROM blobs WHERE digest = ?) ORDER BY synthetic_id LIMIT 1
             """)
-        return try Row.fetchOne(statement, arguments: [digest]).map(Self.record)
+        return try Row.fetchOne(statement, arguments: [digest.databaseValue]).map(Self.record)
     }
 
     func real(_ digest: Digest) throws -> [RealLineageRecord] {
@@ -22,7 +22,7 @@ struct SQLiteLineageReader: LineageReading, SQLiteRepository {
             JOIN classes cl ON cl.id = r.class_id
             WHERE r.blob_id = (SELECT id FROM blobs WHERE digest = ?)
             ORDER BY d.name, sp.name, r.path
-            """), arguments: [digest])
+            """), arguments: [digest.databaseValue])
         guard !images.isEmpty else { return [] }
         let captionsOf = try db.cachedStatement(sql: """
             SELECT c.id, c.text, cr.name AS captioner FROM captions c JOIN captioners cr ON cr.id = c.captioner_id

@@ -1,4 +1,4 @@
-import GRDB
+internal import GRDB
 
 protocol SQLiteCaptionQueries: CaptionReading, SQLiteRepository {}
 
@@ -72,7 +72,7 @@ extension SQLiteCaptionQueries {
         try Int64.fetchAll(db.cachedStatement(sql: """
             SELECT r.id FROM real_images r JOIN splits s ON s.id = r.split_id JOIN blobs b ON b.id = r.blob_id
             WHERE s.dataset_id = ? AND b.digest = ? ORDER BY r.id
-            """), arguments: [datasetID, digest])
+            """), arguments: [datasetID, digest.databaseValue])
     }
 
     func forEachCaption(of datasetID: Int64, captioner: String, split: String?, _ body: (DatasetCaption) throws -> Void) throws {

@@ -1,4 +1,4 @@
-import GRDB
+internal import GRDB
 
 protocol SQLitePixelCacheQueries: PixelCacheReading, SQLiteRepository {}
 
@@ -9,7 +9,7 @@ extension SQLitePixelCacheQueries {
             FROM blobs s JOIN pixel_cache pc ON pc.blob_id = s.id AND pc.short_side = ? JOIN blobs cb ON cb.id = pc.cache_blob_id
             WHERE s.digest = ?
             """)
-        guard let row = try Row.fetchOne(select, arguments: [shortSide, source]) else { return nil }
+        guard let row = try Row.fetchOne(select, arguments: [shortSide, source.databaseValue]) else { return nil }
         return CachedPixelsRecord(location: try BlobLocation(row: row), width: row["width"], height: row["height"])
     }
 
@@ -31,7 +31,7 @@ struct SQLitePixelCacheWriter: SQLitePixelCacheQueries, PixelCacheWriting {
             SELECT s.id, ?, c.id, ?, ? FROM blobs s, blobs c WHERE s.digest = ? AND c.digest = ?
             """)
         for entry in entries {
-            try insert.execute(arguments: [shortSide, entry.width, entry.height, entry.source, entry.cache])
+            try insert.execute(arguments: [shortSide, entry.width, entry.height, entry.source.databaseValue, entry.cache.databaseValue])
         }
     }
 }

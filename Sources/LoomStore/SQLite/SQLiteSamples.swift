@@ -1,4 +1,4 @@
-import GRDB
+internal import GRDB
 
 /// The loader's sample query. Columns are read by position, and each source shape is one cached
 /// statement, so a call over a million rows costs one prepare and no per-row lookup by name.
