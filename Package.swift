@@ -34,6 +34,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0", traits: []),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.0.0"),
+        // The fleet catalog (`--catalog postgresql://...`): PostgreSQL's wire protocol over swift-nio.
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.25.0"),
         // S3-compatible object storage (LoomObjectStore): the HTTP client under a SigV4 signer of our own.
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
@@ -50,7 +53,15 @@ let package = Package(
 
         .target(name: "LoomImage", dependencies: ["CTurboJPEG", "CSPNG"]),
         // GRDBSQLite: user SQL runs on raw connections of its own (an authorizer, limits, a progress handler).
-        .target(name: "LoomStore", dependencies: [grdb, .product(name: "GRDBSQLite", package: "GRDB.swift"), "CLZ4", "CZlib", "CLibCrypto"]),
+        .target(name: "LoomStore", dependencies: [
+            grdb, .product(name: "GRDBSQLite", package: "GRDB.swift"), "CLZ4", "CZlib", "CLibCrypto",
+            .product(name: "PostgresNIO", package: "postgres-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .target(name: "LoomParallel"),
         .target(name: "LoomObjectStore", dependencies: [
             "CLibCrypto",

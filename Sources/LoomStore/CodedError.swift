@@ -36,7 +36,7 @@ extension StoreError.Code {
         case .ambiguous, .invalidArgument: .invalidInput
         case .locked, .conflict: .conflict
         case .corrupt: .corrupt
-        case .noStore, .schema, .busy, .cancelled: .unavailable
+        case .noStore, .schema, .busy, .cancelled, .unavailable: .unavailable
         case .timedOut: .unavailable
         default: .internal
         }

@@ -20,6 +20,8 @@ public struct StoreError: Error, CustomStringConvertible, Sendable {
         public static let cancelled = Code(rawValue: "cancelled")
         /// The catalog's state forbids the change (finishing a run that already finished).
         public static let conflict = Code(rawValue: "conflict")
+        /// The catalog server cannot be reached (refused, gone, shutting down); try again later.
+        public static let unavailable = Code(rawValue: "unavailable")
     }
 
     public var code: Code

@@ -21,7 +21,7 @@ struct CatalogBackend: Sendable, CustomTestStringConvertible {
     var make: @Sendable () throws -> any ContractCatalog
     var testDescription: String { name }
 
-    static let all: [CatalogBackend] = [.sqlite]
+    static let all: [CatalogBackend] = [.sqlite] + postgresIfAvailable
 
     static let sqlite = CatalogBackend(name: "sqlite") { try SQLiteContractCatalog() }
 }

@@ -1,0 +1,73 @@
+internal import NIOCore
+internal import PostgresNIO
+
+protocol PostgresJobQueries: JobReading, PostgresRepository {}
+
+extension PostgresJobQueries {
+    func jobs(of runID: Int64, state: JobState) throws -> [JobRecord] {
+        try session.rows("""
+            SELECT id, key, state, attempts, error FROM jobs WHERE run_id = \(runID) AND state = \(state.rawValue) ORDER BY id
+            """).map {
+            JobRecord(id: try $0.value("id"), key: try $0.value("key"), state: JobState(rawValue: try $0.value("state")),
+                      attempts: try $0.value("attempts"), error: try $0.value("error"))
+        }
+    }
+
+    func counts(of runID: Int64) throws -> [JobState: Int] {
+        var counts: [JobState: Int] = [:]
+        for row in try session.rows("SELECT state, count(*) AS n FROM jobs WHERE run_id = \(runID) GROUP BY state") {
+            counts[JobState(rawValue: try row.value("state"))] = try row.value("n")
+        }
+        return counts
+    }
+}
+
+struct PostgresJobReader: PostgresJobQueries {
+    let session: PostgresSession
+}
+
+struct PostgresJobWriter: PostgresJobQueries, JobWriting {
+    let session: PostgresSession
+
+    /// One statement for the whole plan (one round trip), ids in the keys' order.
+    func plan(_ keys: [String], for runID: Int64) throws {
+        guard !keys.isEmpty else { return }
+        try session.execute("""
+            INSERT INTO jobs (run_id, key, state)
+            SELECT \(runID), k, 'pending' FROM unnest(\(keys)::text[]) WITH ORDINALITY AS t(k, n) ORDER BY n
+            ON CONFLICT (run_id, key) DO NOTHING
+            """)
+    }
+
+    func markDone(_ key: String, of runID: Int64) throws {
+        let changed = try session.execute("""
+            UPDATE jobs SET state = 'done', attempts = attempts + 1, error = NULL WHERE run_id = \(runID) AND key = \(key)
+            """)
+        if changed == 0 { throw StoreError(.notFound, "run \(runID) has no job \"\(key)\"") }
+    }
+
+    func markExisting(_ key: String, of runID: Int64) throws {
+        let changed = try session.execute("""
+            UPDATE jobs SET state = 'done', error = NULL WHERE run_id = \(runID) AND key = \(key) AND state <> 'done'
+            """)
+        guard changed == 0 else { return }
+        guard try session.scalar("SELECT 1 FROM jobs WHERE run_id = \(runID) AND key = \(key)", as: Int.self) != nil else {
+            throw StoreError(.notFound, "run \(runID) has no job \"\(key)\"")
+        }
+    }
+
+    func markFailed(_ key: String, of runID: Int64, error: String) throws {
+        try markAttempt(key, of: runID, state: .failed, error: error)
+    }
+
+    func markRetry(_ key: String, of runID: Int64, error: String) throws {
+        try markAttempt(key, of: runID, state: .pending, error: error)
+    }
+
+    private func markAttempt(_ key: String, of runID: Int64, state: JobState, error: String) throws {
+        let changed = try session.execute("""
+            UPDATE jobs SET state = \(state.rawValue), attempts = attempts + 1, error = \(error) WHERE run_id = \(runID) AND key = \(key)
+            """)
+        if changed == 0 { throw StoreError(.notFound, "run \(runID) has no job \"\(key)\"") }
+    }
+}
