@@ -148,6 +148,23 @@ public final class Resampler {
         _ row: UnsafeRawPointer, offsets: UnsafePointer<Int>, weights: UnsafePointer<UInt16>, taps: Int, lane: Lane.Type,
         bits: Int, width: Int, into out: UnsafeMutablePointer<UInt8>
     ) {
+        // A constant tap count for the common filters (2 growing, up to 5 shrinking < 2x, what
+        // DCT-scaled decoding leaves) lets the compiler unroll the tap loop.
+        switch taps {
+        case 1: blendColumns(row, offsets: offsets, weights: weights, fixedTaps: 1, lane: lane, bits: bits, width: width, into: out)
+        case 2: blendColumns(row, offsets: offsets, weights: weights, fixedTaps: 2, lane: lane, bits: bits, width: width, into: out)
+        case 3: blendColumns(row, offsets: offsets, weights: weights, fixedTaps: 3, lane: lane, bits: bits, width: width, into: out)
+        case 4: blendColumns(row, offsets: offsets, weights: weights, fixedTaps: 4, lane: lane, bits: bits, width: width, into: out)
+        case 5: blendColumns(row, offsets: offsets, weights: weights, fixedTaps: 5, lane: lane, bits: bits, width: width, into: out)
+        default: blendColumns(row, offsets: offsets, weights: weights, fixedTaps: taps, lane: lane, bits: bits, width: width, into: out)
+        }
+    }
+
+    @inline(__always)
+    private static func blendColumns<Lane: FixedWidthInteger & UnsignedInteger & SIMDScalar>(
+        _ row: UnsafeRawPointer, offsets: UnsafePointer<Int>, weights: UnsafePointer<UInt16>, fixedTaps taps: Int,
+        lane: Lane.Type, bits: Int, width: Int, into out: UnsafeMutablePointer<UInt8>
+    ) {
         let half = SIMD4<Lane>(repeating: Lane(1) << (bits - 1))
         @inline(__always) func pixel(_ x: Int) -> SIMD4<UInt8> {
             let base = offsets[x], w = weights + x &* taps
@@ -263,6 +280,15 @@ struct FilterTaps {
             highest = max(highest, high - 1)
         }
         for i in 0..<count { byteOffsets[i] = (firsts[i] - lowest) * 3 }
+        // PIL's bound is one tap wider than a triangle ever uses (growing: 3 for 2): repack to
+        // the widest actual filter, since the horizontal pass runs every one of `stride` taps.
+        let used = counts[0..<count].max() ?? 1
+        if used < stride {
+            for i in 0..<count {
+                for k in 0..<used { weights[i * used + k] = weights[i * stride + k] }
+            }
+            stride = used
+        }
     }
 
     /// Whether output rows `a` and `b` blend the same source rows with the same weights.
