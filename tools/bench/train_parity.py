@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The PyTorch side of tools/bench/train-parity: Loom's recipe, fed by torchvision's transforms.
 
-Same model (resnet-small, tools/workers/torch_trainer.py's ResNetSmall), optimiser (SGD, momentum,
+Same model (resnet-small, tools/workers/torch_trainer.py's ResNetSmall, initialised as Loom's
+Swift trainer does: Kaiming-normal fan-out convolutions), optimiser (SGD, momentum,
 weight decay off batch norm and biases), schedule (linear warm-up then cosine, per step, Loom's
 LearningRateSchedule), batch (last partial batch dropped), normalisation (ImageNet mean/std on
 0-255) and epochs as `loom train`; only the pixels differ: they come from torchvision's
@@ -139,7 +140,13 @@ def main():
     torch.manual_seed(a.seed)
     random.seed(a.seed)
     transforms = Transforms(a.size, a.crop_scale)
-    model = ResNetSmall(len(classes)).to(memory_format=torch.channels_last)
+    model = ResNetSmall(len(classes))
+    # Loom's initialisation (Sources/LoomTrain/Layers/Initialization.swift, torchvision's ResNet
+    # recipe): Kaiming-normal fan-out convolutions; batch norm 1/0 and nn.Linear's default as built.
+    for module in model.modules():
+        if isinstance(module, nn.Conv2d):
+            nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+    model = model.to(memory_format=torch.channels_last)
     decay = [q for q in model.parameters() if q.ndim > 1]
     no_decay = [q for q in model.parameters() if q.ndim <= 1]
     optimizer = torch.optim.SGD([{"params": decay, "weight_decay": a.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
