@@ -1,15 +1,25 @@
-/// Bilinear resampling of packed RGB images, as a window onto a "virtual" resized image.
+/// PIL's `BILINEAR` resize of packed RGB images, as a window onto a "virtual" resized image.
 ///
 /// The virtual image is `region` of the source scaled to `virtualWidth x virtualHeight`; the
-/// output is the window at (`windowX`, `windowY`) of it. Source coordinates follow the
-/// pixel-centre convention (torchvision / PIL, `align_corners=False`):
-/// `src = region.x + (X + 0.5) * region.width / virtualWidth - 0.5` for virtual column `X`.
-/// Because weights are computed from the virtual integer coordinate, a window cut out of a
-/// full-size virtual image is bit-identical to rendering that window directly — which is what
-/// lets the pixel cache reproduce the evaluation transform exactly.
+/// output is the window at (`windowX`, `windowY`) of it. The filter is PIL's (`Resample.c`),
+/// which torchvision runs for PIL images and, with `antialias=True`, for tensors: a separable
+/// triangle whose support widens with the downscale factor `scale = region / virtual` (support
+/// `max(scale, 1)`, weight `triangle((source centre - centre) / max(scale, 1))`, normalised),
+/// centred at `region.x + (X + 0.5) * scale` for virtual column `X`. A two-tap bilinear would
+/// alias whenever it shrinks, even by less than 2x.
 ///
-/// Fixed point: 8-bit weights, two separable passes (vertical, then horizontal), each rounding
-/// to 8 bits (at most one level of difference from exact bilinear).
+/// Taps never leave the region (only source pixels whose centres lie inside it): torchvision
+/// crops, then resizes, so pixels outside the crop are not there to sample.
+///
+/// Because the weights depend only on the virtual coordinate, a window cut out of a full-size
+/// virtual image is bit-identical to rendering that window directly, which is what lets the
+/// pixel cache reproduce the evaluation transform exactly.
+///
+/// Fixed point: two separable passes (vertical, then horizontal), each rounding to 8 bits as
+/// PIL's two passes do. Weights have 8 bits (sum 256, so a tap sum fits 16-bit SIMD lanes) when
+/// an axis has at most ``narrowTaps`` taps; wider filters (shrinking more than ~3x, when the
+/// decoder could not scale) use 14-bit weights in 32-bit lanes, since 8-bit ones would round
+/// away much of each of many small weights.
 public struct ResampleRegion: Sendable, Equatable {
     public var x: Double
     public var y: Double
@@ -25,19 +35,24 @@ public struct ResampleRegion: Sendable, Equatable {
 }
 
 public final class Resampler {
-    private var xLeft: [Int] = []
-    private var xRight: [Int] = []
-    private var xWeight: [UInt16] = []
+    /// The widest filter that keeps 8-bit weights.
+    static let narrowTaps = 8
+
+    private var columns = FilterTaps()
+    private var rows = FilterTaps()
     private var blended: [UInt8] = []
+    private var accumulator16: [UInt16] = []
+    private var accumulator32: [UInt32] = []
 
     public init() {}
 
     /// Renders the window into `destination` (packed RGB, `windowWidth * windowHeight * 3` bytes,
     /// rows `destinationStride` bytes apart), mirrored left-right when `flip`.
     ///
-    /// Vertical pass first, over the contiguous span of source columns the window needs (a
-    /// straight multiply-add over bytes that the compiler vectorises), into a byte row; then the
-    /// horizontal 2-tap pass, one pixel per SIMD operation. Rows whose vertical taps repeat
+    /// The taps of every output column and row are computed once per call. The vertical pass
+    /// runs first, over the contiguous span of source columns the window needs (multiply-adds
+    /// over bytes that the compiler vectorises), into a byte row; then the horizontal pass, one
+    /// pixel per SIMD operation per tap. Consecutive rows with the same vertical taps
     /// (upscaling) reuse the blended row.
     public func render(
         source: UnsafePointer<UInt8>, sourceWidth: Int, sourceHeight: Int, region: ResampleRegion,
@@ -45,78 +60,241 @@ public final class Resampler {
         windowWidth: Int, windowHeight: Int, flip: Bool = false,
         destination: UnsafeMutablePointer<UInt8>, destinationStride: Int? = nil
     ) {
-        guard windowWidth > 0, windowHeight > 0 else { return }
+        guard windowWidth > 0, windowHeight > 0, sourceWidth > 0, sourceHeight > 0 else { return }
         let stride = destinationStride ?? windowWidth * 3
-        let scaleX = region.width / Double(virtualWidth), scaleY = region.height / Double(virtualHeight)
-        if xLeft.count < windowWidth {
-            xLeft = [Int](repeating: 0, count: windowWidth)
-            xRight = [Int](repeating: 0, count: windowWidth)
-            xWeight = [UInt16](repeating: 0, count: windowWidth)
+        let wide = FilterTaps.taps(length: region.width, virtual: virtualWidth) > Self.narrowTaps
+            || FilterTaps.taps(length: region.height, virtual: virtualHeight) > Self.narrowTaps
+        let bits = wide ? 14 : 8
+        columns.compute(origin: region.x, length: region.width, virtual: virtualWidth, first: windowX, count: windowWidth,
+                        limit: sourceWidth, bits: bits, flip: flip)
+        rows.compute(origin: region.y, length: region.height, virtual: virtualHeight, first: windowY, count: windowHeight,
+                     limit: sourceHeight, bits: bits, flip: false)
+        let spanFirst = columns.lowest, spanCount = (columns.highest - spanFirst + 1) * 3
+        // Padding: the horizontal pass loads 4 bytes per tap (RGB + one to spare) at every one of
+        // `columns.stride` taps, zero-weighted past a column's own count.
+        let padded = spanCount + columns.stride * 3 + 4
+        if blended.count < padded { blended = [UInt8](repeating: 0, count: padded) }
+        if wide {
+            if accumulator32.count < spanCount { accumulator32 = [UInt32](repeating: 0, count: spanCount) }
+        } else if accumulator16.count < spanCount {
+            accumulator16 = [UInt16](repeating: 0, count: spanCount)
         }
-        var spanFirst = sourceWidth, spanLast = 0
-        for x in 0..<windowWidth {
-            let (index, _) = Self.tap(region.x + (Double(windowX + x) + 0.5) * scaleX - 0.5, limit: sourceWidth)
-            spanFirst = min(spanFirst, index)
-            spanLast = max(spanLast, min(index + 1, sourceWidth - 1))
-        }
-        for x in 0..<windowWidth {
-            let (index, weight) = Self.tap(region.x + (Double(windowX + x) + 0.5) * scaleX - 0.5, limit: sourceWidth)
-            let out = flip ? windowWidth - 1 - x : x
-            xLeft[out] = (index - spanFirst) * 3
-            xRight[out] = (min(index + 1, sourceWidth - 1) - spanFirst) * 3
-            xWeight[out] = UInt16(weight)
-        }
-        let spanCount = (spanLast - spanFirst + 1) * 3
-        // +4: the horizontal pass loads 4 bytes per pixel (RGB + one to spare).
-        if blended.count < spanCount + 4 { blended = [UInt8](repeating: 0, count: spanCount + 4) }
-        xLeft.withUnsafeBufferPointer { left in
-        xRight.withUnsafeBufferPointer { right in
-        xWeight.withUnsafeBufferPointer { weights in
+        columns.byteOffsets.withUnsafeBufferPointer { xOffsets in
+        columns.weights.withUnsafeBufferPointer { xWeights in
+        rows.firsts.withUnsafeBufferPointer { yFirsts in
+        rows.counts.withUnsafeBufferPointer { yCounts in
+        rows.weights.withUnsafeBufferPointer { yWeights in
         blended.withUnsafeMutableBufferPointer { row in
-            let xl = left.baseAddress!, xr = right.baseAddress!, xw = weights.baseAddress!, v = row.baseAddress!
-            var cachedTop = -1, cachedWeight = -1
+        accumulator16.withUnsafeMutableBufferPointer { acc16 in
+        accumulator32.withUnsafeMutableBufferPointer { acc32 in
+            let v = row.baseAddress!, xo = xOffsets.baseAddress!, xw = xWeights.baseAddress!
+            let yStride = rows.stride, xStride = columns.stride
+            var cachedRow = -1
             for y in 0..<windowHeight {
-                let (top, wy) = Self.tap(region.y + (Double(windowY + y) + 0.5) * scaleY - 0.5, limit: sourceHeight)
-                if top != cachedTop || wy != cachedWeight {
-                    let bottom = min(top + 1, sourceHeight - 1)
-                    let a = source + (top * sourceWidth + spanFirst) * 3
-                    let b = source + (bottom * sourceWidth + spanFirst) * 3
-                    let w1 = UInt16(wy), w0 = 256 - w1
-                    for i in 0..<spanCount {
-                        v[i] = UInt8(truncatingIfNeeded: (UInt16(a[i]) &* w0 &+ UInt16(b[i]) &* w1 &+ 128) &>> 8)
+                if cachedRow < 0 || !rows.sameTaps(y, as: cachedRow) {
+                    let first = yFirsts[y], count = yCounts[y], weights = yWeights.baseAddress! + y * yStride
+                    let top = source + (first * sourceWidth + spanFirst) * 3, rowBytes = sourceWidth * 3
+                    if wide {
+                        Self.blendRows(top, rowBytes: rowBytes, count: count, weights: weights, bits: bits, spanCount: spanCount,
+                                       into: v, accumulator: acc32.baseAddress!)
+                    } else {
+                        Self.blendRows(top, rowBytes: rowBytes, count: count, weights: weights, bits: bits, spanCount: spanCount,
+                                       into: v, accumulator: acc16.baseAddress!)
                     }
-                    cachedTop = top
-                    cachedWeight = wy
+                    cachedRow = y
                 }
-                // One pixel = one 4-byte load per tap, blended in four 16-bit lanes (RGB + a spare
-                // lane): 255 * 256 fits in 16 bits, so SSE2's 16-bit multiplies do all three channels.
                 let out = destination + y &* stride
-                let raw = UnsafeRawPointer(v)
-                @inline(__always) func pixel(_ x: Int) -> SIMD4<UInt8> {
-                    let l = SIMD4<UInt16>(truncatingIfNeeded: raw.loadUnaligned(fromByteOffset: xl[x], as: SIMD4<UInt8>.self))
-                    let r = SIMD4<UInt16>(truncatingIfNeeded: raw.loadUnaligned(fromByteOffset: xr[x], as: SIMD4<UInt8>.self))
-                    let w1 = SIMD4<UInt16>(repeating: xw[x]), w0 = SIMD4<UInt16>(repeating: 256) &- w1
-                    return SIMD4<UInt8>(truncatingIfNeeded: (l &* w0 &+ r &* w1 &+ 128) &>> 8)
+                if wide {
+                    Self.blendColumns(UnsafeRawPointer(v), offsets: xo, weights: xw, taps: xStride, lane: UInt32.self, bits: bits,
+                                      width: windowWidth, into: out)
+                } else {
+                    Self.blendColumns(UnsafeRawPointer(v), offsets: xo, weights: xw, taps: xStride, lane: UInt16.self, bits: bits,
+                                      width: windowWidth, into: out)
                 }
-                for x in 0..<(windowWidth - 1) {
-                    // Writes 4 bytes; the 4th is the next pixel's red, overwritten next iteration.
-                    UnsafeMutableRawPointer(out + x &* 3).storeBytes(of: pixel(x), as: SIMD4<UInt8>.self)
-                }
-                let last = pixel(windowWidth - 1), tail = out + (windowWidth - 1) * 3
-                tail[0] = last[0]
-                tail[1] = last[1]
-                tail[2] = last[2]
             }
-        }}}}
+        }}}}}}}}
     }
 
-    /// The left/top tap and the 0...256 weight of the next one, clamped to the image.
+    /// The vertical pass: `count` source rows from `top`, weighted, rounded to bytes in `out`.
     @inline(__always)
-    static func tap(_ coordinate: Double, limit: Int) -> (Int, Int) {
-        if coordinate <= 0 { return (0, 0) }
-        let maxIndex = Double(limit - 1)
-        if coordinate >= maxIndex { return (limit - 1, 0) }
-        let floor = coordinate.rounded(.down)
-        return (Int(floor), Int(((coordinate - floor) * 256).rounded()))
+    private static func blendRows<Lane: FixedWidthInteger & UnsignedInteger>(
+        _ top: UnsafePointer<UInt8>, rowBytes: Int, count: Int, weights: UnsafePointer<UInt16>, bits: Int, spanCount: Int,
+        into out: UnsafeMutablePointer<UInt8>, accumulator acc: UnsafeMutablePointer<Lane>
+    ) {
+        let half = Lane(1) << (bits - 1), shift = Lane(bits)
+        switch count {
+        case 1:
+            out.update(from: top, count: spanCount)
+        case 2:
+            let a = top, b = top + rowBytes, w0 = Lane(weights[0]), w1 = Lane(weights[1])
+            for i in 0..<spanCount {
+                out[i] = UInt8(truncatingIfNeeded: (Lane(a[i]) &* w0 &+ Lane(b[i]) &* w1 &+ half) &>> shift)
+            }
+        default:
+            let w0 = Lane(weights[0])
+            for i in 0..<spanCount { acc[i] = Lane(top[i]) &* w0 &+ half }
+            for k in 1..<count {
+                let src = top + k * rowBytes, w = Lane(weights[k])
+                for i in 0..<spanCount { acc[i] &+= Lane(src[i]) &* w }
+            }
+            for i in 0..<spanCount { out[i] = UInt8(truncatingIfNeeded: acc[i] &>> shift) }
+        }
+    }
+
+    /// The horizontal pass over one blended row: every output pixel is a 4-byte load per tap
+    /// (RGB + a spare lane) blended in four lanes, so one SIMD multiply-add does all three channels.
+    @inline(__always)
+    private static func blendColumns<Lane: FixedWidthInteger & UnsignedInteger & SIMDScalar>(
+        _ row: UnsafeRawPointer, offsets: UnsafePointer<Int>, weights: UnsafePointer<UInt16>, taps: Int, lane: Lane.Type,
+        bits: Int, width: Int, into out: UnsafeMutablePointer<UInt8>
+    ) {
+        // A constant tap count for the common filters (2 growing, up to 5 shrinking < 2x, what
+        // DCT-scaled decoding leaves) lets the compiler unroll the tap loop.
+        switch taps {
+        case 1: blendColumns(row, offsets: offsets, weights: weights, fixedTaps: 1, lane: lane, bits: bits, width: width, into: out)
+        case 2: blendColumns(row, offsets: offsets, weights: weights, fixedTaps: 2, lane: lane, bits: bits, width: width, into: out)
+        case 3: blendColumns(row, offsets: offsets, weights: weights, fixedTaps: 3, lane: lane, bits: bits, width: width, into: out)
+        case 4: blendColumns(row, offsets: offsets, weights: weights, fixedTaps: 4, lane: lane, bits: bits, width: width, into: out)
+        case 5: blendColumns(row, offsets: offsets, weights: weights, fixedTaps: 5, lane: lane, bits: bits, width: width, into: out)
+        default: blendColumns(row, offsets: offsets, weights: weights, fixedTaps: taps, lane: lane, bits: bits, width: width, into: out)
+        }
+    }
+
+    @inline(__always)
+    private static func blendColumns<Lane: FixedWidthInteger & UnsignedInteger & SIMDScalar>(
+        _ row: UnsafeRawPointer, offsets: UnsafePointer<Int>, weights: UnsafePointer<UInt16>, fixedTaps taps: Int,
+        lane: Lane.Type, bits: Int, width: Int, into out: UnsafeMutablePointer<UInt8>
+    ) {
+        let half = SIMD4<Lane>(repeating: Lane(1) << (bits - 1))
+        @inline(__always) func pixel(_ x: Int) -> SIMD4<UInt8> {
+            let base = offsets[x], w = weights + x &* taps
+            var sum = half
+            for k in 0..<taps {
+                let p = SIMD4<Lane>(truncatingIfNeeded: row.loadUnaligned(fromByteOffset: base &+ k &* 3, as: SIMD4<UInt8>.self))
+                sum &+= p &* SIMD4<Lane>(repeating: Lane(w[k]))
+            }
+            return SIMD4<UInt8>(truncatingIfNeeded: sum &>> SIMD4<Lane>(repeating: Lane(bits)))
+        }
+        for x in 0..<(width - 1) {
+            // Writes 4 bytes; the 4th is the next pixel's red, overwritten next iteration.
+            UnsafeMutableRawPointer(out + x &* 3).storeBytes(of: pixel(x), as: SIMD4<UInt8>.self)
+        }
+        let last = pixel(width - 1), tail = out + (width - 1) * 3
+        tail[0] = last[0]
+        tail[1] = last[1]
+        tail[2] = last[2]
+    }
+}
+
+/// One axis's filter: for every output position, its first source pixel and its weights
+/// (`stride` per position, left-aligned, zero past its own tap count), computed once per render.
+struct FilterTaps {
+    /// First source index per output.
+    var firsts: [Int] = []
+    /// `(first - lowest) * 3`: where each output's taps start in a packed RGB span from `lowest`.
+    var byteOffsets: [Int] = []
+    var counts: [Int] = []
+    var weights: [UInt16] = []
+    var stride = 1
+    /// The smallest and largest source index any output uses.
+    var lowest = 0
+    var highest = 0
+    private var exact: [Double] = []
+
+    /// The most taps PIL's filter can have for this scale (`ceil(support) * 2 + 1`).
+    static func taps(length: Double, virtual: Int) -> Int {
+        Int(max(length / Double(virtual), 1).rounded(.up)) * 2 + 1
+    }
+
+    /// The source pixels whose centres lie inside `origin ..< origin + length` (at least one).
+    static func bounds(origin: Double, length: Double, limit: Int) -> Range<Int> {
+        let lo = max(0, Int((origin - 0.5).rounded(.up)))
+        let hi = min(limit, Int((origin + length - 0.5).rounded(.up)))
+        if hi > lo { return lo..<hi }
+        let nearest = min(max(Int(origin.rounded(.down)), 0), limit - 1)
+        return nearest..<(nearest + 1)
+    }
+
+    /// PIL's `precompute_coeffs` for virtual positions `first ..< first + count`, clamped to
+    /// the region, quantised to `bits`-bit weights that sum to exactly `1 << bits` (so a flat
+    /// image stays flat).
+    mutating func compute(origin: Double, length: Double, virtual: Int, first: Int, count: Int, limit: Int, bits: Int,
+                          flip: Bool) {
+        let scale = length / Double(virtual), filterScale = max(scale, 1), support = filterScale
+        let inside = Self.bounds(origin: origin, length: length, limit: limit)
+        stride = min(Self.taps(length: length, virtual: virtual), inside.count)
+        let one = 1 << bits
+        if firsts.count < count {
+            firsts = [Int](repeating: 0, count: count)
+            byteOffsets = [Int](repeating: 0, count: count)
+            counts = [Int](repeating: 0, count: count)
+        }
+        if weights.count < count * stride { weights = [UInt16](repeating: 0, count: count * stride) }
+        if exact.count < stride { exact = [Double](repeating: 0, count: stride) }
+        lowest = Int.max
+        highest = 0
+        for i in 0..<count {
+            let centre = origin + (Double(first + i) + 0.5) * scale
+            var low = max(Int((centre - support + 0.5).rounded(.down)), inside.lowerBound)
+            var high = min(Int((centre + support + 0.5).rounded(.down)), inside.upperBound)
+            if high <= low {
+                low = min(max(Int(centre.rounded(.down)), inside.lowerBound), inside.upperBound - 1)
+                high = low + 1
+            }
+            high = min(high, low + stride)
+            var total = 0.0
+            for k in 0..<(high - low) {
+                let w = max(0, 1 - abs((Double(low + k) - centre + 0.5) / filterScale))
+                exact[k] = w
+                total += w
+            }
+            let out = flip ? count - 1 - i : i
+            let w = out * stride
+            for k in 0..<stride { weights[w + k] = 0 }
+            if total <= 0 {
+                // Only possible at a region narrower than a pixel: take the nearest pixel.
+                weights[w] = UInt16(one)
+                high = low + 1
+            } else {
+                var sum = 0, largest = 0
+                for k in 0..<(high - low) {
+                    let q = Int((exact[k] / total * Double(one)).rounded())
+                    weights[w + k] = UInt16(q)
+                    sum += q
+                    if q > Int(weights[w + largest]) { largest = k }
+                }
+                weights[w + largest] = UInt16(Int(weights[w + largest]) + one - sum)
+                // Drop zero-weight taps at the ends: the vertical pass pays for every row it reads.
+                var lead = 0
+                while lead < high - low - 1 && weights[w + lead] == 0 { lead += 1 }
+                if lead > 0 {
+                    for k in 0..<(high - low - lead) { weights[w + k] = weights[w + k + lead] }
+                    for k in (high - low - lead)..<(high - low) { weights[w + k] = 0 }
+                    low += lead
+                }
+                while high - low > 1 && weights[w + high - low - 1] == 0 { high -= 1 }
+            }
+            firsts[out] = low
+            counts[out] = high - low
+            lowest = min(lowest, low)
+            highest = max(highest, high - 1)
+        }
+        for i in 0..<count { byteOffsets[i] = (firsts[i] - lowest) * 3 }
+        // PIL's bound is one tap wider than a triangle ever uses (growing: 3 for 2): repack to
+        // the widest actual filter, since the horizontal pass runs every one of `stride` taps.
+        let used = counts[0..<count].max() ?? 1
+        if used < stride {
+            for i in 0..<count {
+                for k in 0..<used { weights[i * used + k] = weights[i * stride + k] }
+            }
+            stride = used
+        }
+    }
+
+    /// Whether output rows `a` and `b` blend the same source rows with the same weights.
+    func sameTaps(_ a: Int, as b: Int) -> Bool {
+        guard firsts[a] == firsts[b], counts[a] == counts[b] else { return false }
+        for k in 0..<counts[a] where weights[a * stride + k] != weights[b * stride + k] { return false }
+        return true
     }
 }

@@ -61,8 +61,23 @@ public final class Loader {
     /// trainer that never asks does not pay for it).
     public private(set) lazy var fingerprint: String = table.orderFingerprint(config)
 
+    /// ``cropChoice(sample:)``'s header reader and read buffer, made on first use.
+    private var explainer: SampleRenderer?
+    private var explainBuffer: [UInt8] = []
+
     /// Stops the workers (idempotent); waits for them to leave.
     public func cancel() { pipeline.cancel() }
+
+    /// The crop box and flip this loader gives sample `sample` (an index into ``table``) this
+    /// epoch, as `loom stream --explain` prints them. Reads the sample's header again (and only
+    /// that), so it costs a blob read per call.
+    public func cropChoice(sample: Int) throws -> CropChoice {
+        guard sample >= 0 && sample < table.count else {
+            throw LoaderError("sample \(sample) is outside the table (0..<\(table.count))")
+        }
+        if explainer == nil { explainer = try SampleRenderer(spec: spec) }
+        return try pipeline.choice(sample: sample, renderer: explainer!, buffer: &explainBuffer)
+    }
 
     public struct Options: Sendable {
         public var batchSize: Int
@@ -331,8 +346,36 @@ final class LoaderPipeline: @unchecked Sendable {
 
     private func isBad(_ sample: Int) -> Bool { condition.withLock { bad.contains(sample) } }
 
+    /// The sample's own generator: its crop and flip depend on (seed, epoch, sample) alone.
+    private func generator(for sample: Int) -> SplitMix64 {
+        SplitMix64(keys: config.seed, UInt64(plan.epoch), UInt64(sample), 0x4155_474D)
+    }
+
+    /// The crop and flip ``render(sample:renderer:buffer:into:)`` applies, from the same source
+    /// (pixel cache or original) and the same generator.
+    func choice(sample: Int, renderer: SampleRenderer, buffer: inout [UInt8]) throws -> CropChoice {
+        var rng = generator(for: sample)
+        let location = table.locations[sample]
+        do {
+            let range = try store.blobs.read(location, into: &buffer)
+            let original = try buffer.withUnsafeBytes { bytes in
+                try renderer.imageSize(UnsafeRawBufferPointer(rebasing: bytes[range]))
+            }
+            if options.useCache, let cached = table.cached[sample] {
+                return renderer.choice(cachedWidth: cached.width, cachedHeight: cached.height, originalWidth: original.width,
+                                       originalHeight: original.height, rng: &rng)
+            }
+            return try buffer.withUnsafeBytes { bytes in
+                try renderer.choice(encoded: UnsafeRawBufferPointer(rebasing: bytes[range]), rng: &rng)
+            }
+        } catch {
+            let reason = (error as? StoreError)?.description ?? (error as? ImageError)?.reason ?? "\(error)"
+            throw LoaderError("sample \(location.digest.hex) (label \(table.labels[sample])): \(reason)")
+        }
+    }
+
     private func render(sample: Int, renderer: SampleRenderer, buffer: inout [UInt8], into target: UnsafeMutablePointer<UInt8>) throws {
-        var rng = SplitMix64(keys: config.seed, UInt64(plan.epoch), UInt64(sample), 0x4155_474D)
+        var rng = generator(for: sample)
         let location = table.locations[sample]
         do {
             if options.useCache, let cached = table.cached[sample] {

@@ -39,6 +39,42 @@ public final class SampleRenderer {
             windowWidth: spec.size, windowHeight: spec.size, flip: plan.flip, destination: destination)
     }
 
+    /// The crop and flip ``render(encoded:rng:into:)`` applies to this image, in its own pixels
+    /// (from its header alone: nothing is decoded).
+    public func choice(encoded: UnsafeRawBufferPointer, rng: inout SplitMix64) throws -> CropChoice {
+        let (width, height) = try imageSize(encoded)
+        return makePlan(width: width, height: height, rng: &rng).choice(width: width, height: height, augment: spec.augment)
+    }
+
+    /// The crop and flip ``render(cached:width:height:rng:into:)`` applies to a cache image of
+    /// `cachedWidth x cachedHeight`, mapped onto the `originalWidth x originalHeight` original.
+    public func choice(cachedWidth: Int, cachedHeight: Int, originalWidth: Int, originalHeight: Int,
+                       rng: inout SplitMix64) -> CropChoice {
+        let plan = makePlan(width: cachedWidth, height: cachedHeight, rng: &rng)
+        let sx = Double(originalWidth) / Double(cachedWidth), sy = Double(originalHeight) / Double(cachedHeight)
+        var choice = plan.choice(width: originalWidth, height: originalHeight, augment: spec.augment)
+        choice.left = plan.region.x * sx
+        choice.top = plan.region.y * sy
+        choice.width = plan.region.width * sx
+        choice.height = plan.region.height * sy
+        choice.from = .pixelCache
+        choice.cache = .init(imageWidth: cachedWidth, imageHeight: cachedHeight, top: Int(plan.region.y), left: Int(plan.region.x),
+                             height: Int(plan.region.height), width: Int(plan.region.width))
+        return choice
+    }
+
+    /// Width and height from a JPEG or PNG header.
+    public func imageSize(_ encoded: UnsafeRawBufferPointer) throws -> (width: Int, height: Int) {
+        switch try ImageFormat.sniff(encoded) {
+        case .jpeg:
+            let header = try jpeg.readHeader(encoded)
+            return (header.width, header.height)
+        case .png:
+            let info = try PNGCodec.readHeader(encoded)
+            return (info.width, info.height)
+        }
+    }
+
     /// The whole evaluation-resized image (short side `spec.evalResize`): what the pixel cache stores.
     public func renderCacheImage(encoded: UnsafeRawBufferPointer) throws -> (width: Int, height: Int, pixels: [UInt8]) {
         var rng = SplitMix64(seed: 0)
@@ -81,9 +117,12 @@ public final class SampleRenderer {
             try decoded.withUnsafeMutableBytes { buffer in
                 try jpeg.decodeRGB(encoded, header: header, scale: scale, into: buffer, scratch: &cmyk)
             }
-            let sx = Double(width) / Double(header.width), sy = Double(height) / Double(header.height)
-            let region = ResampleRegion(x: plan.region.x * sx, y: plan.region.y * sy,
-                                        width: plan.region.width * sx, height: plan.region.height * sy)
+            // The scaled decode turns each 8x8 block into 8 * numerator / denominator pixels, so
+            // original x maps to x * numerator / denominator exactly (the size rounds up: a last
+            // pixel can be partly padding, and lies outside every region then).
+            let factor = Double(scale.numerator) / Double(scale.denominator)
+            let region = ResampleRegion(x: plan.region.x * factor, y: plan.region.y * factor,
+                                        width: plan.region.width * factor, height: plan.region.height * factor)
             try decoded.withUnsafeBufferPointer { try body($0.baseAddress!, width, height, ScaledPlan(plan: plan, scaledRegion: region)) }
         case .png:
             let info = try PNGCodec.readHeader(encoded)

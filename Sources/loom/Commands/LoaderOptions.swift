@@ -102,7 +102,8 @@ struct BatchOptions: ParsableArguments {
     @Option(help: "Decoding threads (default: all cores).")
     var workers: Int = ProcessInfo.processInfo.activeProcessorCount
 
-    @Flag(name: .customLong("no-cache"), help: "Ignore the pixel cache.")
+    @Flag(name: .customLong("no-cache"),
+          help: "Ignore the pixel cache: decode the originals (with the cache, training crops are cut from its evaluation resize).")
     var noCache = false
 
     var spec: TransformSpec { TransformSpec(size: size, augment: augment) }

@@ -11,6 +11,13 @@ struct StreamCommand: ParsableCommand {
             With --shm NAME the batches also go into a shared-memory ring at /dev/shm/NAME that a trainer on \
             this machine reads in place (Python: loom_client.ShmRing(NAME)); the stream waits while the ring \
             is full. docs/batch-stream.md describes the layout.
+            With --json --explain each batch line adds "crops": per sample, the crop box and flip the loader \
+            chose (top, left, height, width in the original image's pixels, flip, from: original or \
+            pixel-cache), to feed another pipeline (torchvision's F.resized_crop) the same geometry.
+            Training crops follow torchvision's RandomResizedCrop (scale 0.08-1, ratio 3/4-4/3) and PIL's \
+            BILINEAR resize of the crop. When `loom cache` has built the pixel cache, they are cut from the \
+            cached evaluation resize (short side size/0.875) instead of the original: faster, but small \
+            crops are upsampled from fewer pixels than torchvision would use; --no-cache decodes originals.
             """)
 
     @OptionGroup var options: StoreOptions
@@ -27,6 +34,9 @@ struct StreamCommand: ParsableCommand {
 
     @Flag(name: .customLong("drop-last"), help: "Drop the epoch's last partial batch.")
     var dropLast = false
+
+    @Flag(help: "With --json: add each sample's crop box and flip to its batch line (\"crops\").")
+    var explain = false
 
     @Flag(name: .customLong("skip-bad"), help: "Replace undecodable samples with the next good one instead of failing (counted).")
     var skipBad = false
@@ -45,6 +55,7 @@ struct StreamCommand: ParsableCommand {
         guard shmSlots >= 1 && shmSlots <= 1024 else { throw ValidationError("--shm-slots must be 1...1024") }
         if let shm { try SharedMemoryRing.checkName(shm) }
         guard batching.batch >= 1 else { throw ValidationError("--batch must be positive") }
+        if explain && !options.json { throw ValidationError("--explain adds to the --json batch lines: give --json too") }
     }
 
     struct BatchLine: Encodable {
@@ -53,6 +64,8 @@ struct StreamCommand: ParsableCommand {
         var digests: [String]
         var labels: [Int32]
         var checksum: String
+        /// With --explain: each sample's crop box and flip, in delivery order.
+        var crops: [CropChoice]? = nil
     }
 
     struct Summary: Encodable {
@@ -126,7 +139,8 @@ struct StreamCommand: ParsableCommand {
             let line = BatchLine(
                 index: view.index, count: view.count,
                 digests: view.samples.map { table.locations[Int($0)].digest.hex }, labels: Array(view.labels),
-                checksum: String(Digest.sha256(view.pixels).hex.prefix(16)))
+                checksum: String(Digest.sha256(view.pixels).hex.prefix(16)),
+                crops: explain ? try view.samples.map { try loader.cropChoice(sample: Int($0)) } : nil)
             if options.json { try Output.jsonLine(line, encoder: encoder) }
             progress.update(done: delivered, total: loader.batchCount, unit: "batch")
             return true

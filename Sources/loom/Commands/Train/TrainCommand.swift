@@ -19,6 +19,14 @@ struct TrainCommand: ParsableCommand {
             --trainer torch trains with PyTorch instead (tools/workers/torch_trainer.py; any torchvision model,
             --device cpu|cuda|cuda:N, --gpus N ranks with torch.distributed), fed by the same loader through
             shared memory, with the same records; the summary adds device and torch_version.
+            Training pixels are torchvision's RandomResizedCrop(size, scale=(--crop-scale, 1), ratio 3/4-4/3) + \
+            RandomHorizontalFlip, resized with PIL's BILINEAR filter (within a grey level of torchvision's on the \
+            same boxes; loom stream --json --explain prints the boxes). Evaluation: resize the short side to \
+            size/0.875, centre-crop size. When `loom cache build --size S` has built the pixel cache for this \
+            --size, both read it: evaluation pixels are identical, but training crops are cut from the cached \
+            evaluation resize instead of the original, so small crops are upsampled from fewer pixels than \
+            torchvision would use (FFCV's max_resolution makes the same trade; build no cache to train on \
+            the originals).
             """)
 
     @OptionGroup var options: StoreOptions
@@ -103,7 +111,8 @@ struct TrainingOptions: ParsableArguments {
     @Option(name: .customLong("label-smoothing"), help: "Label smoothing (0 = off).")
     var labelSmoothing = 0.0
 
-    @Option(name: .customLong("crop-scale"), help: "Smallest RandomResizedCrop area fraction (torchvision: 0.08; small images: ~0.35).")
+    @Option(name: .customLong("crop-scale"),
+            help: "Smallest RandomResizedCrop area fraction: crops cover --crop-scale...1 of the image (torchvision: 0.08; small images: ~0.35).")
     var cropScale = 0.08
 
     @Option(help: "Loader decode threads (they overlap training).")
