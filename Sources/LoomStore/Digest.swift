@@ -17,10 +17,31 @@ public struct Digest: Hashable, Sendable, Comparable, CustomStringConvertible {
         bytes = value
     }
 
-    /// Parses 64 hex digits (either case).
+    /// Parses 64 hex digits (either case). Straight into the inline bytes, with no array between:
+    /// lineage listings parse two digests per row of `v_lineage`.
     public init?(hex: String) {
-        guard hex.utf8.count == 64, let raw = Digest.decodeHex(hex) else { return nil }
-        self.init(raw: raw)
+        var text = hex
+        let parsed: SIMD32<UInt8>? = text.withUTF8 { utf8 in
+            guard utf8.count == 64 else { return nil }
+            var value = SIMD32<UInt8>()
+            for i in 0..<32 {
+                guard let high = Digest.nibble(utf8[2 * i]), let low = Digest.nibble(utf8[2 * i + 1]) else { return nil }
+                value[i] = high << 4 | low
+            }
+            return value
+        }
+        guard let parsed else { return nil }
+        bytes = parsed
+    }
+
+    @inline(__always)
+    static func nibble(_ char: UInt8) -> UInt8? {
+        switch char {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): char - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): char - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): char - UInt8(ascii: "A") + 10
+        default: nil
+        }
     }
 
     /// SHA-256 of `data` (OpenSSL `EVP_Digest`, which uses the SHA extensions where the CPU has them).
@@ -62,13 +83,7 @@ public struct Digest: Hashable, Sendable, Comparable, CustomStringConvertible {
         result.reserveCapacity(text.utf8.count / 2)
         var high: UInt8? = nil
         for char in text.utf8 {
-            let nibble: UInt8
-            switch char {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): nibble = char - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): nibble = char - UInt8(ascii: "a") + 10
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): nibble = char - UInt8(ascii: "A") + 10
-            default: return nil
-            }
+            guard let nibble = nibble(char) else { return nil }
             if let h = high { result.append(h << 4 | nibble); high = nil } else { high = nibble }
         }
         return high == nil ? result : nil
