@@ -6,7 +6,7 @@ struct SQLiteLineageReader: LineageReading, SQLiteRepository {
 
     func synthetic(_ digest: Digest) throws -> LineageRecord? {
         let statement = try db.cachedStatement(sql: """
-            SELECT * FROM v_lineage WHERE blob_id = (SELECT id FROM blobs WHERE digest = ?) ORDER BY synthetic_id LIMIT 1
+            SELECT \(Self.columns) FROM v_lineage WHERE blob_id = (SELECT id FROM blobs WHERE digest = ?) ORDER BY synthetic_id LIMIT 1
             """)
         return try Row.fetchOne(statement, arguments: [digest.databaseValue]).map(Self.record)
     }
@@ -74,22 +74,30 @@ struct SQLiteLineageReader: LineageReading, SQLiteRepository {
         }
         if let generator = filter.generator { conditions.append("generator = ?"); arguments += [generator] }
         let rows = try Row.fetchCursor(db, sql: """
-            SELECT * FROM v_lineage
+            SELECT \(Self.columns) FROM v_lineage
             \(conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND "))
             ORDER BY synthetic_id
             """, arguments: arguments)
         while let row = try rows.next() { try body(try Self.record(row)) }
     }
 
+    /// The columns ``record(_:)`` reads, by position: a listing decodes every row of a large
+    /// selection, and each lookup by name scans the row's column names.
+    static let columns = """
+        synthetic_id, digest, strategy, template, prompt, truncated, full_text, caption, captioner, real_digest, \
+        real_path, real_split, class, label, class_name, dataset, generator, generator_version, seed, steps, guidance, \
+        width, height
+        """
+
     static func record(_ row: Row) throws -> LineageRecord {
-        guard let digest = Digest(hex: row["digest"]) else { throw StoreError(.corrupt, "blob row has a malformed digest") }
+        guard let digest = Digest(hex: row[1]) else { throw StoreError(.corrupt, "blob row has a malformed digest") }
         return LineageRecord(
-            syntheticID: row["synthetic_id"], digest: digest, strategy: row["strategy"], template: row["template"],
-            prompt: row["prompt"], truncated: row["truncated"], fullText: row["full_text"], caption: row["caption"],
-            captioner: row["captioner"], realDigest: (row["real_digest"] as String?).flatMap(Digest.init(hex:)),
-            realPath: row["real_path"], realSplit: row["real_split"], classWnid: row["class"], label: row["label"],
-            className: row["class_name"], dataset: row["dataset"], generator: row["generator"],
-            generatorVersion: row["generator_version"], seed: row["seed"], steps: row["steps"], guidance: row["guidance"],
-            width: row["width"], height: row["height"])
+            syntheticID: row[0], digest: digest, strategy: row[2], template: row[3],
+            prompt: row[4], truncated: row[5], fullText: row[6], caption: row[7],
+            captioner: row[8], realDigest: (row[9] as String?).flatMap(Digest.init(hex:)),
+            realPath: row[10], realSplit: row[11], classWnid: row[12], label: row[13],
+            className: row[14], dataset: row[15], generator: row[16],
+            generatorVersion: row[17], seed: row[18], steps: row[19], guidance: row[20],
+            width: row[21], height: row[22])
     }
 }
