@@ -55,8 +55,11 @@ enum CommandFailure {
     /// ArgumentParser: an exit status a command chose (`ExitCode`), `--help`, a command line
     /// that does not parse (64), an error with no code (1).
     static func exitStatus(for error: any Error) -> Int32? {
-        guard !(error is ExitCode), let error = error as? any CodedError else { return nil }
-        return exitStatus(for: error.errorCode)
+        if error is ExitCode { return nil }
+        if let error = error as? any CodedError { return exitStatus(for: error.errorCode) }
+        // Bad input files with no code of their own: the same status as the `invalid-argument` `--json` prints.
+        if error is DatasetError || error is ImageError { return exitStatus(for: .invalidInput) }
+        return nil
     }
 
     /// sysexits(3) where one fits; 1 when the work itself failed.
