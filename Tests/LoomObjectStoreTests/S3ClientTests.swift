@@ -23,7 +23,7 @@ struct S3ClientTests {
     }
 
     @Test func putGetRangeHeadDelete() async throws {
-        let server = try await SeaweedFSServer()
+        let server = try await SeaweedFSServer.started()
         defer { withExtendedLifetime(server) {} }
         let client = S3Client(configuration: server.configuration())
         let body = Self.bytes(100_000, seed: 1)
@@ -63,7 +63,7 @@ struct S3ClientTests {
     /// SeaweedFS 4.48 honours `If-None-Match: *` on PutObject (412 PreconditionFailed): the
     /// second writer of a key changes nothing.
     @Test func conditionalPutLeavesAnExistingObjectAlone() async throws {
-        let server = try await SeaweedFSServer()
+        let server = try await SeaweedFSServer.started()
         defer { withExtendedLifetime(server) {} }
         let client = S3Client(configuration: server.configuration())
         let first = Self.bytes(4096, seed: 2), second = Self.bytes(4096, seed: 3)
@@ -80,7 +80,7 @@ struct S3ClientTests {
     }
 
     @Test func listingFollowsContinuationTokensUnderAPrefix() async throws {
-        let server = try await SeaweedFSServer()
+        let server = try await SeaweedFSServer.started()
         defer { withExtendedLifetime(server) {} }
         let client = S3Client(configuration: server.configuration())
         let keys = (0..<57).map { String(format: "run/shards/%04d", $0) }
@@ -107,7 +107,7 @@ struct S3ClientTests {
     }
 
     @Test func multipartUploadOfAFileRoundTrips() async throws {
-        let server = try await SeaweedFSServer()
+        let server = try await SeaweedFSServer.started()
         defer { withExtendedLifetime(server) {} }
         var configuration = server.configuration()
         configuration.multipartThreshold = S3Configuration.minimumPartSize
@@ -139,7 +139,7 @@ struct S3ClientTests {
     }
 
     @Test func wrongCredentialsFailAtOnceNamingTheEndpoint() async throws {
-        let server = try await SeaweedFSServer()
+        let server = try await SeaweedFSServer.started()
         defer { withExtendedLifetime(server) {} }
         var configuration = server.configuration()
         configuration.credentials.secretAccessKey = "not-the-secret"
@@ -155,7 +155,7 @@ struct S3ClientTests {
     }
 
     @Test func createBucketIsIdempotent() async throws {
-        let server = try await SeaweedFSServer()
+        let server = try await SeaweedFSServer.started()
         defer { withExtendedLifetime(server) {} }
         let client = S3Client(configuration: server.configuration())
         try await client.createBucket("second-bucket")

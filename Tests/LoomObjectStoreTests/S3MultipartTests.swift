@@ -9,7 +9,7 @@ struct S3MultipartTests {
     /// A writer that finished first wins: completing a second upload of the key with
     /// `If-None-Match: *` must not replace it.
     @Test func conditionalCompletionOfARacingUpload() async throws {
-        let server = try await SeaweedFSServer()
+        let server = try await SeaweedFSServer.started()
         defer { withExtendedLifetime(server) {} }
         let client = S3Client(configuration: server.configuration())
         let part = S3ClientTests.bytes(S3Configuration.minimumPartSize, seed: 11)

@@ -7,7 +7,7 @@ import Testing
 @Suite(.serialized, .enabled(if: SeaweedFSServer.binary != nil, Comment(rawValue: SeaweedFSServer.missingReason)))
 struct S3OutageTests {
     @Test func killedMidUploadFailsNamingTheEndpointAndARerunSucceeds() async throws {
-        let server = try await SeaweedFSServer()
+        let server = try await SeaweedFSServer.started()
         defer { withExtendedLifetime(server) {} }
         var configuration = server.configuration()
         configuration.partSize = S3Configuration.minimumPartSize
@@ -56,7 +56,7 @@ struct S3OutageTests {
     /// A server that is down for the first attempts and back before the last one: the retries
     /// carry the request through.
     @Test func retriesCarryARequestAcrossARestart() async throws {
-        let server = try await SeaweedFSServer()
+        let server = try await SeaweedFSServer.started()
         defer { withExtendedLifetime(server) {} }
         let client = S3Client(configuration: server.configuration(
             retry: RetryPolicy(maxAttempts: 600, initialBackoff: .milliseconds(100), maxBackoff: .milliseconds(300))))

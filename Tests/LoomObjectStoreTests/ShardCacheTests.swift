@@ -8,7 +8,7 @@ import Testing
 struct ShardCacheTests {
     /// A server holding `count` objects `shard-N` of `size` bytes each, and their bytes.
     static func serverWithShards(_ count: Int, size: Int) async throws -> (SeaweedFSServer, S3ShardSource, [[UInt8]]) {
-        let server = try await SeaweedFSServer()
+        let server = try await SeaweedFSServer.started()
         let client = S3Client(configuration: server.configuration())
         let location = S3Location(bucket: server.bucket, prefix: "store/shards")
         let shards = (0..<count).map { S3ClientTests.bytes(size, seed: UInt64(100 + $0)) }

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import LoomObjectStore
+import Synchronization
 
 /// A private SeaweedFS (`weed mini`: master, volume, filer and S3 gateway in one process) in a
 /// temporary folder, every port a free loopback port and every socket bound to 127.0.0.1, with
@@ -65,7 +66,22 @@ public final class SeaweedFSServer: @unchecked Sendable {
         (try? String(contentsOfFile: folder.appending("weed.log"), encoding: .utf8)) ?? ""
     }
 
-    /// Starts the server, waits until its S3 gateway answers, and creates `bucket`.
+    /// A running server with `bucket`: a start that loses a port race (another process bound a
+    /// chosen port between the probe and weed's own bind) is retried on fresh ports.
+    public static func started(bucket: String = "loom-test") async throws -> SeaweedFSServer {
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                return try await SeaweedFSServer(bucket: bucket)
+            } catch let error as SeaweedFSError where error.portTaken && attempt < 5 {
+                continue
+            }
+        }
+    }
+
+    /// Starts the server, waits until its S3 gateway answers, and creates `bucket`. Prefer
+    /// ``started(bucket:)``, which survives a port race.
     public init(bucket: String = "loom-test") async throws {
         guard let binary = Self.binary else { throw SeaweedFSError(Self.missingReason) }
         folder = try TemporaryDirectory(prefix: "loom-weed-")
@@ -92,12 +108,15 @@ public final class SeaweedFSServer: @unchecked Sendable {
             arguments += ["-\(name).port=\(port)", "-\(name).port.grpc=\(port + 10000)"]
         }
         self.arguments = arguments
-        try await start()
+        try await start()  // a lost port race throws portTaken; deinit releases the ports
         try await S3Client(configuration: configuration(retry: RetryPolicy(maxAttempts: 20, initialBackoff: .milliseconds(100), maxBackoff: .seconds(1))))
             .createBucket(bucket)
     }
 
-    deinit { stop() }
+    deinit {
+        stop()
+        Self.reserved.withLock { $0.subtract(ports) }
+    }
 
     /// Starts `weed` (again, after ``kill()`` or ``stop()``: same folder, same ports, same data)
     /// and waits until the S3 gateway lists the bucket or answers at all.
@@ -184,18 +203,27 @@ public final class SeaweedFSServer: @unchecked Sendable {
         return false
     }
 
-    /// `count` ports P on 127.0.0.1 with P and P + 10000 both free (P in 20000..<30000).
+    /// Ports handed to servers of this process and not yet released: suites run in parallel, and
+    /// two servers probing at once would otherwise both find the same port free.
+    private static let reserved = Mutex<Set<Int>>([])
+
+    /// `count` ports P on 127.0.0.1 with P and P + 10000 both free, reserved for this process.
+    /// P is in 20000..<22700 so that P + 10000 stays below the kernel's ephemeral range (32768
+    /// up), where outgoing connections and port-0 servers take ports at any moment.
     static func freePortPairs(_ count: Int) throws -> [Int] {
-        var chosen: [Int] = []
-        var tries = 0
-        while chosen.count < count {
-            tries += 1
-            guard tries < 5000 else { throw SeaweedFSError("no free loopback port pairs in 20000..<40000") }
-            let port = Int.random(in: 20000..<30000)
-            if chosen.contains(port) { continue }
-            if canBind(port) && canBind(port + 10000) { chosen.append(port) }
+        try reserved.withLock { reserved in
+            var chosen: [Int] = []
+            var tries = 0
+            while chosen.count < count {
+                tries += 1
+                guard tries < 5000 else { throw SeaweedFSError("no free loopback port pairs in 20000..<22700") }
+                let port = Int.random(in: 20000..<22700)
+                if chosen.contains(port) || reserved.contains(port) || reserved.contains(port + 10000) { continue }
+                if canBind(port) && canBind(port + 10000) { chosen.append(port) }
+            }
+            reserved.formUnion(chosen + chosen.map { $0 + 10000 })
+            return chosen
         }
-        return chosen
     }
 
     static func canBind(_ port: Int) -> Bool {
@@ -216,6 +244,11 @@ public final class SeaweedFSServer: @unchecked Sendable {
 public struct SeaweedFSError: Error, CustomStringConvertible {
     public var description: String
     init(_ description: String) { self.description = description }
+
+    /// weed refused a port that was free when it was chosen.
+    var portTaken: Bool {
+        description.contains("Port allocation failed") || description.contains("address already in use")
+    }
 }
 
 /// A NULL-terminated `char *[]` of `strings` for the length of `body`.
