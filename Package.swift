@@ -69,6 +69,9 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
+        // A fleet store's engines wired together: LoomStore's catalog boundary on one side,
+        // LoomObjectStore's S3 client and shard cache on the other.
+        .target(name: "LoomFleet", dependencies: ["LoomStore", "LoomObjectStore"]),
         .target(name: "LoomIngest", dependencies: ["LoomStore", "LoomImage", "LoomParallel"]),
         .target(name: "LoomDatasets", dependencies: ["LoomImage", "CZlib"]),
         .target(name: "LoomLoader", dependencies: ["LoomStore", "LoomImage", "LoomParallel"]),
@@ -93,7 +96,7 @@ let package = Package(
         .executableTarget(
             name: "loom",
             dependencies: ["LoomStore", "LoomImage", "LoomIngest", "LoomDatasets", "LoomLoader", "LoomPipeline",
-                           "LoomTrain", "LoomExperiment", "LoomServer", argumentParser]),
+                           "LoomTrain", "LoomExperiment", "LoomServer", "LoomFleet", argumentParser]),
 
         .target(name: "LoomTestSupport", dependencies: ["LoomImage", "LoomStore", "LoomObjectStore"], path: "Tests/LoomTestSupport"),
         .testTarget(name: "LoomImageTests", dependencies: ["LoomImage", "LoomTestSupport"]),

@@ -142,6 +142,33 @@ public actor ShardCache {
         }
     }
 
+    /// Takes the whole object at `path` (a file this process just uploaded as `name`) into the
+    /// cache by renaming it into place, so a writer's own shards are read back locally. Without
+    /// room (or when `name` is cached already) the file is removed instead: it is in the store.
+    public func adopt(_ path: String, as name: String) {
+        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.int64Value ?? -1
+        guard size >= 0, size <= limit, entries[name] == nil, inFlight[name] == nil else {
+            unlink(path)
+            return
+        }
+        while used + reserved + size > limit, evictOldestUnpinned() {}
+        guard used + reserved + size <= limit, rename(path, Self.path(directory, name)) == 0 else {
+            unlink(path)
+            return
+        }
+        used += size
+        clock += 1
+        entries[name] = Entry(size: size, lastUse: clock, pins: 0)
+    }
+
+    /// Forgets and removes a cached object (one `loom gc` deleted from the store).
+    public func remove(_ name: String) {
+        guard let entry = entries[name], entry.pins == 0 else { return }
+        unlink(Self.path(directory, name))
+        used -= entry.size
+        entries[name] = nil
+    }
+
     /// The limit when neither `--cache-size` nor `LOOM_CACHE_SIZE` gives one: half the space free
     /// on the file system that holds `directory` (or its nearest existing parent) now, so the
     /// cache leaves room for the partial writes beside it.

@@ -1,10 +1,16 @@
 import Foundation
 
-/// A Loom store: the catalog plus the shard files it points into.
+/// A Loom store: a catalog plus the shards it points into.
 ///
-/// Reading needs no lock: WAL gives every reader a consistent snapshot, and readers only follow
-/// rows to bytes that were durable before those rows committed. Writing goes through
-/// ``StoreWriter`` (one per store at a time, across processes).
+/// Embedded (the default): the SQLite catalog and shard files in the store directory. Reading
+/// needs no lock: WAL gives every reader a consistent snapshot, and readers only follow rows to
+/// bytes that were durable before those rows committed. Writing goes through ``StoreWriter``
+/// (one per store at a time, across processes).
+///
+/// Fleet (`--catalog postgresql://...`, `--blobs s3://...`): a PostgreSQL catalog and shard
+/// objects in S3-compatible storage; the store directory is only this machine's working folder
+/// (the shard cache, partial writes, the recorded configuration). Any number of writers, on any
+/// number of machines, each appending to shards of its own.
 public final class Store: Sendable {
     public enum Access: Sendable {
         /// Never writes; the catalog connections are opened `SQLITE_OPEN_READONLY`.
@@ -13,14 +19,19 @@ public final class Store: Sendable {
         case readWrite
     }
 
+    enum Backend: Sendable {
+        case embedded(Catalog)
+        case fleet(FleetBackends)
+    }
+
     public let layout: StoreLayout
-    public let catalog: Catalog
     public let blobs: BlobReader
     public let access: Access
     /// The catalog's read repositories (see ``CatalogReader``); writes go through ``makeWriter(options:)``.
     public let reader: any CatalogReader
+    let backend: Backend
 
-    /// Opens (or, with `.readWrite`, creates) the store at `layout.root`.
+    /// Opens (or, with `.readWrite`, creates) the embedded store at `layout.root`.
     /// - Throws: `StoreError.noStore` when a read-only open finds no catalog.
     public init(_ layout: StoreLayout, access: Access) throws {
         self.layout = layout
@@ -32,25 +43,61 @@ public final class Store: Sendable {
                 throw StoreError(.noStore, "no Loom store here (no catalog.sqlite); `loom ingest` creates one, or pass --store / set LOOM_STORE", path: layout.root)
             }
         case .readWrite:
-            for directory in [layout.root, layout.shardsDirectory, layout.tmpDirectory] {
-                do {
-                    try files.createDirectory(atPath: directory, withIntermediateDirectories: true)
-                } catch {
-                    throw StoreError(.io, "cannot create directory: \(error.localizedDescription)", path: directory)
-                }
+            try Self.createDirectories([layout.root, layout.shardsDirectory, layout.tmpDirectory])
+        }
+        let catalog = try Catalog(path: layout.catalogPath, readOnly: access == .readOnly)
+        backend = .embedded(catalog)
+        blobs = BlobReader(layout: layout, source: .files, reader: SQLiteCatalogReader(pool: catalog.pool))
+        reader = SQLiteCatalogReader(pool: catalog.pool)
+    }
+
+    /// Opens a fleet store whose working folder is `layout.root` (created when missing).
+    public init(_ layout: StoreLayout, fleet: FleetBackends, access: Access) throws {
+        self.layout = layout
+        self.access = access
+        try Self.createDirectories([layout.root, layout.tmpDirectory])
+        backend = .fleet(fleet)
+        blobs = BlobReader(layout: layout, source: .remote(fleet.shards), reader: fleet.catalog)
+        reader = fleet.catalog
+    }
+
+    /// The fleet engines, or nil for an embedded store.
+    public var fleet: FleetBackends? {
+        if case .fleet(let backends) = backend { return backends }
+        return nil
+    }
+
+    /// The embedded SQLite catalog. What only it can do (`loom sql`'s authorizer, verify's scan
+    /// of shard files, gc, repair) throws on a fleet store, naming the catalog it has instead.
+    var catalog: Catalog {
+        get throws {
+            switch backend {
+            case .embedded(let catalog): return catalog
+            case .fleet(let fleet):
+                throw StoreError(.invalidArgument, """
+                    this needs the embedded SQLite catalog; the store's catalog is PostgreSQL at \(fleet.catalog.url.endpoint)
+                    """, path: layout.root)
             }
         }
-        catalog = try Catalog(path: layout.catalogPath, readOnly: access == .readOnly)
-        blobs = BlobReader(layout: layout, catalog: catalog)
-        reader = SQLiteCatalogReader(pool: catalog.pool)
     }
 
     /// Reads one consistent snapshot of the catalog: `store.read { $0.runs.run(id: id) }`.
     public func read<T>(_ body: (any CatalogSnapshot) throws -> T) throws -> T { try reader.read(body) }
 
-    /// Takes the store's writer lock and recovers from any crash (see ``StoreWriter``).
+    /// The writer: on an embedded store it takes the store's writer lock and recovers from any
+    /// crash; on a fleet store it is one of any number (see ``StoreWriter``).
     public func makeWriter(options: StoreWriter.Options = .init()) throws -> StoreWriter {
         guard access == .readWrite else { throw StoreError(.invalidArgument, "store was opened read-only", path: layout.root) }
         return try StoreWriter(store: self, options: options)
+    }
+
+    private static func createDirectories(_ directories: [String]) throws {
+        for directory in directories {
+            do {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            } catch {
+                throw StoreError(.io, "cannot create directory: \(error.localizedDescription)", path: directory)
+            }
+        }
     }
 }

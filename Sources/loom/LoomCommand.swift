@@ -8,12 +8,13 @@ struct LoomCommand: AsyncParsableCommand {
         abstract: "A content-addressed dataset store and data loader for training on synthetic images.",
         discussion: """
             The store is a directory: --store PATH, else $LOOM_STORE, else ./loom-store. --store and --json
-            may also come before the subcommand (loom --store DIR ingest ROOT).
+            may also come before the subcommand (loom --store DIR ingest ROOT). A fleet store (PostgreSQL
+            catalog, S3 shards: --catalog/--blobs, or `loom init` once) uses that directory as its cache.
             Every command takes --json: JSON goes to stdout; human text and progress go to stderr.
             A command that fails with --json also prints {"error": {"code": ..., "message": ...}} to stdout.
             """,
         subcommands: [
-            IngestCommand.self, StatsCommand.self, LsCommand.self, CatCommand.self, VerifyCommand.self,
+            InitCommand.self, IngestCommand.self, StatsCommand.self, LsCommand.self, CatCommand.self, VerifyCommand.self,
             RepairCommand.self, GCCommand.self, ExportCommand.self, RmCommand.self, DatasetCommand.self, OrderCommand.self,
             StreamCommand.self, CacheCommand.self, CaptionCommand.self, PromptsCommand.self, GenerateCommand.self, SQLCommand.self,
             LineageCommand.self, SyntheticCommand.self, TrainCommand.self, ExperimentCommand.self,

@@ -35,7 +35,7 @@ public enum LineageBenchCatalog {
     /// and `synthetic` images, `perPrompt` per prompt in prompt order. Leaves the WAL checkpointed.
     public static func build(_ layout: StoreLayout, classes: Int, real: [RealImage], synthetic: [Digest], perPrompt: Int) throws {
         let store = try Store(layout, access: .readWrite)
-        let pool = store.catalog.pool
+        let pool = try store.catalog.pool
         try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA cache_size = -524288") }
         var promptIDs: [Int64] = []
         var generatorID: Int64 = 0, shardID: Int64 = 0

@@ -1,4 +1,3 @@
-internal import GRDB
 import Synchronization
 
 /// Random-access reads of blobs by location: one `pread` per record, checked on the way out.
@@ -8,21 +7,26 @@ import Synchronization
 /// descriptors are opened once and shared: `pread` carries its own offset, so any number of
 /// threads read through one descriptor.
 public final class BlobReader: Sendable {
+    /// Where the shard bytes are: files in the store directory, or objects behind the fleet cache.
+    enum Source: Sendable {
+        case files
+        case remote(any RemoteShards)
+    }
+
     let layout: StoreLayout
-    let catalog: Catalog
+    let source: Source
+    let reader: any CatalogReader
     private let files = Mutex<[Int64: SystemFile]>([:])
 
-    init(layout: StoreLayout, catalog: Catalog) {
+    init(layout: StoreLayout, source: Source, reader: any CatalogReader) {
         self.layout = layout
-        self.catalog = catalog
+        self.source = source
+        self.reader = reader
     }
 
     /// The location of the blob with `digest`, or nil when the catalog has none.
     public func location(of digest: Digest) throws -> BlobLocation? {
-        try catalog.read { db in
-            try Row.fetchOne(db, sql: "SELECT \(BlobLocation.columns) FROM blobs WHERE digest = ?", arguments: [digest.databaseValue])
-                .map(BlobLocation.init(row:))
-        }
+        try reader.read { try $0.blobs.blob(digest)?.location }
     }
 
     /// The original bytes of `digest`.
@@ -54,13 +58,20 @@ public final class BlobReader: Sendable {
     /// Reads the record at `location` into `buffer` (grown as needed, reused across calls so a
     /// hot loop does not allocate) and returns the range of `buffer` that holds the original bytes.
     public func read(_ location: BlobLocation, into buffer: inout [UInt8], verifyDigest: Bool = false) throws -> Range<Int> {
-        let file = try shardFile(location.shardID)
         let recordSize = location.recordSize
         let rawStart = location.codec == .raw ? ShardFormat.recordHeaderSize : recordSize
         let needed = location.codec == .raw ? recordSize : recordSize + location.rawSize
         if buffer.count < needed { buffer = [UInt8](repeating: 0, count: needed) }
+        let remote = try remoteRecord(location)
+        let file = remote == nil ? try shardFile(location.shardID) : nil
         try buffer.withUnsafeMutableBytes { bytes in
-            try file.read(into: UnsafeMutableRawBufferPointer(rebasing: bytes[0..<recordSize]), at: location.offset)
+            let record = UnsafeMutableRawBufferPointer(rebasing: bytes[0..<recordSize])
+            if let remote {
+                guard remote.count == recordSize else { throw corrupt(location, "the shard object ends inside the record") }
+                remote.withUnsafeBytes { record.copyMemory(from: $0) }
+            } else {
+                try file!.read(into: record, at: location.offset)
+            }
             if let problem = Self.check(UnsafeRawBufferPointer(rebasing: bytes[0..<recordSize]), expected: location) {
                 throw corrupt(location, problem.description)
             }
@@ -102,8 +113,32 @@ public final class BlobReader: Sendable {
     }
 
     private func corrupt(_ location: BlobLocation, _ reason: String) -> StoreError {
-        StoreError(.corrupt, "blob \(location.digest.hex) at offset \(location.offset): \(reason)",
-                   path: layout.shardPath(location.shardID))
+        StoreError(.corrupt, "blob \(location.digest.hex) at offset \(location.offset): \(reason)", path: shardPath(location.shardID))
+    }
+
+    /// The shard's file, or on a fleet store its object.
+    func shardPath(_ id: Int64) -> String {
+        switch source {
+        case .files: layout.shardPath(id)
+        case .remote(let shards): "\(shards.description)\(StoreLayout.shardName(id))"
+        }
+    }
+
+    /// On a fleet store, the record's bytes from its shard object (through the cache); nil on
+    /// an embedded one.
+    private func remoteRecord(_ location: BlobLocation) throws -> [UInt8]? {
+        guard case .remote(let shards) = source else { return nil }
+        let start = Int64(location.offset)
+        return try shards.read(StoreLayout.shardName(location.shardID), range: start..<(start + Int64(location.recordSize)))
+    }
+
+    /// Starts fetching the shards of `locations` ahead of their reads, in first-use order (a
+    /// fleet store's loader calls it with an epoch's order); nothing on an embedded store.
+    public func prefetch(_ locations: some Sequence<BlobLocation>) {
+        guard case .remote(let shards) = source else { return }
+        var seen = Set<Int64>()
+        let names = locations.compactMap { seen.insert($0.shardID).inserted ? StoreLayout.shardName($0.shardID) : nil }
+        if !names.isEmpty { shards.prefetch(names) }
     }
 
     func shardFile(_ id: Int64) throws -> SystemFile {

@@ -9,6 +9,11 @@ internal import GRDB
 /// crash before the commit leaves bytes past the committed length, which the next writer
 /// truncates; it can never leave a row pointing at missing bytes.
 ///
+/// On a fleet store the same order holds across machines: records go to a shard file of this
+/// writer's own in the working folder, and a commit seals it, uploads it as a new object, and
+/// only then commits the rows in PostgreSQL (see ``FleetShardWriter``). Any number of writers
+/// run at once there; nothing is shared but the catalog's unique keys.
+///
 /// Not thread-safe: one thread stages and commits (ingest funnels its workers into one).
 public final class StoreWriter: CatalogWriter {
     public struct Options: Sendable {
@@ -30,7 +35,9 @@ public final class StoreWriter: CatalogWriter {
 
     public let store: Store
     public let options: Options
-    private let lock: StoreLock
+    /// The embedded store's writer lock; a fleet writer holds its staging folder's instead.
+    private let lock: StoreLock?
+    private let fleet: FleetShardWriter?
     private var shard: OpenShard
     private var buffer: [UInt8] = []
     private var pending: [(location: BlobLocation, mediaType: String)] = []
@@ -52,6 +59,16 @@ public final class StoreWriter: CatalogWriter {
     init(store: Store, options: Options, tolerateCutShards: Bool = false) throws {
         self.store = store
         self.options = options
+        if let backends = store.fleet {
+            lock = nil
+            let fleet = try FleetShardWriter(layout: store.layout, backends: backends)
+            self.fleet = fleet
+            shard = try fleet.createShard()
+            missingShards = []
+            missingShardIDs = []
+            return
+        }
+        fleet = nil
         lock = try StoreLock(path: store.layout.lockPath)
         let opened = try Recovery.run(store: store, tolerateCut: tolerateCutShards)
         shard = opened.shard
@@ -70,7 +87,16 @@ public final class StoreWriter: CatalogWriter {
     /// A blob in a missing shard does not count: the caller stages its bytes again, and the
     /// commit points the existing row at the new copy, so writing the same bytes heals it.
     public func committedBlobIDs(_ digests: some Sequence<Digest>) throws -> BlobIDs {
-        try store.catalog.read { db in
+        if fleet != nil {
+            return try store.reader.read { snapshot in
+                var found: BlobIDs = [:]
+                for digest in digests {
+                    if let blob = try snapshot.blobs.blob(digest) { found[digest] = blob.id }
+                }
+                return found
+            }
+        }
+        return try store.catalog.read { db in
             let select = try db.cachedStatement(sql: "SELECT id, shard_id FROM blobs WHERE digest = ?")
             var found: BlobIDs = [:]
             for digest in digests {
@@ -169,11 +195,31 @@ public final class StoreWriter: CatalogWriter {
     /// `tx.newBlobIDs`. Only the writer-lock holder has a ``StoreWriter``, so only it can write.
     @discardableResult
     public func transaction<T>(_ body: (any CatalogTransaction) throws -> T) throws -> T {
-        try commit { db, ids in try body(SQLiteTransaction(db: db, newBlobIDs: ids)) }
+        guard let fleet else { return try commit { db, ids in try body(SQLiteTransaction(db: db, newBlobIDs: ids)) } }
+        do {
+            try flush()
+            let rows = pending.map { PostgresBlobRow(location: $0.location, mediaType: $0.mediaType) }
+            let result = try fleet.commit(shard, rows: rows, body)
+            pending.removeAll(keepingCapacity: true)
+            pendingIndex.removeAll(keepingCapacity: true)
+            if !rows.isEmpty { shard = try fleet.createShard() }
+            return result
+        } catch {
+            discardUncommitted()
+            // An upload that failed may still have made the object (the answer lost on the
+            // way back): the next commit goes to a fresh id, never the same name twice.
+            if let fresh = try? fleet.createShard() {
+                try? FileManager.default.removeItem(atPath: shard.file.path)
+                shard = fresh
+            }
+            throw error
+        }
     }
 
-    /// Seals the open shard (index + trailer) and starts a new one.
+    /// Seals the open shard (index + trailer) and starts a new one. A fleet writer seals every
+    /// shard at its commit, so there is nothing to do there.
     public func rollOver() throws {
+        guard fleet == nil else { return }
         try flush()
         guard pending.isEmpty else { throw StoreError(.invalidArgument, "commit staged records before sealing a shard") }
         if shard.committedEnd > ShardFormat.fileHeaderSize {
@@ -185,6 +231,7 @@ public final class StoreWriter: CatalogWriter {
     /// Leaves the open shard as it is (unsealed) and appends to a new one from now on: `loom
     /// repair` moves off a damaged shard this way, since sealing walks records that may be broken.
     func startNewShard() throws {
+        guard fleet == nil else { return }
         try flush()
         guard pending.isEmpty else { throw StoreError(.invalidArgument, "commit staged records before changing shards") }
         shard = try Recovery.createShard(store: store)

@@ -53,6 +53,9 @@ public enum ReadOnlyQuery {
     ///   `.timedOut` past `timeout`, `.cancelled` when `control` stopped it.
     public static func run(_ store: Store, sql: String, timeout: Duration = defaultTimeout, control: QueryControl = QueryControl(),
                            columns: ([String]) throws -> Void, row body: ([Value]) throws -> Void) throws {
+        if let fleet = store.fleet {
+            return try PostgresReadOnlyQuery.run(fleet.catalog, sql: sql, timeout: timeout, control: control, columns: columns, row: body)
+        }
         if let reason = control.reason { throw StoreError(.cancelled, reason.message) }
         let connection = try UserQueryConnection(path: store.catalog.path, timeout: timeout, control: control)
         defer { connection.close(control) }

@@ -24,6 +24,10 @@ public enum RealImageListing {
         _ store: Store, dataset: String, split: String? = nil, className: String? = nil,
         _ body: (RealImageEntry) throws -> Void
     ) throws {
+        if store.fleet != nil {
+            let filter = RealImageFilter(dataset: dataset, split: split, className: className)
+            return try store.read { try $0.datasets.forEachRealImage(filter, body) }
+        }
         try store.catalog.read { db in
             guard try DatasetCatalog.datasetID(db, name: dataset) != nil else {
                 let known = try String.fetchAll(db, sql: "SELECT name FROM datasets ORDER BY name")
@@ -90,6 +94,7 @@ public enum RealImageListing {
     /// Resolves a digest given in full or as a unique hex prefix (at least 4 digits).
     public static func resolveDigest(_ store: Store, _ text: String) throws -> Digest {
         if let full = Digest(hex: text.lowercased()) { return full }
+        if store.fleet != nil { return try store.read { try $0.blobs.resolve(text) } }
         return try store.catalog.read { db in try resolveDigest(db, text) }
     }
 

@@ -57,6 +57,7 @@ public struct StoreStats: Codable, Sendable {
     public var shards: ShardStats
 
     public static func collect(_ store: Store) throws -> StoreStats {
+        if let fleet = store.fleet { return try PostgresStats.collect(fleet.catalog, root: store.layout.root) }
         let missing = try store.missingShards()
         let missingIDs = Set(missing.map(\.id))
         var stats = try store.catalog.read { db in

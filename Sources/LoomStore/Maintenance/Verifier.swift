@@ -48,6 +48,7 @@ public enum CatalogCheck: String, Sendable, CaseIterable {
 public enum Verifier {
     public static func run(_ store: Store, catalogCheck: CatalogCheck = .full,
                            progress: (_ done: Int, _ total: Int) -> Void = { _, _ in }) throws -> VerifyReport {
+        if let fleet = store.fleet { return try FleetVerifier.run(store, fleet: fleet, progress: progress) }
         let scan = try self.scan(store, catalogCheck: catalogCheck, progress: progress)
         let reported = try scan.problems.map { problem in
             var report = problem.report

@@ -38,8 +38,11 @@ public final class PostgresCatalog: CatalogReader {
         try self.init(url: PostgresCatalogURL(parsing: text), migrate: migrate)
     }
 
+    /// How every read begins: one committed state for the whole read.
+    static let snapshotBegin = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+
     public func read<T>(_ body: (any CatalogSnapshot) throws -> T) throws -> T {
-        try connections.transaction("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") { session in
+        try connections.transaction(Self.snapshotBegin) { session in
             try body(PostgresSnapshot(session: session))
         }
     }
@@ -49,6 +52,23 @@ public final class PostgresCatalog: CatalogReader {
 
     /// Closes the idle connections; later calls open new ones.
     public func close() { connections.close() }
+}
+
+/// A fleet writer's shard, sealed and uploaded, as its catalog row will say.
+public struct SealedShard: Hashable, Sendable {
+    public var id: Int64
+    public var name: String
+    public var formatVersion: Int
+    public var committedBytes: Int
+    public var sealedBytes: Int
+
+    public init(id: Int64, name: String, formatVersion: Int, committedBytes: Int, sealedBytes: Int) {
+        self.id = id
+        self.name = name
+        self.formatVersion = formatVersion
+        self.committedBytes = committedBytes
+        self.sealedBytes = sealedBytes
+    }
 }
 
 /// A blob row to commit: its bytes are already durable where `location` says.
@@ -88,6 +108,33 @@ public final class PostgresCatalogWriter: CatalogWriter {
                 try session.execute("UPDATE shards SET committed_bytes = \(shard.committedBytes) WHERE id = \(shard.id)")
             }
             return value
+        }
+    }
+
+    /// Commits a fleet writer's sealed shard: its row (`shard`), the rows of the `blobs` in it,
+    /// and whatever `body` writes, in one transaction. The shard's object is uploaded before
+    /// this runs, so no committed row ever points at bytes that are not there.
+    @discardableResult
+    public func commit<T>(blobs: [PostgresBlobRow], sealedShard shard: SealedShard,
+                          _ body: (any CatalogTransaction) throws -> T) throws -> T {
+        try catalog.connections.transaction("BEGIN ISOLATION LEVEL READ COMMITTED") { session in
+            try session.execute("""
+                INSERT INTO shards (id, name, format_version, committed_bytes, sealed_bytes)
+                VALUES (\(shard.id), \(shard.name), \(shard.formatVersion), \(shard.committedBytes), \(shard.sealedBytes))
+                """)
+            let ids = try PostgresBlobWriter.insert(blobs, session: session)
+            return try body(PostgresTransaction(session: session, newBlobIDs: ids))
+        }
+    }
+
+    /// A shard id no other writer will ever get (the `shards` identity's next value), for a
+    /// shard whose row is inserted only when it commits; a writer that dies first leaves a gap.
+    public func reserveShardID() throws -> Int64 {
+        try catalog.connections.withSession { session in
+            guard let id = try session.scalar("SELECT nextval(pg_get_serial_sequence('shards', 'id'))", as: Int64.self) else {
+                throw StoreError(.io, "PostgreSQL at \(session.endpoint): nextval returned nothing")
+            }
+            return id
         }
     }
 

@@ -22,6 +22,7 @@ struct RepairCommand: ParsableCommand {
 
     /// Also what `loom verify --repair` runs. Exit status 1 when the store still does not verify.
     static func run(options: StoreOptions, dryRun: Bool) throws {
+        try options.requireEmbedded("repair")
         // Not `openReadWrite()`: its missing-shard warning is what this command answers.
         let store = dryRun ? try options.openReadOnly() : try Store(options.layout, access: .readWrite)
         let report = try StoreRepair.run(store, dryRun: dryRun)

@@ -96,6 +96,7 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        try options.requireEmbedded("serve")
         let format = logFormat ?? (isatty(STDERR_FILENO) != 0 ? .text : .json)
         LoggingSystem.bootstrap { label in LoomLogHandler(label: label, format: format) }
         let logger = Logger(label: "loom.serve")

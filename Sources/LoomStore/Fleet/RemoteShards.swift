@@ -1,0 +1,38 @@
+/// Where a fleet store's shards live: objects in S3-compatible storage, read through this
+/// machine's byte-bounded cache. LoomStore sees only this protocol; LoomFleet implements it over
+/// LoomObjectStore, so the catalog module carries no HTTP stack.
+///
+/// Shard objects are immutable: a writer seals a shard of its own, uploads it, and only then
+/// commits the catalog rows that point into it (the same crash-safe order as the embedded
+/// store's fsync-then-commit, across machines).
+public protocol RemoteShards: Sendable {
+    /// `s3://bucket/prefix at endpoint`, for messages.
+    var description: String { get }
+    /// Bytes `range` of shard object `name`, through the local cache.
+    func read(_ name: String, range: Range<Int64>) throws -> [UInt8]
+    /// Uploads the complete file at `path` as object `name` unless an object of that name is
+    /// there already (`If-None-Match: *` where the store honours it); the file may then be
+    /// adopted by the local cache, so the caller must not touch it afterwards.
+    func upload(_ path: String, as name: String) throws
+    /// Starts fetching whole shards, in this order, ahead of the reads that will want them.
+    func prefetch(_ names: [String])
+    /// Removes object `name` (gc of a shard no row points into any more).
+    func delete(_ name: String) throws
+    /// Names of every shard object under the prefix.
+    func list() throws -> [String]
+    /// One listing request of at most one key: the bucket is there and the credentials work.
+    func probe() throws
+    /// Bytes of cache in use and its limit.
+    var cacheUsage: (used: Int64, limit: Int64) { get }
+}
+
+/// A fleet store's two engines: the PostgreSQL catalog and the object store for shards.
+public struct FleetBackends: Sendable {
+    public var catalog: PostgresCatalog
+    public var shards: any RemoteShards
+
+    public init(catalog: PostgresCatalog, shards: any RemoteShards) {
+        self.catalog = catalog
+        self.shards = shards
+    }
+}
