@@ -21,6 +21,9 @@ public enum GenerateRun {
         public var height: Int
         public var batchSize: Int
         public var maxAttempts: Int
+        /// How long a claim on jobs holds on a fleet store without renewal (`--lease`): a
+        /// killed worker's jobs go back to the queue this long after its last renewal.
+        public var lease: Duration = .seconds(300)
         /// Stop after this many jobs, leaving the run `running` as a killed one would (tests).
         var jobLimit: Int?
 
@@ -108,17 +111,59 @@ public enum GenerateRun {
         var summary = Summary(runID: 0, resumed: false, generator: generator.name, planned: 0, generated: 0, skipped: 0,
                               failed: [], seconds: 0)
         let plan = try self.plan(writer: writer, dataset: dataset, generator: generator, options: options, summary: &summary)
-        var queue = plan.jobs
-        var interrupted = false
-        if let limit = options.jobLimit, limit < queue.count {
-            queue = Array(queue.prefix(max(0, limit)))
-            interrupted = true
-        }
-        try execute(queue, plan: plan, writer: writer, generators: generators, options: options, summary: &summary,
-                    progress: progress, workerProgress: workerProgress)
+        let renewer = writer.renewingLeases(runID: summary.runID, lease: options.lease)
+        defer { renewer?.stop() }
+        let interrupted = try executeClaimed(plan: plan, writer: writer, generators: generators, options: options,
+                                             summary: &summary, progress: progress, workerProgress: workerProgress)
+        renewer?.stop()
         summary.seconds = (ContinuousClock.now - start) / .seconds(1)
         if !interrupted { try report(summary, writer: writer) }
         return summary
+    }
+
+    /// Claims the run's pending jobs a round at a time and runs them, until none is left: on a
+    /// fleet store other workers claim from the same run, and a round that finds nothing to
+    /// claim while jobs are still pending waits for their leases (a live worker finishes them,
+    /// a dead one's run out and are claimed here). Returns true when `jobLimit` stopped it.
+    static func executeClaimed(plan: Plan, writer: StoreWriter, generators: WorkerSet<any Generator>, options: Options,
+                               summary: inout Summary, progress: ((_ done: Int, _ total: Int) -> Void)?,
+                               workerProgress: (([WorkerReport]) -> Void)?) throws -> Bool {
+        let byKey = Dictionary(plan.jobs.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
+        let roundSize = max(1, generators.backends.count * options.batchSize * 4)
+        var left = options.jobLimit.map { max(0, $0) }
+        var done = 0
+        var items = Array(repeating: 0, count: generators.backends.count)
+        var busy = Array(repeating: 0.0, count: generators.backends.count)
+        defer {
+            summary.workers = WorkerReport.list(devices: generators.devices, items: items, busy: busy,
+                                                restarts: generators.backends.map(restartCount))
+        }
+        while true {
+            let want = min(roundSize, left ?? roundSize)
+            if want == 0 { return true }
+            let claimed = try writer.transaction { tx in
+                try tx.jobs.claim(summary.runID, owner: writer.owner, limit: want, lease: options.lease)
+            }
+            let queue = claimed.compactMap { byKey[$0.key] }
+            guard !queue.isEmpty else {
+                let pending = try writer.store.read { try $0.jobs.counts(of: summary.runID)[.pending] ?? 0 }
+                if pending == 0 || !writer.isShared { return false }
+                Thread.sleep(forTimeInterval: min(1, max(0.05, Double(options.lease.components.seconds) / 4)))
+                continue
+            }
+            left = left.map { $0 - queue.count }
+            let before = done
+            let (roundItems, roundBusy) = try execute(
+                queue, plan: plan, writer: writer, generators: generators, options: options, summary: &summary,
+                progress: { finished, _ in
+                    done = before + finished
+                    progress?(done, max(plan.jobs.count, done))
+                }, workerProgress: workerProgress)
+            for worker in items.indices where worker < roundItems.count {
+                items[worker] += roundItems[worker]
+                busy[worker] += roundBusy[worker]
+            }
+        }
     }
 
     /// Refuses options no generator could honour, or that one of these cannot, before anything is planned.
@@ -153,6 +198,7 @@ public enum GenerateRun {
             guard !prompts.isEmpty else {
                 throw PipelineError(.notFound, "dataset \"\(dataset)\" has no prompts of strategy \"\(options.strategy)\": run `loom prompts --strategy \(options.strategy)` first")
             }
+            try tx.runs.serializePlanning(datasetID: datasetID)
             let generatorID = try tx.synthetic.ensureGenerator(name: generator.name, version: generator.version,
                                                                params: generatorParams, backend: generator.backend)
             let interrupted = RunFilter(stage: .generate, status: .running, datasetID: datasetID, config: config)
@@ -195,10 +241,11 @@ public enum GenerateRun {
                      guidance: request.guidance, width: request.width, height: request.height)
     }
 
-    /// Runs `queue` on the workers, recording each batch as it comes back.
+    /// Runs `queue` on the workers, recording each batch as it comes back; returns each worker's
+    /// items and busy seconds.
     static func execute(_ queue: [Job], plan: Plan, writer: StoreWriter, generators: WorkerSet<any Generator>, options: Options,
                         summary: inout Summary, progress: ((_ done: Int, _ total: Int) -> Void)?,
-                        workerProgress: (([WorkerReport]) -> Void)?) throws {
+                        workerProgress: (([WorkerReport]) -> Void)?) throws -> (items: [Int], busy: [Double]) {
         let total = queue.count
         var finished = 0
         let handed = generators.backends.map { Handed(value: $0) }
@@ -218,8 +265,7 @@ public enum GenerateRun {
             workerProgress?(WorkerReport.list(devices: generators.devices, items: items, busy: busy,
                                               restarts: Array(repeating: 0, count: items.count)))
         })
-        summary.workers = WorkerReport.list(devices: generators.devices, items: items, busy: busy,
-                                            restarts: generators.backends.map(restartCount))
+        return (items, busy)
     }
 
     /// Records one batch's answers: each new image's bytes are staged first, then its row, the
@@ -269,14 +315,21 @@ public enum GenerateRun {
     }
 
     /// Closes the run in the ledger with the summary: `finished`, or `failed` when jobs used up their attempts.
+    /// On a fleet store every worker of the run gets here once the run has no pending job; the
+    /// first to close it writes its summary, the others find it closed and leave it so.
     static func report(_ summary: Summary, writer: StoreWriter) throws {
         let json = try CanonicalJSON.text(summary)
-        try writer.transaction { tx in
-            if summary.failed.isEmpty {
-                try tx.runs.finish(id: summary.runID, summary: json)
-            } else {
-                try tx.runs.finishFailed(id: summary.runID, summary: json)
+        do {
+            try writer.transaction { tx in
+                guard try tx.snapshot.runs.run(id: summary.runID)?.status == .running else { return }
+                if summary.failed.isEmpty {
+                    try tx.runs.finish(id: summary.runID, summary: json)
+                } else {
+                    try tx.runs.finishFailed(id: summary.runID, summary: json)
+                }
             }
+        } catch let error as StoreError where error.code == .conflict && writer.isShared {
+            // Another worker closed the run between the check and the update.
         }
     }
 

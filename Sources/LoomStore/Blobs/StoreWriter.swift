@@ -76,6 +76,20 @@ public final class StoreWriter: CatalogWriter {
         missingShardIDs = Set(opened.missing.map(\.id))
     }
 
+    /// This writer's name in job leases: host, process and a random part, so two writers in one
+    /// process differ too.
+    public let owner = "\(ProcessInfo.processInfo.hostName)/\(getpid())/\(UUID().uuidString.prefix(8).lowercased())"
+
+    /// On a fleet store, renews this writer's leases on the run's jobs until stopped; nil on an
+    /// embedded store, whose single writer needs no leases.
+    public func renewingLeases(runID: Int64, lease: Duration) -> JobLeaseRenewer? {
+        guard let fleet else { return nil }
+        return JobLeaseRenewer(catalog: fleet.backends.catalog, runID: runID, owner: owner, lease: lease)
+    }
+
+    /// Whether other writers may be at work on this store at the same time (a fleet store).
+    public var isShared: Bool { fleet != nil }
+
     /// The shard new records go to.
     public var currentShardID: Int64 { shard.id }
 

@@ -56,6 +56,28 @@ struct PostgresJobWriter: PostgresJobQueries, JobWriting {
         }
     }
 
+    func claim(_ runID: Int64, owner: String, limit: Int, lease: Duration) throws -> [JobRecord] {
+        try session.rows("""
+            UPDATE jobs j SET lease_owner = \(owner), lease_expires_at = extract(epoch FROM clock_timestamp()) + \(lease.leaseSeconds)
+            FROM (SELECT id FROM jobs
+                  WHERE run_id = \(runID) AND state = 'pending'
+                    AND (lease_expires_at IS NULL OR lease_expires_at < extract(epoch FROM clock_timestamp()))
+                  ORDER BY id LIMIT \(max(0, limit)) FOR UPDATE SKIP LOCKED) c
+            WHERE j.id = c.id
+            RETURNING j.id, j.key, j.state, j.attempts, j.error
+            """).map {
+            JobRecord(id: try $0.value("id"), key: try $0.value("key"), state: JobState(rawValue: try $0.value("state")),
+                      attempts: try $0.value("attempts"), error: try $0.value("error"))
+        }.sorted { $0.id < $1.id }
+    }
+
+    func renew(_ runID: Int64, owner: String, lease: Duration) throws -> Int {
+        try session.execute("""
+            UPDATE jobs SET lease_expires_at = extract(epoch FROM clock_timestamp()) + \(lease.leaseSeconds)
+            WHERE run_id = \(runID) AND lease_owner = \(owner) AND state = 'pending'
+            """)
+    }
+
     func markFailed(_ key: String, of runID: Int64, error: String) throws {
         try markAttempt(key, of: runID, state: .failed, error: error)
     }

@@ -53,6 +53,10 @@ struct PostgresRunReader: PostgresRunQueries {
 /// the same run makes PostgreSQL re-check the guard after it commits, so two processes can
 /// never both finish (or resume) one run.
 struct PostgresRunWriter: PostgresRunQueries, RunWriting {
+    func serializePlanning(datasetID: Int64) throws {
+        try session.execute("SELECT id FROM datasets WHERE id = \(datasetID) FOR UPDATE")
+    }
+
     let session: PostgresSession
 
     func begin(stage: RunStage, datasetID: Int64?, parentID: Int64?, config: String) throws -> Int64 {

@@ -33,5 +33,19 @@ public protocol JobWriting: JobReading {
     /// Marks a job failed with why, counting the attempt.
     func markFailed(_ key: String, of runID: Int64, error: String) throws
     /// Puts a job back to `pending` with why its attempt failed, counting the attempt (it is tried again).
+    /// Its lease stays with its owner, who tries it again.
     func markRetry(_ key: String, of runID: Int64, error: String) throws
+    /// Claims up to `limit` of the run's pending jobs for `owner` until `lease` from now on the
+    /// catalog's clock, in plan order, and returns them. On PostgreSQL only jobs without a live
+    /// lease are claimable, and concurrent claims skip each other's rows (`FOR UPDATE SKIP
+    /// LOCKED`): each job goes to one worker. The embedded store has one writer, so there every
+    /// pending job is claimable (a lease there can only be a dead writer's).
+    func claim(_ runID: Int64, owner: String, limit: Int, lease: Duration) throws -> [JobRecord]
+    /// Extends `owner`'s leases on the run's pending jobs to `lease` from now; returns how many.
+    func renew(_ runID: Int64, owner: String, lease: Duration) throws -> Int
+}
+
+extension Duration {
+    /// Whole and fractional seconds, for a lease's expiry.
+    var leaseSeconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }

@@ -81,6 +81,10 @@ public protocol RunReading {
 /// The run ledger, write side: one lifecycle for every stage (see ``RunStatus``). A transition
 /// the lifecycle does not allow is a `conflict`; an unknown id is `not-found`.
 public protocol RunWriting: RunReading {
+    /// Makes the planners of one dataset's runs take turns until this transaction ends, so that
+    /// two `loom generate` processes started together on a fleet store find, and share, one
+    /// run instead of beginning two. The embedded store has one writer: nothing to do there.
+    func serializePlanning(datasetID: Int64) throws
     /// Records a new `running` run and returns its id.
     func begin(stage: RunStage, datasetID: Int64?, parentID: Int64?, config: String) throws -> Int64
     /// Makes a `running` or `failed` run `running` again (a killed or failed stage picks up where

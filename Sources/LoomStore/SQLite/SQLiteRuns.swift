@@ -46,6 +46,8 @@ struct SQLiteRunReader: SQLiteRunQueries {
 }
 
 struct SQLiteRunWriter: SQLiteRunQueries, RunWriting {
+    func serializePlanning(datasetID: Int64) throws {}
+
     let db: Database
 
     func begin(stage: RunStage, datasetID: Int64?, parentID: Int64?, config: String) throws -> Int64 {

@@ -24,6 +24,9 @@ struct GenerateCommand: ParsableCommand {
             --workers N runs N process: workers (or N http: clients) at once, --devices cuda:0,cuda:1 one
             process: worker per device ({device} in the command, CUDA_VISIBLE_DEVICES set); every worker must
             report the same identity, and the result equals a one-worker run's. builtin: backends refuse both.
+            On a fleet store (--catalog/--blobs) any number of `loom generate` processes, on any machines, share
+            one run: each claims jobs a round at a time under a --lease it renews while alive; a killed one's
+            jobs go back to the queue when its lease runs out, and every (prompt, index) ends with one image.
             """)
 
     @OptionGroup var options: StoreOptions
@@ -65,8 +68,9 @@ struct GenerateCommand: ParsableCommand {
         guard parts.count == 2, let width = Int(parts[0]), let height = Int(parts[1]), width > 0, height > 0 else {
             throw ValidationError("--size must be WIDTHxHEIGHT, e.g. 512x512")
         }
-        let settings = GenerateRun.Options(strategy: prompts, perPrompt: perPrompt, seed: seed, steps: steps, guidance: guidance,
+        var settings = GenerateRun.Options(strategy: prompts, perPrompt: perPrompt, seed: seed, steps: steps, guidance: guidance,
                                            width: width, height: height, batchSize: batch)
+        settings.lease = try workers.leaseDuration()
         let fanout = try workers.fanout()
         try Backends.checkFanout(backend, fanout: fanout)
         let store = try options.openReadWrite()
