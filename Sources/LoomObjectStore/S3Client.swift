@@ -60,6 +60,10 @@ public struct S3Client: Sendable {
             configuration.redirectConfiguration = .disallow
             configuration.decompression = .disabled
             configuration.timeout = .init(connect: .nanoseconds(connectTimeout.nanoseconds), read: .seconds(60))
+            // A failed connection fails its request at once and the client's own RetryPolicy
+            // retries it with backoff: left on, async-http-client would keep reconnecting until
+            // the connect timeout, every attempt, and a refused endpoint took a minute to report.
+            configuration.connectionPool.retryConnectionEstablishment = false
             let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
             clients[connectTimeout] = client
             return client

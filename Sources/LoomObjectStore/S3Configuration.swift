@@ -155,7 +155,8 @@ public struct S3Configuration: Sendable {
     }
 
     /// From the standard AWS variables: `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
-    /// `AWS_SESSION_TOKEN`, `AWS_REGION` (else `AWS_DEFAULT_REGION`, else us-east-1), and
+    /// `AWS_SESSION_TOKEN`, `AWS_REGION` (else `AWS_DEFAULT_REGION`, else us-east-1),
+    /// `AWS_MAX_ATTEMPTS` (attempts per request, default 6), and
     /// `AWS_ENDPOINT_URL_S3` (else `AWS_ENDPOINT_URL`) for MinIO, SeaweedFS, R2...; a custom
     /// endpoint is addressed path-style, AWS virtual-host style (path-style for dotted buckets,
     /// which the wildcard certificate does not cover). Credentials files and instance metadata are
@@ -173,12 +174,21 @@ public struct S3Configuration: Sendable {
         }
         let credentials = AWSCredentials(accessKeyID: accessKey, secretAccessKey: secret, sessionToken: value("AWS_SESSION_TOKEN"))
         let region = value("AWS_REGION") ?? value("AWS_DEFAULT_REGION") ?? "us-east-1"
+        var retry = RetryPolicy()
+        if let text = value("AWS_MAX_ATTEMPTS") {
+            // The AWS SDKs' variable: attempts in all, the first included.
+            guard let attempts = Int(text), (1...100).contains(attempts) else {
+                throw ObjectStoreError.configuration("AWS_MAX_ATTEMPTS", "must be a whole number from 1 to 100, not \"\(text)\"")
+            }
+            retry.maxAttempts = attempts
+        }
         if let custom = value("AWS_ENDPOINT_URL_S3").map({ ("AWS_ENDPOINT_URL_S3", $0) }) ?? value("AWS_ENDPOINT_URL").map({ ("AWS_ENDPOINT_URL", $0) }) {
             let endpoint = try S3Endpoint(parsing: custom.1, parameter: custom.0)
-            return S3Configuration(endpoint: endpoint, region: region, credentials: credentials, addressing: .path)
+            return S3Configuration(endpoint: endpoint, region: region, credentials: credentials, addressing: .path, retry: retry)
         }
         let endpoint = S3Endpoint(scheme: "https", host: "s3.\(region).amazonaws.com")
         let dotted = bucket?.contains(".") ?? false
-        return S3Configuration(endpoint: endpoint, region: region, credentials: credentials, addressing: dotted ? .path : .virtualHost)
+        return S3Configuration(endpoint: endpoint, region: region, credentials: credentials, addressing: dotted ? .path : .virtualHost,
+                               retry: retry)
     }
 }

@@ -32,18 +32,22 @@ extension CLITests {
             }
         }
         let workers = try machines.map { try $0.start(generate + ["--lease", "2"]) }
-        // Kill one worker once images are being committed and it holds claimed jobs.
+        // Kill one worker once images are being committed and it holds claimed jobs: stop it
+        // first (a partitioned worker), so what it holds cannot change while it is looked at.
         let victim = workers[1]
         let deadline = ContinuousClock.now + .seconds(60)
         var leased: [String] = []
         while ContinuousClock.now < deadline && victim.isRunning {
-            leased = try sql("SELECT key FROM jobs WHERE state = 'pending' AND lease_owner LIKE '%/\(victim.pid)/%'").compactMap { $0["key"] }
-            if !leased.isEmpty, try Int(sql("SELECT count(*) AS n FROM synthetic_images")[0]["n"] ?? "0") ?? 0 > 0 { break }
-            try await Task.sleep(for: .milliseconds(50))
+            if try Int(sql("SELECT count(*) AS n FROM synthetic_images")[0]["n"] ?? "0") ?? 0 > 0 {
+                victim.kill(SIGSTOP)
+                leased = try sql("SELECT key FROM jobs WHERE state = 'pending' AND lease_owner LIKE '%/\(victim.pid)/%'").compactMap { $0["key"] }
+                if !leased.isEmpty { break }
+                victim.kill(SIGCONT)
+            }
+            try await Task.sleep(for: .milliseconds(20))
         }
-        victim.kill()
+        victim.kill(SIGKILL)
         let killed = victim.wait()
-        leased = try sql("SELECT key FROM jobs WHERE state = 'pending' AND lease_owner LIKE '%/\(victim.pid)/%'").compactMap { $0["key"] }
         #expect(killed.signaled, "the victim finished before it could be killed: \(killed)")
         #expect(!leased.isEmpty, "the victim held no claimed jobs when it was killed")
 
