@@ -108,7 +108,7 @@ let package = Package(
         .testTarget(name: "LoomExperimentTests", dependencies: [
             "LoomExperiment", "LoomTrain", "LoomPipeline", "LoomLoader", "LoomIngest", "LoomImage", "LoomStore", "LoomTestSupport"]),
         .testTarget(name: "LoomServerTests", dependencies: ["LoomServer", "LoomIngest", "LoomTestSupport"]),
-        .testTarget(name: "LoomCLITests", dependencies: ["LoomStore", "LoomTestSupport"]),
+        .testTarget(name: "LoomCLITests", dependencies: ["LoomStore", "LoomObjectStore", "LoomTestSupport"]),
         .testTarget(name: "LoomObjectStoreTests", dependencies: [
             "LoomObjectStore", "LoomTestSupport",
             .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -51,11 +51,12 @@ final class S3RemoteShards: RemoteShards {
         }
     }
 
-    func list() throws -> [String] {
+    func list() throws -> [RemoteShardObject] {
         let client = self.client, location = self.location
         return try Blocking.run {
-            try await client.listAllObjects(bucket: location.bucket, prefix: location.prefix)
-                .map { String($0.key.dropFirst(location.prefix.count)) }
+            try await client.listAllObjects(bucket: location.bucket, prefix: location.prefix).map {
+                RemoteShardObject(name: String($0.key.dropFirst(location.prefix.count)), size: $0.size, written: $0.lastModified)
+            }
         }
     }
 

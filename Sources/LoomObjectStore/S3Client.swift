@@ -10,11 +10,23 @@ public struct ObjectInfo: Sendable, Hashable {
     public var size: Int64
     /// The quotes S3 puts around it removed.
     public var etag: String?
+    /// When the object was written, on the object store's clock (listings only).
+    public var lastModified: Date?
 
-    public init(key: String, size: Int64, etag: String?) {
+    public init(key: String, size: Int64, etag: String?, lastModified: Date? = nil) {
         self.key = key
         self.size = size
         self.etag = etag
+        self.lastModified = lastModified
+    }
+
+    /// S3's `LastModified`: ISO 8601 in UTC, with or without fractional seconds.
+    static func parseTimestamp(_ text: String) -> Date? {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        if let date = formatter.date(from: text) { return date }
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.date(from: text)
     }
 }
 
@@ -202,7 +214,8 @@ public struct S3Client: Sendable {
                 throw ObjectStoreError(code: .internal, operation: call.operation, endpoint: "\(configuration.endpoint)",
                                        bucket: bucket, status: 200, reason: "a <Contents> entry without <Key> or <Size>")
             }
-            objects.append(ObjectInfo(key: key, size: size, etag: S3XML.value("ETag", in: entry).map(Self.unquote)))
+            objects.append(ObjectInfo(key: key, size: size, etag: S3XML.value("ETag", in: entry).map(Self.unquote),
+                                      lastModified: S3XML.value("LastModified", in: entry).flatMap(ObjectInfo.parseTimestamp)))
         }
         let truncated = S3XML.value("IsTruncated", in: xml) == "true"
         let next = S3XML.value("NextContinuationToken", in: xml)

@@ -9,6 +9,11 @@ import Foundation
 /// (removed by the next writer that opens this working folder), an uploaded object with no row
 /// (removed by `loom gc` after its grace period), or a committed shard. Never a row without bytes.
 final class FleetShardWriter {
+    /// The longest a writer takes from starting an upload to committing it: past it, the commit
+    /// is refused, because `loom gc` deletes row-less objects older than twice this
+    /// (``FleetGarbageCollector/defaultGrace``).
+    static let maximumUploadAge: Duration = .seconds(3600)
+
     let backends: FleetBackends
     /// `tmp/writer-<uuid>/`: this writer's staging folder, locked while it lives.
     let folder: String
@@ -53,10 +58,19 @@ final class FleetShardWriter {
         try shard.file.truncate(to: shard.writtenEnd + footer.count)
         try shard.file.syncData()
         let name = StoreLayout.shardName(shard.id)
+        let uploadStarted = ContinuousClock.now
         try backends.shards.upload(shard.file.path, as: name)
         let sealed = SealedShard(id: shard.id, name: name, formatVersion: Int(ShardFormat.version),
                                  committedBytes: shard.writtenEnd, sealedBytes: shard.writtenEnd + footer.count)
-        return try catalogWriter.commit(blobs: rows, sealedShard: sealed, body)
+        return try catalogWriter.commit(blobs: rows, sealedShard: sealed) { tx in
+            let value = try body(tx)
+            // Checked last, just before COMMIT: a writer stalled this long may have lost its
+            // object to `loom gc`, so its rows must not commit (the caller stages them again).
+            guard ContinuousClock.now - uploadStarted < Self.maximumUploadAge else {
+                throw StoreError(.unavailable, "shard \(name) was uploaded over an hour ago and not committed; `loom gc` may have removed it: stage it again")
+            }
+            return value
+        }
     }
 
     /// Staging folders whose writer is gone (its lock is free): what a killed writer left.

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Where a fleet store's shards live: objects in S3-compatible storage, read through this
 /// machine's byte-bounded cache. LoomStore sees only this protocol; LoomFleet implements it over
 /// LoomObjectStore, so the catalog module carries no HTTP stack.
@@ -18,12 +20,26 @@ public protocol RemoteShards: Sendable {
     func prefetch(_ names: [String])
     /// Removes object `name` (gc of a shard no row points into any more).
     func delete(_ name: String) throws
-    /// Names of every shard object under the prefix.
-    func list() throws -> [String]
+    /// Every shard object under the prefix.
+    func list() throws -> [RemoteShardObject]
     /// One listing request of at most one key: the bucket is there and the credentials work.
     func probe() throws
     /// Bytes of cache in use and its limit.
     var cacheUsage: (used: Int64, limit: Int64) { get }
+}
+
+/// A shard object as the object store lists it.
+public struct RemoteShardObject: Sendable, Hashable {
+    public var name: String
+    public var size: Int64
+    /// When it was written, on the object store's clock.
+    public var written: Date?
+
+    public init(name: String, size: Int64, written: Date?) {
+        self.name = name
+        self.size = size
+        self.written = written
+    }
 }
 
 /// A fleet store's two engines: the PostgreSQL catalog and the object store for shards.
