@@ -34,7 +34,7 @@ public struct LoomServer: Sendable {
     /// clients reconnect with their cursor) and returns.
     /// - Parameter onListening: called with the bound port once the server accepts connections.
     public func run(onListening: @escaping @Sendable (Int) -> Void = { _ in }) async throws {
-        let store = try StoreAccess(layout: configuration.store, createIfMissing: configuration.token != nil)
+        let store = try StoreAccess(layout: configuration.store, createIfMissing: configuration.token != nil, open: configuration.openStore)
         let state = ServerState(configuration: configuration, store: store,
                                 userQueries: UserQueryPool(capacity: configuration.sqlConcurrency, timeout: configuration.sqlTimeout),
                                 auth: WriteAuthorization(token: configuration.token), metrics: ServerMetrics.shared, logger: logger,

@@ -35,6 +35,9 @@ public struct ServerConfiguration: Sendable {
     public var sqlTimeout: Duration = ReadOnlyQuery.defaultTimeout
     /// How many `/v1/sql` statements run at once, each on a connection of its own (503 past it).
     public var sqlConcurrency = 2
+    /// Opens the store; nil opens the embedded store at ``store``. `loom serve` passes its
+    /// `--catalog`/`--blobs` resolution here, so the server runs on a fleet store too.
+    public var openStore: (@Sendable (Store.Access) throws -> Store)? = nil
 
     public init(store: StoreLayout, host: String = "127.0.0.1", port: Int = 8080, token: String? = nil,
                 maxUploadBytes: Int = 256 << 20, loaderWorkers: Int = ProcessInfo.processInfo.activeProcessorCount,

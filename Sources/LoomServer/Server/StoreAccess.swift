@@ -12,22 +12,30 @@ final class StoreAccess: Sendable {
     let layout: StoreLayout
     let reader: Store
     let gate = WriteGate()
+    private let open: @Sendable (Store.Access) throws -> Store
+    /// A fleet store's writable handle, opened once: fleet writers take no lock, so there is
+    /// nothing to hold only per request.
+    private let fleetWriter: Store?
 
     /// Opens the store read-only. A missing store is created only when writes are enabled (a
     /// server started to receive uploads may start empty); otherwise it is an error at start.
-    init(layout: StoreLayout, createIfMissing: Bool) throws {
+    init(layout: StoreLayout, createIfMissing: Bool, open opener: (@Sendable (Store.Access) throws -> Store)? = nil) throws {
         self.layout = layout
-        if createIfMissing && !FileManager.default.fileExists(atPath: layout.catalogPath) {
-            _ = try Store(layout, access: .readWrite)
+        let open = opener ?? { access in try Store(layout, access: access) }
+        self.open = open
+        var writable: Store? = nil
+        if createIfMissing && (opener != nil || !FileManager.default.fileExists(atPath: layout.catalogPath)) {
+            writable = try open(.readWrite)  // creates an embedded store, or migrates a fleet catalog
         }
-        reader = try Store(layout, access: .readOnly)
+        reader = try open(.readOnly)
+        fleetWriter = reader.fleet != nil ? writable : nil
     }
 
     /// Runs `body` with a read-write store whose writer lock is free, one write at a time.
     func write<T: Sendable>(_ body: @escaping @Sendable (Store) throws -> T) async throws -> T {
         try await gate.run {
             try await Offload.run {
-                let store = try Store(self.layout, access: .readWrite)
+                let store = try self.fleetWriter ?? self.open(.readWrite)
                 return try body(store)
             }
         }

@@ -96,7 +96,6 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try options.requireEmbedded("serve")
         let format = logFormat ?? (isatty(STDERR_FILENO) != 0 ? .text : .json)
         LoggingSystem.bootstrap { label in LoomLogHandler(label: label, format: format) }
         let logger = Logger(label: "loom.serve")
@@ -109,6 +108,8 @@ struct ServeCommand: AsyncParsableCommand {
                                                 maxUploadBytes: maxUploadBytes, loaderWorkers: workers, reportsDirectory: reports,
                                                 streamMemory: StreamBudget(bytes: streamMemory.bytes), maxStreams: maxStreams,
                                                 allowedHosts: allowedHosts)
+        let storeOptions = options
+        configuration.openStore = { access in try storeOptions.open(access) }
         configuration.sqlTimeout = .seconds(sqlTimeout)
         configuration.sqlConcurrency = sqlConcurrency
         let server = LoomServer(configuration: configuration, logger: logger)
