@@ -43,19 +43,48 @@ public enum CaptionRun {
     /// `captioners`: one per worker, all with the same identity; batches go to whichever is free
     /// and are committed here, one at a time, as they come back.
     public static func run(writer: StoreWriter, dataset: String, split: String? = nil, captioners: WorkerSet<any Captioner>,
-                           batchSize: Int = 16, progress: ((_ done: Int, _ total: Int) -> Void)? = nil,
+                           batchSize: Int = 16, lease: Duration = .seconds(300), progress: ((_ done: Int, _ total: Int) -> Void)? = nil,
                            workerProgress: (([WorkerReport]) -> Void)? = nil) throws -> Summary {
         let start = ContinuousClock.now
         let captioner = captioners.first
-        let store = writer.store
         var summary = Summary(captioner: captioner.name, backend: captioner.backend, captioned: 0, skipped: 0, failed: [], seconds: 0)
         let (captionerID, todo) = try plan(writer: writer, dataset: dataset, split: split, captioner: captioner)
         let pending = todo.filter { !$0.captioned }
-        let skipped = todo.count - pending.count
-        summary.skipped = skipped
-        var done = 0
+        summary.skipped = todo.count - pending.count
+        var items = Array(repeating: 0, count: captioners.backends.count)
+        var busy = Array(repeating: 0.0, count: captioners.backends.count)
+        if writer.isShared {
+            try SharedCaptionRun.run(pending, dataset: dataset, split: split, captionerID: captionerID, writer: writer,
+                                     lease: lease, batchSize: batchSize) { targets, onCommit in
+                let (roundItems, roundBusy) = try caption(targets, writer: writer, captioners: captioners, captionerID: captionerID,
+                                                          batchSize: batchSize, summary: &summary, onCommit: onCommit,
+                                                          workerProgress: workerProgress)
+                for worker in items.indices { items[worker] += roundItems[worker]; busy[worker] += roundBusy[worker] }
+            } progress: { done in progress?(done, pending.count) }
+        } else {
+            var done = 0
+            (items, busy) = try caption(pending, writer: writer, captioners: captioners, captionerID: captionerID, batchSize: batchSize,
+                                        summary: &summary, onCommit: { _, _ in }, workerProgress: workerProgress) { count in
+                done += count
+                progress?(done, pending.count)
+            }
+        }
+        summary.workers = WorkerReport.list(devices: captioners.devices, items: items, busy: busy,
+                                            restarts: captioners.backends.map(restartCount))
+        summary.seconds = (ContinuousClock.now - start) / .seconds(1)
+        return summary
+    }
+
+    /// Captions `pending` on the workers, committing each batch as it comes back; `onCommit`
+    /// runs inside each batch's transaction (a shared run marks its jobs there). Returns each
+    /// worker's items and busy seconds.
+    static func caption(_ pending: [CaptionTarget], writer: StoreWriter, captioners: WorkerSet<any Captioner>, captionerID: Int64,
+                        batchSize: Int, summary: inout Summary,
+                        onCommit: @escaping (_ targets: [CaptionTarget], _ tx: any CatalogTransaction) throws -> Void,
+                        workerProgress: (([WorkerReport]) -> Void)?, committed: (Int) -> Void = { _ in }) throws -> ([Int], [Double]) {
+        let captioner = captioners.first
         let handed = captioners.backends.map { Handed(value: $0) }
-        let blobs = store.blobs
+        let blobs = writer.store.blobs
         let pool = BatchPool<CaptionTarget, Answer>(items: pending, batchSize: batchSize, workers: handed.count) { worker, rows in
             var answer = Answer()
             for row in rows {
@@ -76,18 +105,14 @@ public enum CaptionRun {
             guard answer.results.count == answer.inputs.count else {
                 throw PipelineError(.internal, "captioner \(captioner.name) returned \(answer.results.count) results for \(answer.inputs.count) images")
             }
-            try record(answer, writer: writer, captionerID: captionerID, summary: &summary)
-            done += rows.count
-            progress?(done, pending.count)
+            try record(answer, writer: writer, captionerID: captionerID, summary: &summary) { tx in try onCommit(rows, tx) }
+            committed(rows.count)
             return []
         }, progress: { items, busy in
             workerProgress?(WorkerReport.list(devices: captioners.devices, items: items, busy: busy,
                                               restarts: Array(repeating: 0, count: items.count)))
         })
-        summary.workers = WorkerReport.list(devices: captioners.devices, items: items, busy: busy,
-                                            restarts: captioners.backends.map(restartCount))
-        summary.seconds = (ContinuousClock.now - start) / .seconds(1)
-        return summary
+        return (items, busy)
     }
 
     /// The captioner's row (recorded if new) and every image of the dataset (or split), each
@@ -103,11 +128,13 @@ public enum CaptionRun {
     }
 
     /// Commits one batch's captions together; an empty caption or a failure is reported, not stored.
-    static func record(_ answer: Answer, writer: StoreWriter, captionerID: Int64, summary: inout Summary) throws {
+    static func record(_ answer: Answer, writer: StoreWriter, captionerID: Int64, summary: inout Summary,
+                       also: (any CatalogTransaction) throws -> Void = { _ in }) throws {
         summary.failed += answer.unreadable
-        // Only images without a caption from this captioner were sent, and this writer holds
-        // the lock, so each caption is new.
+        // Only images without a caption from this captioner were sent: by the plan, and on a
+        // fleet store by the claims, so each caption is new.
         try writer.transaction { tx in
+            try also(tx)
             for (index, result) in answer.results.enumerated() {
                 switch result {
                 case .success(let text):

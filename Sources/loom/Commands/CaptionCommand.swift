@@ -56,7 +56,7 @@ struct CaptionCommand: ParsableCommand {
             let writer = try store.makeWriter()
             let line = ProgressLine("caption")
             let summary = try CaptionRun.run(writer: writer, dataset: dataset, split: split, captioners: captioners, batchSize: batch,
-                                             progress: { done, total in line.update(done: done, total: total) },
+                                             lease: try workers.leaseDuration(), progress: { done, total in line.update(done: done, total: total) },
                                              workerProgress: { line.note = workerRates($0) })
             line.finish()
             let everyOneFailed = summary.captioned == 0 && !summary.failed.isEmpty

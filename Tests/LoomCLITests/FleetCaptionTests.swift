@@ -1,0 +1,32 @@
+import Foundation
+import LoomStore
+import LoomTestSupport
+import Testing
+
+extension CLITests {
+    struct FleetCaptionJSON: Decodable { var captioned: Int; var skipped: Int }
+
+    @Test("fleet store: two loom caption processes at once divide the images between them: each captions some, together every image exactly once, one shared run",
+          .enabled(if: FleetEngines.unavailableReason == nil, Comment(rawValue: FleetEngines.unavailableReason ?? "")))
+    func fleetCaptionDividesTheWork() async throws {
+        let engines = try await FleetEngines.start(prefix: "caption")
+        let temp = try ScratchDirectory()
+        let images = DatasetMaker.bulk(count: 1200, classes: ["a", "b"], split: "train", bases: 6, baseSize: (96, 72), tag: "caption")
+        try DatasetMaker.write(images, into: temp, root: "data")
+        let machines = (0..<2).map { engines.workingFolder(temp.appending("machine-\($0)"), viaVariables: true) }
+        try machines[0].ingest(temp.appending("data"), dataset: "d")
+        let caption = ["caption", "--dataset", "d", "--backend", "builtin:stats", "--batch", "8", "--lease", "5", "--json"]
+        let children = try machines.map { try $0.start(caption) }
+        let runs = children.map { $0.wait(timeout: .seconds(240)) }
+        for run in runs { #expect(run.succeeded, "\(run)") }
+        guard runs.allSatisfy(\.succeeded) else { return }
+        let summaries = try runs.map { try $0.decode(FleetCaptionJSON.self) }
+        #expect(summaries.reduce(0) { $0 + $1.captioned } == images.count, "captioned \(summaries.map(\.captioned)): the work was not divided")
+        #expect(summaries.allSatisfy { $0.captioned > 0 }, "one process captioned everything: \(summaries.map(\.captioned))")
+        func sql(_ query: String) throws -> String {
+            try machines[1].ok(["sql", "--json", query]).stdoutText.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        #expect(try sql("SELECT count(*) AS n, count(DISTINCT real_image_id) AS d FROM captions") == #"{"d":\#(images.count),"n":\#(images.count)}"#)
+        #expect(try sql("SELECT status FROM runs WHERE stage = 'caption'") == #"{"status":"finished"}"#)
+    }
+}
