@@ -11,7 +11,7 @@ extension CLITests {
         let temp = try ScratchDirectory()
         try DatasetMaker.write(DatasetMaker.pictures(classes: ["a", "b", "c"], perClass: 2, split: "train", seed: 31), into: temp, root: "data")
         let generate = ["generate", "--dataset", "d", "--prompts", "class-name", "--backend", "builtin:procedural",
-                        "--per-prompt", "40", "--seed", "5", "--size", "192x192", "--batch", "2", "--json"]
+                        "--per-prompt", "100", "--seed", "5", "--size", "192x192", "--batch", "8", "--json"]
         func prepare(_ store: CLIStore) throws {
             try store.ingest(temp.appending("data"), dataset: "d")
             try store.ok(["prompts", "--dataset", "d", "--strategy", "class-name"])
@@ -20,7 +20,7 @@ extension CLITests {
         try prepare(local)
         try local.ok(generate)
         let expected = Set(try local.ok(["synthetic", "--dataset", "d", "--json"]).decodeLines(CLITests.SyntheticLine.self))
-        #expect(expected.count == 120)
+        #expect(expected.count == 300)
 
         let machines = (0..<4).map { engines.workingFolder(temp.appending("machine-\($0)"), viaVariables: true) }
         try prepare(machines[0])
@@ -37,14 +37,20 @@ extension CLITests {
         let victim = workers[1]
         let deadline = ContinuousClock.now + .seconds(60)
         var leased: [String] = []
+        // First let it plan and claim undisturbed (stopping a process that is still connecting
+        // and planning only slows it down).
+        while ContinuousClock.now < deadline && victim.isRunning,
+              try sql("SELECT 1 AS claimed FROM jobs WHERE lease_owner LIKE '%/\(victim.pid)/%' LIMIT 1").isEmpty {
+            try await Task.sleep(for: .milliseconds(10))
+        }
         while ContinuousClock.now < deadline && victim.isRunning {
-            if try Int(sql("SELECT count(*) AS n FROM synthetic_images")[0]["n"] ?? "0") ?? 0 > 0 {
-                victim.kill(SIGSTOP)
-                leased = try sql("SELECT key FROM jobs WHERE state = 'pending' AND lease_owner LIKE '%/\(victim.pid)/%'").compactMap { $0["key"] }
-                if !leased.isEmpty { break }
-                victim.kill(SIGCONT)
-            }
-            try await Task.sleep(for: .milliseconds(20))
+            victim.kill(SIGSTOP)
+            leased = try sql("SELECT key FROM jobs WHERE state = 'pending' AND lease_owner LIKE '%/\(victim.pid)/%'").compactMap { $0["key"] }
+            if !leased.isEmpty { break }
+            victim.kill(SIGCONT)
+            // A round (4 batches of 8) takes tens of milliseconds here: stop it at a random
+            // moment, so that sooner or later the stop lands inside one.
+            try await Task.sleep(for: .milliseconds(Int.random(in: 5...120)))
         }
         victim.kill(SIGKILL)
         let killed = victim.wait()
@@ -56,7 +62,7 @@ extension CLITests {
             #expect(run.succeeded, "\(run)")
         }
         let made = try machines[2].ok(["synthetic", "--dataset", "d", "--json"]).decodeLines(CLITests.SyntheticLine.self)
-        #expect(made.count == 120, "one image per (prompt, index), not \(made.count)")
+        #expect(made.count == 300, "one image per (prompt, index), not \(made.count)")
         #expect(Set(made) == expected, "the same digests, prompts and seeds as a one-process run")
         let runs = try sql("SELECT status FROM runs WHERE stage = 'generate'")
         #expect(runs.count == 1 && runs.first?["status"] == "finished", "one shared run, finished: \(runs)")
