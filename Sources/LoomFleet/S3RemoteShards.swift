@@ -38,11 +38,6 @@ final class S3RemoteShards: RemoteShards {
         }
     }
 
-    func prefetch(_ names: [String]) {
-        let cache = self.cache
-        Task.detached(executorPreference: FleetExecutor.shared) { await cache.prefetch(names) }
-    }
-
     func delete(_ name: String) throws {
         let client = self.client, location = self.location, cache = self.cache
         try Blocking.run {
@@ -63,11 +58,5 @@ final class S3RemoteShards: RemoteShards {
     func probe() throws {
         let client = self.client, location = self.location
         _ = try Blocking.run { try await client.listObjects(bucket: location.bucket, prefix: location.prefix, maxKeys: 1).objects.count }
-    }
-
-    var cacheUsage: (used: Int64, limit: Int64) {
-        let cache = self.cache
-        let used = (try? Blocking.run { await cache.bytesUsed }) ?? 0
-        return (used, cache.limit)
     }
 }

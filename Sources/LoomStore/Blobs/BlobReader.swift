@@ -132,15 +132,6 @@ public final class BlobReader: Sendable {
         return try shards.read(StoreLayout.shardName(location.shardID), range: start..<(start + Int64(location.recordSize)))
     }
 
-    /// Starts fetching the shards of `locations` ahead of their reads, in first-use order (a
-    /// fleet store's loader calls it with an epoch's order); nothing on an embedded store.
-    public func prefetch(_ locations: some Sequence<BlobLocation>) {
-        guard case .remote(let shards) = source else { return }
-        var seen = Set<Int64>()
-        let names = locations.compactMap { seen.insert($0.shardID).inserted ? StoreLayout.shardName($0.shardID) : nil }
-        if !names.isEmpty { shards.prefetch(names) }
-    }
-
     func shardFile(_ id: Int64) throws -> SystemFile {
         if let file = files.withLock({ $0[id] }) { return file }
         let file = try SystemFile(path: layout.shardPath(id), mode: .readOnly)

@@ -16,16 +16,12 @@ public protocol RemoteShards: Sendable {
     /// there already (`If-None-Match: *` where the store honours it); the file may then be
     /// adopted by the local cache, so the caller must not touch it afterwards.
     func upload(_ path: String, as name: String) throws
-    /// Starts fetching whole shards, in this order, ahead of the reads that will want them.
-    func prefetch(_ names: [String])
     /// Removes object `name` (gc of a shard no row points into any more).
     func delete(_ name: String) throws
     /// Every shard object under the prefix.
     func list() throws -> [RemoteShardObject]
     /// One listing request of at most one key: the bucket is there and the credentials work.
     func probe() throws
-    /// Bytes of cache in use and its limit.
-    var cacheUsage: (used: Int64, limit: Int64) { get }
 }
 
 /// A shard object as the object store lists it.
