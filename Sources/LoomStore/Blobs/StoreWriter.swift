@@ -101,15 +101,7 @@ public final class StoreWriter: CatalogWriter {
     /// A blob in a missing shard does not count: the caller stages its bytes again, and the
     /// commit points the existing row at the new copy, so writing the same bytes heals it.
     public func committedBlobIDs(_ digests: some Sequence<Digest>) throws -> BlobIDs {
-        if fleet != nil {
-            return try store.reader.read { snapshot in
-                var found: BlobIDs = [:]
-                for digest in digests {
-                    if let blob = try snapshot.blobs.blob(digest) { found[digest] = blob.id }
-                }
-                return found
-            }
-        }
+        if let fleet { return try fleet.backends.catalog.blobIDs(digests) }
         return try store.catalog.read { db in
             let select = try db.cachedStatement(sql: "SELECT id, shard_id FROM blobs WHERE digest = ?")
             var found: BlobIDs = [:]

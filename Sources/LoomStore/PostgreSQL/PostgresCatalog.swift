@@ -47,6 +47,22 @@ public final class PostgresCatalog: CatalogReader {
         }
     }
 
+    /// The ids of those `digests` that have a blob row, in one statement per 4096 digests (a
+    /// writer asks this for every batch it stages: one round trip, not one per image).
+    public func blobIDs(_ digests: some Sequence<Digest>) throws -> [Digest: Int64] {
+        let all = Array(Set(digests))
+        var found: [Digest: Int64] = [:]
+        try connections.withSession { session in
+            for start in stride(from: 0, to: all.count, by: PostgresBlobWriter.batch) {
+                let chunk = all[start..<min(start + PostgresBlobWriter.batch, all.count)]
+                for row in try session.rows("SELECT digest, id FROM blobs WHERE digest = ANY(\(chunk.map(\.postgres))::bytea[])") {
+                    found[try row.digest("digest")] = try row.value("id")
+                }
+            }
+        }
+        return found
+    }
+
     /// A writer: any number may write at once, from any number of processes.
     public func makeWriter() -> PostgresCatalogWriter { PostgresCatalogWriter(catalog: self) }
 
