@@ -16,8 +16,20 @@ extension CLITests {
         let machines = (0..<2).map { engines.workingFolder(temp.appending("machine-\($0)"), viaVariables: true) }
         try machines[0].ingest(temp.appending("data"), dataset: "d")
         let caption = ["caption", "--dataset", "d", "--backend", "builtin:stats", "--batch", "8", "--lease", "5", "--json"]
-        let children = try machines.map { try $0.start(caption) }
-        let runs = children.map { $0.wait(timeout: .seconds(240)) }
+        func claimed(_ child: LoomChild) throws -> Bool {
+            try !machines[1].ok(["sql", "--json", "SELECT 1 AS c FROM jobs WHERE lease_owner LIKE '%/\(child.pid)/%' LIMIT 1"])
+                .stdoutText.isEmpty
+        }
+        // The first holds still once it has claimed a round, until the second has claimed one
+        // too: both are then at work on the run, however fast this machine captions.
+        let first = try machines[0].start(caption)
+        let deadline = ContinuousClock.now + .seconds(60)
+        while first.isRunning, ContinuousClock.now < deadline, try !claimed(first) { try await Task.sleep(for: .milliseconds(10)) }
+        first.kill(SIGSTOP)
+        let second = try machines[1].start(caption)
+        while second.isRunning, ContinuousClock.now < deadline, try !claimed(second) { try await Task.sleep(for: .milliseconds(10)) }
+        first.kill(SIGCONT)
+        let runs = [first, second].map { $0.wait(timeout: .seconds(240)) }
         for run in runs { #expect(run.succeeded, "\(run)") }
         guard runs.allSatisfy(\.succeeded) else { return }
         let summaries = try runs.map { try $0.decode(FleetCaptionJSON.self) }

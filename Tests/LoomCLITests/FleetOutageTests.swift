@@ -9,7 +9,7 @@ extension CLITests {
     func fleetObjectStoreOutageDuringIngest() async throws {
         let engines = try await FleetEngines.start(prefix: "outage")
         let temp = try ScratchDirectory()
-        let images = DatasetMaker.bulk(count: 1500, classes: ["a", "b", "c"], split: "train", tag: "outage")
+        let images = DatasetMaker.bulk(count: 6000, classes: ["a", "b", "c"], split: "train", tag: "outage")
         try DatasetMaker.write(images, into: temp, root: "data")
         let store = engines.workingFolder(temp.appending("work"), viaVariables: true)
         try store.ok(["init"])
@@ -17,16 +17,20 @@ extension CLITests {
             let text = try store.ok(["sql", "--json", "SELECT count(*) AS n FROM \(table)"]).stdoutText
             return Int(text.split(whereSeparator: { !$0.isNumber }).first ?? "0") ?? 0
         }
-        // Ingest commits every 1024 images: the object store goes away after the first commit,
-        // so the second one's upload meets it.
+        // Ingest commits every 1024 images: the object store goes away once the first commit is
+        // seen, with several uploads still to come.
         let ingest = store.ingestArguments(temp.appending("data"), dataset: "d")
         let child = try store.start(ingest)
         let deadline = ContinuousClock.now + .seconds(60)
         while child.isRunning, ContinuousClock.now < deadline, try count("blobs") == 0 {
             try await Task.sleep(for: .milliseconds(20))
         }
+        // Stopped while the object store goes away, so its next upload meets the outage
+        // however fast this machine ingests.
+        child.kill(SIGSTOP)
         #expect(child.isRunning, "the ingest ended before the object store could be killed")
         engines.seaweed.kill()
+        child.kill(SIGCONT)
         let failed = child.wait(timeout: .seconds(180))
         #expect(!failed.succeeded && !failed.signaled, "\(failed)")
         #expect(failed.stderrText.contains("127.0.0.1:\(engines.seaweed.s3Port)"), "the error names the endpoint: \(failed.stderrText)")
