@@ -29,13 +29,17 @@ final class S3RemoteShards: RemoteShards {
     }
 
     func upload(_ path: String, as name: String) throws {
-        let client = self.client, location = self.location, cache = self.cache
+        let client = self.client, location = self.location
         try Blocking.run {
             // A conditional put that finds the key taken is this writer's own retried put
             // that landed: shard ids are reserved in the catalog, so no other writer has it.
             _ = try await client.putFile(bucket: location.bucket, key: location.key(name), path: path, ifNoneMatch: true)
-            await cache.adopt(path, as: name)
         }
+    }
+
+    func adopt(_ path: String, as name: String) {
+        let cache = self.cache
+        _ = try? Blocking.run { await cache.adopt(path, as: name) }
     }
 
     func delete(_ name: String) throws {

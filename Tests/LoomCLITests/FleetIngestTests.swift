@@ -63,6 +63,10 @@ extension CLITests {
         }
         let verify = try reader.expectClean("on the fleet store")
         #expect(verify.records == stats.blobs.count, "verify checked \(verify.records) of \(stats.blobs.count) records")
+        // A writer's own folder reads back from the shards it moved into its cache.
+        let cached = (try? FileManager.default.contentsOfDirectory(atPath: temp.appending("work-1/shard-cache"))) ?? []
+        #expect(!cached.isEmpty, "the writers' uploaded shards were not kept in their cache")
+        try first.expectClean("in a writer's own working folder")
         // The writers' staging folders are gone with them.
         let staging = (try? FileManager.default.contentsOfDirectory(atPath: temp.appending("work-1/tmp"))) ?? []
         #expect(staging.isEmpty, "left in work-1/tmp: \(staging)")

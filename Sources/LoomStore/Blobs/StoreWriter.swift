@@ -122,6 +122,7 @@ public final class StoreWriter: CatalogWriter {
     public func stage(_ bytes: UnsafeRawBufferPointer, digest: Digest, mediaType: String,
                       policy: BlobCodec.Policy = .auto) throws -> BlobLocation {
         if let index = pendingIndex[digest] { return pending[index].location }
+        try startFreshShardIfNeeded()
         let (codec, frame) = try BlobCodec.encode(bytes, mediaType: mediaType, policy: policy)
         let offset = shard.writtenEnd + buffer.count
         func append(_ payload: UnsafeRawBufferPointer) -> BlobLocation {
@@ -202,24 +203,37 @@ public final class StoreWriter: CatalogWriter {
     @discardableResult
     public func transaction<T>(_ body: (any CatalogTransaction) throws -> T) throws -> T {
         guard let fleet else { return try commit { db, ids in try body(SQLiteTransaction(db: db, newBlobIDs: ids)) } }
+        let rows = pending.map { PostgresBlobRow(location: $0.location, mediaType: $0.mediaType) }
+        let result: T
         do {
             try flush()
-            let rows = pending.map { PostgresBlobRow(location: $0.location, mediaType: $0.mediaType) }
-            let result = try fleet.commit(shard, rows: rows, body)
-            pending.removeAll(keepingCapacity: true)
-            pendingIndex.removeAll(keepingCapacity: true)
-            if !rows.isEmpty { shard = try fleet.createShard() }
-            return result
+            result = try fleet.commit(shard, rows: rows, body)
         } catch {
             discardUncommitted()
             // An upload that failed may still have made the object (the answer lost on the
-            // way back): the next commit goes to a fresh id, never the same name twice.
-            if let fresh = try? fleet.createShard() {
-                try? FileManager.default.removeItem(atPath: shard.file.path)
-                shard = fresh
-            }
+            // way back): the next records go under a fresh id, never the same name twice.
+            if !rows.isEmpty { needsFreshShard = true }
             throw error
         }
+        pending.removeAll(keepingCapacity: true)
+        pendingIndex.removeAll(keepingCapacity: true)
+        // The committed file now belongs to the cache: nothing may cut it back (it is all
+        // committed), and the next record starts a new shard.
+        shard.committedEnd = shard.writtenEnd
+        if !rows.isEmpty { needsFreshShard = true }
+        return result
+    }
+
+    /// A fleet writer whose last shard was committed (or abandoned) starts the next one when it
+    /// next stages a record, so that no commit throws after it has committed.
+    private var needsFreshShard = false
+
+    private func startFreshShardIfNeeded() throws {
+        guard needsFreshShard, let fleet else { return }
+        let abandoned = shard.file.path
+        shard = try fleet.createShard()
+        needsFreshShard = false
+        try? FileManager.default.removeItem(atPath: abandoned)  // gone already when the cache took it
     }
 
     /// Seals the open shard (index + trailer) and starts a new one. A fleet writer seals every

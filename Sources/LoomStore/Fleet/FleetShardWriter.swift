@@ -62,7 +62,7 @@ final class FleetShardWriter {
         try backends.shards.upload(shard.file.path, as: name)
         let sealed = SealedShard(id: shard.id, name: name, formatVersion: Int(ShardFormat.version),
                                  committedBytes: shard.writtenEnd, sealedBytes: shard.writtenEnd + footer.count)
-        return try catalogWriter.commit(blobs: rows, sealedShard: sealed) { tx in
+        let value = try catalogWriter.commit(blobs: rows, sealedShard: sealed) { tx in
             let value = try body(tx)
             // Checked last, just before COMMIT: a writer stalled this long may have lost its
             // object to `loom gc`, so its rows must not commit (the caller stages them again).
@@ -71,6 +71,10 @@ final class FleetShardWriter {
             }
             return value
         }
+        // Only now: until the commit, a failure cuts the staged file back, and it must still
+        // be this writer's own.
+        backends.shards.adopt(shard.file.path, as: name)
+        return value
     }
 
     /// Staging folders whose writer is gone (its lock is free): what a killed writer left.

@@ -13,9 +13,11 @@ public protocol RemoteShards: Sendable {
     /// Bytes `range` of shard object `name`, through the local cache.
     func read(_ name: String, range: Range<Int64>) throws -> [UInt8]
     /// Uploads the complete file at `path` as object `name` unless an object of that name is
-    /// there already (`If-None-Match: *` where the store honours it); the file may then be
-    /// adopted by the local cache, so the caller must not touch it afterwards.
+    /// there already (`If-None-Match: *` where the store honours it).
     func upload(_ path: String, as name: String) throws
+    /// Hands the file at `path`, uploaded as `name` and now committed, to the local cache (or
+    /// removes it when there is no room); the caller must not touch it afterwards.
+    func adopt(_ path: String, as name: String)
     /// Removes object `name` (gc of a shard no row points into any more).
     func delete(_ name: String) throws
     /// Every shard object under the prefix.
