@@ -112,7 +112,9 @@ struct TrainingOptions: ParsableArguments {
     var labelSmoothing = 0.0
 
     @Option(name: .customLong("crop-scale"),
-            help: "Smallest RandomResizedCrop area fraction: crops cover --crop-scale...1 of the image (torchvision: 0.08; small images: ~0.35).")
+            help: ArgumentHelp(
+                "Smallest RandomResizedCrop area fraction: crops cover --crop-scale...1 of the image (torchvision: 0.08; small images: ~0.35).",
+                discussion: "Measured (docs/augmentation.md): on 28 px Fashion-MNIST at 4 epochs, 0.35 scores 4.2 points above 0.08."))
     var cropScale = 0.08
 
     @Option(help: "Loader decode threads (they overlap training).")
