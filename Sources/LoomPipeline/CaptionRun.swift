@@ -89,7 +89,7 @@ public enum CaptionRun {
             var answer = Answer()
             for row in rows {
                 do {
-                    answer.inputs.append(CaptionInput(realImageID: row.realImageID, bytes: try blobs.read(digest: row.digest),
+                    answer.inputs.append(CaptionInput(realImageID: row.realImageID, bytes: try readImage(row.digest, blobs: blobs),
                                                       mediaType: row.mediaType))
                     answer.paths.append(row.path)
                 } catch {
@@ -113,6 +113,21 @@ public enum CaptionRun {
                                               restarts: Array(repeating: 0, count: items.count)))
         })
         return (items, busy)
+    }
+
+    /// An image's bytes, tried again (three times in all, a second apart) when the catalog or
+    /// object store was unavailable: on a fleet store a moment's outage would otherwise leave
+    /// the image uncaptioned until a later run. A damaged or missing blob fails at once.
+    static func readImage(_ digest: Digest, blobs: BlobReader) throws -> [UInt8] {
+        var attempt = 1
+        while true {
+            do {
+                return try blobs.read(digest: digest)
+            } catch let error as any CodedError where error.errorCode == .unavailable && attempt < 3 {
+                attempt += 1
+                Thread.sleep(forTimeInterval: 1)
+            }
+        }
     }
 
     /// The captioner's row (recorded if new) and every image of the dataset (or split), each

@@ -4,7 +4,12 @@ import LoomTestSupport
 import Testing
 
 extension CLITests {
-    struct FleetCaptionJSON: Decodable { var captioned: Int; var skipped: Int }
+    struct FleetCaptionJSON: Decodable {
+        struct Failure: Decodable { var path: String; var error: String }
+        var captioned: Int
+        var skipped: Int
+        var failed: [Failure]
+    }
 
     @Test("fleet store: two loom caption processes at once divide the images between them: each captions some, together every image exactly once, one shared run",
           .enabled(if: FleetEngines.unavailableReason == nil, Comment(rawValue: FleetEngines.unavailableReason ?? "")))
@@ -15,7 +20,7 @@ extension CLITests {
         try DatasetMaker.write(images, into: temp, root: "data")
         let machines = (0..<2).map { engines.workingFolder(temp.appending("machine-\($0)"), viaVariables: true) }
         try machines[0].ingest(temp.appending("data"), dataset: "d")
-        let caption = ["caption", "--dataset", "d", "--backend", "builtin:stats", "--batch", "8", "--lease", "5", "--json"]
+        let caption = ["caption", "--dataset", "d", "--backend", "builtin:stats", "--batch", "8", "--lease", "60", "--json"]
         func claimed(_ child: LoomChild) throws -> Bool {
             try !machines[1].ok(["sql", "--json", "SELECT 1 AS c FROM jobs WHERE lease_owner LIKE '%/\(child.pid)/%' LIMIT 1"])
                 .stdoutText.isEmpty
@@ -33,6 +38,8 @@ extension CLITests {
         for run in runs { #expect(run.succeeded, "\(run)") }
         guard runs.allSatisfy(\.succeeded) else { return }
         let summaries = try runs.map { try $0.decode(FleetCaptionJSON.self) }
+        let failures = summaries.flatMap(\.failed).map { "\($0.path): \($0.error)" }
+        #expect(failures.isEmpty, "\(failures)")
         #expect(summaries.reduce(0) { $0 + $1.captioned } == images.count, "captioned \(summaries.map(\.captioned)): the work was not divided")
         #expect(summaries.allSatisfy { $0.captioned > 0 }, "one process captioned everything: \(summaries.map(\.captioned))")
         func sql(_ query: String) throws -> String {
