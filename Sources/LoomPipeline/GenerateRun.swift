@@ -145,6 +145,18 @@ public enum GenerateRun {
                 try tx.jobs.claim(summary.runID, owner: writer.owner, limit: want, lease: options.lease)
             }
             let queue = claimed.compactMap { byKey[$0.key] }
+            let stale = claimed.filter { byKey[$0.key] == nil }
+            if !stale.isEmpty {
+                // Jobs an earlier plan of this run made for prompts that are gone (`loom prompts`
+                // ran again): nobody can make them, and left pending they would be claimed
+                // every round (or, on a fleet store, waited for forever).
+                try writer.transaction { tx in
+                    for job in stale {
+                        try tx.jobs.markFailed(job.key, of: summary.runID, error: "its prompt is no longer among the strategy's prompts")
+                    }
+                }
+                if queue.isEmpty { continue }
+            }
             guard !queue.isEmpty else {
                 let pending = try writer.store.read { try $0.jobs.counts(of: summary.runID)[.pending] ?? 0 }
                 if pending == 0 || !writer.isShared { return false }
