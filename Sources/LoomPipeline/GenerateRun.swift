@@ -121,10 +121,9 @@ public enum GenerateRun {
         return summary
     }
 
-    /// Claims the run's pending jobs a round at a time and runs them, until none is left: on a
-    /// fleet store other workers claim from the same run, and a round that finds nothing to
-    /// claim while jobs are still pending waits for their leases (a live worker finishes them,
-    /// a dead one's run out and are claimed here). Returns true when `jobLimit` stopped it.
+    /// Claims the run's pending jobs a round at a time (``JobClaims``) and runs them, until none
+    /// is left; on a fleet store other workers claim from the same run. Returns true when
+    /// `jobLimit` stopped it.
     static func executeClaimed(plan: Plan, writer: StoreWriter, generators: WorkerSet<any Generator>, options: Options,
                                summary: inout Summary, progress: ((_ done: Int, _ total: Int) -> Void)?,
                                workerProgress: (([WorkerReport]) -> Void)?) throws -> Bool {
@@ -141,9 +140,8 @@ public enum GenerateRun {
         while true {
             let want = min(roundSize, left ?? roundSize)
             if want == 0 { return true }
-            let claimed = try writer.transaction { tx in
-                try tx.jobs.claim(summary.runID, owner: writer.owner, limit: want, lease: options.lease)
-            }
+            let claimed = try JobClaims.nextRound(of: summary.runID, writer: writer, limit: want, lease: options.lease)
+            if claimed.isEmpty { return false }
             let queue = claimed.compactMap { byKey[$0.key] }
             let stale = claimed.filter { byKey[$0.key] == nil }
             if !stale.isEmpty {
@@ -156,12 +154,6 @@ public enum GenerateRun {
                     }
                 }
                 if queue.isEmpty { continue }
-            }
-            guard !queue.isEmpty else {
-                let pending = try writer.store.read { try $0.jobs.counts(of: summary.runID)[.pending] ?? 0 }
-                if pending == 0 || !writer.isShared { return false }
-                Thread.sleep(forTimeInterval: min(1, max(0.05, Double(options.lease.components.seconds) / 4)))
-                continue
             }
             left = left.map { $0 - queue.count }
             let before = done
@@ -327,22 +319,10 @@ public enum GenerateRun {
     }
 
     /// Closes the run in the ledger with the summary: `finished`, or `failed` when jobs used up their attempts.
-    /// On a fleet store every worker of the run gets here once the run has no pending job; the
-    /// first to close it writes its summary, the others find it closed and leave it so.
+    /// Closes the run in the ledger with the summary: `finished`, or `failed` when jobs used up
+    /// their attempts (on a fleet store, whichever worker gets there first).
     static func report(_ summary: Summary, writer: StoreWriter) throws {
-        let json = try CanonicalJSON.text(summary)
-        do {
-            try writer.transaction { tx in
-                guard try tx.snapshot.runs.run(id: summary.runID)?.status == .running else { return }
-                if summary.failed.isEmpty {
-                    try tx.runs.finish(id: summary.runID, summary: json)
-                } else {
-                    try tx.runs.finishFailed(id: summary.runID, summary: json)
-                }
-            }
-        } catch let error as StoreError where error.code == .conflict && writer.isShared {
-            // Another worker closed the run between the check and the update.
-        }
+        try JobClaims.close(summary.runID, summary: try CanonicalJSON.text(summary), failed: !summary.failed.isEmpty, writer: writer)
     }
 
     /// Refuses a size the generator cannot make before a job is planned, rather than failing

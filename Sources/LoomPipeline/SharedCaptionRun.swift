@@ -32,7 +32,8 @@ enum SharedCaptionRun {
         var byKey = Dictionary(pending.map { (key($0), $0) }, uniquingKeysWith: { first, _ in first })
         var done = 0
         while true {
-            let claimed = try writer.transaction { try $0.jobs.claim(runID, owner: writer.owner, limit: max(1, batchSize * 4), lease: lease) }
+            let claimed = try JobClaims.nextRound(of: runID, writer: writer, limit: max(1, batchSize * 4), lease: lease)
+            if claimed.isEmpty { break }
             if claimed.contains(where: { byKey[$0.key] == nil }) {
                 // Planned by a process that started later, for images ingested since this one planned.
                 for target in try targets(writer: writer, dataset: dataset, split: split, captionerID: captionerID) {
@@ -46,12 +47,7 @@ enum SharedCaptionRun {
                     for job in gone { try tx.jobs.markFailed(job.key, of: runID, error: "the image is no longer in the dataset") }
                 }
             }
-            if targets.isEmpty {
-                let left = try writer.store.read { try $0.jobs.counts(of: runID)[.pending] ?? 0 }
-                if left == 0 { break }
-                Thread.sleep(forTimeInterval: min(1, max(0.05, Double(lease.components.seconds) / 4)))
-                continue
-            }
+            if targets.isEmpty { continue }
             // Every job of the round ends done in its batch's commit: captioned, or its failure
             // in the summary (an image still without a caption is planned again by a later run).
             try round(targets) { batch, tx in
@@ -60,10 +56,7 @@ enum SharedCaptionRun {
             done += targets.count
             progress(done)
         }
-        try writer.transaction { tx in
-            guard try tx.snapshot.runs.run(id: runID)?.status == .running else { return }
-            try tx.runs.finish(id: runID, summary: try CanonicalJSON.text(["captioned_here": "\(done)"]))
-        }
+        try JobClaims.close(runID, summary: try CanonicalJSON.text(["captioned_here": "\(done)"]), failed: false, writer: writer)
     }
 
     static func key(_ target: CaptionTarget) -> String { "\(target.realImageID)" }

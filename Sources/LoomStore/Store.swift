@@ -47,8 +47,8 @@ public final class Store: Sendable {
         }
         let catalog = try Catalog(path: layout.catalogPath, readOnly: access == .readOnly)
         backend = .embedded(catalog)
-        blobs = BlobReader(layout: layout, source: .files, reader: SQLiteCatalogReader(pool: catalog.pool))
         reader = SQLiteCatalogReader(pool: catalog.pool)
+        blobs = BlobReader(layout: layout, source: .files, reader: reader)
     }
 
     /// Opens a fleet store whose working folder is `layout.root` (created when missing).

@@ -32,10 +32,9 @@ public enum FleetGarbageCollector {
             report.reclaimedBytes += shard.bytes
         }
         let known = try PostgresGarbage.shardNames(fleet.catalog)
-        let graceSeconds = Double(grace.components.seconds) + Double(grace.components.attoseconds) / 1e18
         let emptiedNames = Set(emptied.map(\.name))
         for object in objects where !known.contains(object.name) && !emptiedNames.contains(object.name) {
-            guard let written = object.written, now.timeIntervalSince(written) > graceSeconds else { continue }
+            guard let written = object.written, now.timeIntervalSince(written) > grace.totalSeconds else { continue }
             try fleet.shards.delete(object.name)
             report.removedShards += 1
             report.reclaimedBytes += Int(object.size)

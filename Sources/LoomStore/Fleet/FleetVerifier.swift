@@ -37,24 +37,33 @@ enum FleetVerifier {
     }
 
     /// What is wrong with the shard object as a whole (gone, wrong length, bad header or
-    /// index), or nil.
+    /// trailer), or nil. Reads only the header and the trailer (plus one byte past the sealed
+    /// length, which must not be there); the records are read one by one afterwards.
     private static func shardProblem(_ shard: PostgresShardListing.Shard, fleet: FleetBackends) -> String? {
         guard let sealed = shard.sealedBytes else {
             return shard.blobs.isEmpty ? nil : "the catalog has blobs in a shard that was never sealed"
         }
-        let bytes: [UInt8]
+        guard sealed >= ShardFormat.fileHeaderSize + ShardFormat.trailerSize else {
+            return "the catalog sealed it at \(sealed) bytes, too short for a shard"
+        }
+        let header: [UInt8], tail: [UInt8]
         do {
-            bytes = try fleet.shards.read(shard.name, range: 0..<Int64(sealed) + 1)
+            header = try fleet.shards.read(shard.name, range: 0..<Int64(ShardFormat.fileHeaderSize))
+            tail = try fleet.shards.read(shard.name, range: Int64(sealed - ShardFormat.trailerSize)..<Int64(sealed) + 1)
         } catch {
             return "cannot read the shard object: \(error)"
         }
-        guard bytes.count == sealed else { return "the object is \(bytes.count) bytes, the catalog sealed it at \(sealed)" }
-        switch ShardFormat.decodeFileHeader(Array(bytes.prefix(ShardFormat.fileHeaderSize))) {
+        guard tail.count == ShardFormat.trailerSize else {
+            return tail.count > ShardFormat.trailerSize
+                ? "the object is longer than the \(sealed) bytes the catalog sealed"
+                : "the object is shorter than the \(sealed) bytes the catalog sealed"
+        }
+        switch ShardFormat.decodeFileHeader(header) {
         case .failure(let problem): return "file header: \(problem)"
         case .success(let id) where id != shard.id: return "the object's header names shard \(id), the catalog \(shard.id)"
         case .success: break
         }
-        if case .failure(let problem) = ShardFormat.decodeTrailer(Array(bytes.suffix(ShardFormat.trailerSize))) {
+        if case .failure(let problem) = ShardFormat.decodeTrailer(tail) {
             return "index trailer: \(problem)"
         }
         return nil

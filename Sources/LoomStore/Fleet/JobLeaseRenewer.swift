@@ -10,7 +10,7 @@ public final class JobLeaseRenewer: @unchecked Sendable {
     private var thread: Thread?
 
     init(catalog: PostgresCatalog, runID: Int64, owner: String, lease: Duration) {
-        let interval = max(0.05, lease.leaseSeconds / 3)
+        let interval = max(0.05, lease.totalSeconds / 3)
         let wake = self.wake, done = self.done
         let thread = Thread {
             while wake.wait(timeout: .now() + interval) == .timedOut {

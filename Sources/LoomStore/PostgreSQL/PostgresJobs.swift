@@ -58,7 +58,7 @@ struct PostgresJobWriter: PostgresJobQueries, JobWriting {
 
     func claim(_ runID: Int64, owner: String, limit: Int, lease: Duration) throws -> [JobRecord] {
         try session.rows("""
-            UPDATE jobs j SET lease_owner = \(owner), lease_expires_at = extract(epoch FROM clock_timestamp()) + \(lease.leaseSeconds)
+            UPDATE jobs j SET lease_owner = \(owner), lease_expires_at = extract(epoch FROM clock_timestamp()) + \(lease.totalSeconds)
             FROM (SELECT id FROM jobs
                   WHERE run_id = \(runID) AND state = 'pending'
                     AND (lease_expires_at IS NULL OR lease_expires_at < extract(epoch FROM clock_timestamp()))
@@ -73,7 +73,7 @@ struct PostgresJobWriter: PostgresJobQueries, JobWriting {
 
     func renew(_ runID: Int64, owner: String, lease: Duration) throws -> Int {
         try session.execute("""
-            UPDATE jobs SET lease_expires_at = extract(epoch FROM clock_timestamp()) + \(lease.leaseSeconds)
+            UPDATE jobs SET lease_expires_at = extract(epoch FROM clock_timestamp()) + \(lease.totalSeconds)
             WHERE run_id = \(runID) AND lease_owner = \(owner) AND state = 'pending'
             """)
     }

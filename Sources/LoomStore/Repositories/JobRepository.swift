@@ -46,6 +46,6 @@ public protocol JobWriting: JobReading {
 }
 
 extension Duration {
-    /// Whole and fractional seconds, for a lease's expiry.
-    var leaseSeconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+    /// Whole and fractional seconds (a lease, a grace period).
+    var totalSeconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }

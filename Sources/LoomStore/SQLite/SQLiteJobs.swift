@@ -51,7 +51,7 @@ struct SQLiteJobWriter: SQLiteJobQueries, JobWriting {
             UPDATE jobs SET lease_owner = ?, lease_expires_at = (julianday('now') - 2440587.5) * 86400.0 + ?
             WHERE id IN (SELECT id FROM jobs WHERE run_id = ? AND state = 'pending' ORDER BY id LIMIT ?)
             RETURNING id, key, state, attempts, error
-            """, arguments: [owner, lease.leaseSeconds, runID, max(0, limit)]).map {
+            """, arguments: [owner, lease.totalSeconds, runID, max(0, limit)]).map {
             JobRecord(id: $0["id"], key: $0["key"], state: JobState(rawValue: $0["state"]), attempts: $0["attempts"], error: $0["error"])
         }.sorted { $0.id < $1.id }
     }
@@ -59,7 +59,7 @@ struct SQLiteJobWriter: SQLiteJobQueries, JobWriting {
     func renew(_ runID: Int64, owner: String, lease: Duration) throws -> Int {
         try db.execute(sql: """
             UPDATE jobs SET lease_expires_at = (julianday('now') - 2440587.5) * 86400.0 + ? WHERE run_id = ? AND lease_owner = ? AND state = 'pending'
-            """, arguments: [lease.leaseSeconds, runID, owner])
+            """, arguments: [lease.totalSeconds, runID, owner])
         return db.changesCount
     }
 
