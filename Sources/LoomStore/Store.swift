@@ -67,6 +67,14 @@ public final class Store: Sendable {
         return nil
     }
 
+    /// Which store this is, to tell two apart: the catalog's URL (without its password) for a
+    /// fleet store, the directory's real path for an embedded one.
+    public var identity: String {
+        if let fleet { return fleet.catalog.url.description }
+        let root = URL(fileURLWithPath: layout.root).resolvingSymlinksInPath().standardizedFileURL.path
+        return "embedded store \(root)"
+    }
+
     /// The embedded SQLite catalog. What only it can do (`loom sql`'s authorizer, verify's scan
     /// of shard files, gc, repair) throws on a fleet store, naming the catalog it has instead.
     var catalog: Catalog {

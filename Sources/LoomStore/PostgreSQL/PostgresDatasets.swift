@@ -19,6 +19,12 @@ extension PostgresDatasetQueries {
         try session.rows(#"SELECT name FROM datasets ORDER BY name COLLATE "C""#).map { try $0.value(0, String.self) }
     }
 
+    func splitNames(of datasetID: Int64) throws -> [String] {
+        try session.rows(#"SELECT name FROM splits WHERE dataset_id = \#(datasetID) ORDER BY name COLLATE "C""#).map {
+            try $0.value(0, String.self)
+        }
+    }
+
     func split(named name: String, of datasetID: Int64) throws -> SplitRecord? {
         try session.scalar("SELECT id FROM splits WHERE dataset_id = \(datasetID) AND name = \(name)", as: Int64.self)
             .map { SplitRecord(id: $0, datasetID: datasetID, name: name) }
@@ -152,6 +158,22 @@ extension PostgresDatasetQueries {
             class: try row.value("wnid"), label: try row.value("label"), path: try row.value("path"), name: try row.value("name"),
             width: try row.value("width"), height: try row.value("height"), format: try row.value("format"),
             bytes: try row.value("raw_size"))
+    }
+
+    func forEachStoredRealImage(of datasetID: Int64, _ body: (StoredRealImage) throws -> Void) throws {
+        try session.forEachRow("""
+            SELECT r.id, s.name AS split, c.wnid, b.digest, b.media_type, r.path, r.name, r.width, r.height, r.format,
+                   r.color_space, r.file_size, r.file_mtime_ns
+            FROM real_images r JOIN splits s ON s.id = r.split_id JOIN classes c ON c.id = r.class_id JOIN blobs b ON b.id = r.blob_id
+            WHERE s.dataset_id = \(datasetID) ORDER BY r.id
+            """) { row in
+            try body(StoredRealImage(
+                id: try row.value("id"), split: try row.value("split"), wnid: try row.value("wnid"), digest: try row.digest("digest"),
+                mediaType: try row.value("media_type"), path: try row.value("path"), name: try row.value("name"),
+                width: try row.value("width"), height: try row.value("height"), format: try row.value("format"),
+                colorSpace: try row.value("color_space"), fileSize: try row.value("file_size"),
+                mtimeNanoseconds: try row.value("file_mtime_ns")))
+        }
     }
 
     func ingestedFiles(dataset: String, split: String) throws -> [ExactName: IngestedFile] {

@@ -224,6 +224,13 @@ extension PostgresSyntheticQueries {
             """, as: Int.self) != nil
     }
 
+    func generators() throws -> [GeneratorRecord] {
+        try session.rows("SELECT id, name, version, params, backend FROM generators ORDER BY id").map {
+            GeneratorRecord(id: try $0.value("id"), name: try $0.value("name"), version: try $0.value("version"),
+                            params: try $0.value("params"), backend: try $0.value("backend"))
+        }
+    }
+
     func syntheticImages() throws -> [SyntheticRecord] {
         var images: [SyntheticRecord] = []
         try session.forEachRow("""

@@ -60,6 +60,24 @@ public struct RealImageFilter: Hashable, Sendable {
     }
 }
 
+/// A real image row whole, with its split, class and blob named rather than numbered: what
+/// `loom copy` needs to write the same row into another catalog.
+public struct StoredRealImage: Hashable, Sendable {
+    public var id: Int64
+    public var split: String
+    public var wnid: String
+    public var digest: Digest
+    public var mediaType: String
+    public var path: String
+    public var name: String
+    public var width: Int
+    public var height: Int
+    public var format: String
+    public var colorSpace: String
+    public var fileSize: Int
+    public var mtimeNanoseconds: Int64
+}
+
 /// Datasets, splits, classes and real images: the read side.
 public protocol DatasetReading {
     func dataset(named name: String) throws -> DatasetRecord?
@@ -67,6 +85,8 @@ public protocol DatasetReading {
     func requireDataset(named name: String) throws -> DatasetRecord
     func datasetNames() throws -> [String]
     func split(named name: String, of datasetID: Int64) throws -> SplitRecord?
+    /// The dataset's split names, in byte order.
+    func splitNames(of datasetID: Int64) throws -> [String]
     /// The split, or `not-found` naming the dataset and split.
     func requireSplit(named name: String, of dataset: DatasetRecord) throws -> SplitRecord
     /// Classes in label order.
@@ -87,6 +107,8 @@ public protocol DatasetReading {
     func realImages(_ filter: RealImageFilter, offset: Int, limit: Int) throws -> [RealImageEntry]
     /// Streams the real images matching `filter` in (dataset, split, path) order.
     func forEachRealImage(_ filter: RealImageFilter, _ body: (RealImageEntry) throws -> Void) throws
+    /// Streams a dataset's real images whole, in id order.
+    func forEachStoredRealImage(of datasetID: Int64, _ body: (StoredRealImage) throws -> Void) throws
     /// Files already ingested into a split, by exact path; empty when neither exists.
     func ingestedFiles(dataset: String, split: String) throws -> [ExactName: IngestedFile]
 }

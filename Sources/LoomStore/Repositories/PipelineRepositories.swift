@@ -193,12 +193,23 @@ public struct SyntheticRecord: Hashable, Sendable {
     public var row: SyntheticRow
 }
 
+/// A generator row whole.
+public struct GeneratorRecord: Hashable, Sendable {
+    public var id: Int64
+    public var name: String
+    public var version: String
+    public var params: String
+    public var backend: String
+}
+
 public protocol SyntheticReading {
     func generatorID(name: String, version: String, params: String) throws -> Int64?
     /// The generator most recently first recorded for exactly this `--backend` spec.
     func latestGenerator(backend: String) throws -> BackendIdentity?
     /// Whether the image `key` names has been made.
     func contains(_ key: SyntheticKey) throws -> Bool
+    /// Every generator, in id order.
+    func generators() throws -> [GeneratorRecord]
     /// Every synthetic image, in id order.
     func syntheticImages() throws -> [SyntheticRecord]
     /// Synthetic images of a dataset, of one strategy or all.

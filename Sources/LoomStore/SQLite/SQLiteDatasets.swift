@@ -15,6 +15,10 @@ extension SQLiteDatasetQueries {
 
     func datasetNames() throws -> [String] { try String.fetchAll(db, sql: "SELECT name FROM datasets ORDER BY name") }
 
+    func splitNames(of datasetID: Int64) throws -> [String] {
+        try String.fetchAll(db, sql: "SELECT name FROM splits WHERE dataset_id = ? ORDER BY name", arguments: [datasetID])
+    }
+
     func split(named name: String, of datasetID: Int64) throws -> SplitRecord? {
         try DatasetCatalog.splitID(db, datasetID: datasetID, name: name).map { SplitRecord(id: $0, datasetID: datasetID, name: name) }
     }
@@ -116,6 +120,21 @@ extension SQLiteDatasetQueries {
         let (sql, arguments) = RealImageListing.query(dataset: filter.dataset, split: filter.split, className: filter.className)
         let rows = try Row.fetchCursor(db, sql: sql, arguments: arguments)
         while let row = try rows.next() { try body(RealImageListing.entry(row)) }
+    }
+
+    func forEachStoredRealImage(of datasetID: Int64, _ body: (StoredRealImage) throws -> Void) throws {
+        let rows = try Row.fetchCursor(db, sql: """
+            SELECT r.id, s.name AS split, c.wnid, b.digest, b.media_type, r.path, r.name, r.width, r.height, r.format,
+                   r.color_space, r.file_size, r.file_mtime_ns
+            FROM real_images r JOIN splits s ON s.id = r.split_id JOIN classes c ON c.id = r.class_id JOIN blobs b ON b.id = r.blob_id
+            WHERE s.dataset_id = ? ORDER BY r.id
+            """, arguments: [datasetID])
+        while let row = try rows.next() {
+            try body(StoredRealImage(
+                id: row["id"], split: row["split"], wnid: row["wnid"], digest: try SQLiteRows.digest(row["digest"]),
+                mediaType: row["media_type"], path: row["path"], name: row["name"], width: row["width"], height: row["height"],
+                format: row["format"], colorSpace: row["color_space"], fileSize: row["file_size"], mtimeNanoseconds: row["file_mtime_ns"]))
+        }
     }
 
     func ingestedFiles(dataset: String, split: String) throws -> [ExactName: IngestedFile] {

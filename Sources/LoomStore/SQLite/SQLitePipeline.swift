@@ -212,6 +212,12 @@ extension SQLiteSyntheticQueries {
             """), arguments: [key.promptID, key.generatorID, key.seed, key.steps, key.guidance, key.width, key.height]) == true
     }
 
+    func generators() throws -> [GeneratorRecord] {
+        try Row.fetchAll(db, sql: "SELECT id, name, version, params, backend FROM generators ORDER BY id").map {
+            GeneratorRecord(id: $0["id"], name: $0["name"], version: $0["version"], params: $0["params"], backend: $0["backend"])
+        }
+    }
+
     func syntheticImages() throws -> [SyntheticRecord] {
         try Row.fetchAll(db, sql: """
             SELECT s.*, b.digest FROM synthetic_images s JOIN blobs b ON b.id = s.blob_id ORDER BY s.id

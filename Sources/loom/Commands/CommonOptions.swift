@@ -40,9 +40,12 @@ struct StoreOptions: ParsableArguments {
         return Int64(bytes)
     }
 
-    func open(_ access: Store.Access) throws -> Store {
-        guard let fleet = try fleetConfiguration() else { return try Store(layout, access: access) }
-        return try FleetStore.open(layout, configuration: fleet, cacheBytes: Self.cacheBytes(fleet), access: access)
+    func open(_ access: Store.Access) throws -> Store { try Self.open(layout, fleet: fleetConfiguration(), access: access) }
+
+    /// The fleet store `fleet` names, with `layout` as its working folder, or the embedded store there.
+    static func open(_ layout: StoreLayout, fleet: FleetConfiguration?, access: Store.Access) throws -> Store {
+        guard let fleet else { return try Store(layout, access: access) }
+        return try FleetStore.open(layout, configuration: fleet, cacheBytes: cacheBytes(fleet), access: access)
     }
 
     func openReadOnly() throws -> Store { try open(.readOnly) }
