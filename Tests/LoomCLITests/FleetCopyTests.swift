@@ -71,6 +71,63 @@ extension CLITests {
         #expect(try clash.stats().images(of: "d") == 2)
     }
 
+    @Test("fleet store: lineage, synthetic, order, cache build, train, experiment, rm and gc answer as on the local store the fleet was copied from",
+          .enabled(if: FleetEngines.unavailableReason == nil, Comment(rawValue: FleetEngines.unavailableReason ?? "")))
+    func fleetCommandsMatchTheLocalStore() async throws {
+        let engines = try await FleetEngines.start(prefix: "commands")
+        let temp = try ScratchDirectory()
+        try Self.trainingData(temp)
+        let local = CLIStore(temp.appending("local"))
+        try local.ingest(temp.appending("data"), dataset: "d")
+        try local.ingest(temp.appending("data"), dataset: "spare")
+        try local.ok(["caption", "--dataset", "d", "--split", "train", "--backend", "builtin:stats"])
+        try local.ok(["prompts", "--dataset", "d", "--strategy", "class-caption"])
+        try local.ok(["generate", "--dataset", "d", "--prompts", "class-caption", "--backend", "builtin:procedural",
+                      "--per-prompt", "1", "--seed", "4", "--size", "32x32"])
+        let fleet = engines.workingFolder(temp.appending("fleet"), viaVariables: true)
+        try fleet.ok(["init"])
+        try local.ok(["copy", "--to", temp.appending("fleet")], environment: engines.environment)
+
+        func same(_ arguments: [String], _ what: String) throws {
+            let here = try fleet.ok(arguments), there = try local.ok(arguments)
+            #expect(here.stdoutText == there.stdoutText && !here.stdoutText.isEmpty, "\(what): \(here.stdoutText.prefix(400)) vs \(there.stdoutText.prefix(400))")
+        }
+        let synthetic = try local.ok(["synthetic", "--dataset", "d", "--json"]).decodeLines(SyntheticLine.self)
+        try same(["synthetic", "--dataset", "d", "--json"], "synthetic")
+        try same(["lineage", synthetic[0].digest, "--json"], "lineage of a synthetic image")
+        try same(["order", "--selection", "d:synthetic:class-caption+d:train", "--seed", "3", "--json"], "order of a mixture")
+
+        // Training reads through the shard cache and records epochs and checkpoints in PostgreSQL:
+        // the same seed gives the same losses as on the local store.
+        let train = ["train", "--train", "d:train", "--eval", "d:val", "--size", "16", "--batch", "4", "--seed", "9",
+                     "--threads", "1", "--epochs", "2", "--json"]
+        let fleetEpochs = try fleet.ok(train).decodeLines(TrainLine.self).filter { $0.type == "epoch" }
+        let localEpochs = try local.ok(train).decodeLines(TrainLine.self).filter { $0.type == "epoch" }
+        #expect(fleetEpochs.count == 2 && fleetEpochs.map(\.loss) == localEpochs.map(\.loss)
+                && fleetEpochs.map(\.eval_top1) == localEpochs.map(\.eval_top1), "\(fleetEpochs) vs \(localEpochs)")
+
+        try fleet.ok(["cache", "build", "--dataset", "d", "--split", "train", "--size", "16"])
+        let cached = ["stream", "--selection", "d:train", "--batch", "4", "--size", "16", "--seed", "2", "--json"]
+        try local.ok(["cache", "build", "--dataset", "d", "--split", "train", "--size", "16"])
+        #expect(streamBatches(try fleet.ok(cached)) == streamBatches(try local.ok(cached)), "pixel-cache batches")
+
+        try fleet.ok(["rm", "--dataset", "spare"])
+        let gc = try fleet.ok(["gc", "--grace", "0", "--json"])
+        #expect(try fleet.stats().images(of: "spare") == 0, "\(gc)")
+        #expect(try fleet.ls("d") == local.ls("d"), "gc kept what d holds")
+        // The whole experiment (caption, prompts, generate, train, evaluate) on the fleet store.
+        let experiment = ["experiment", "--dataset", "d", "--strategies", "class-name", "--epochs", "1", "--size", "16",
+                          "--batch", "4", "--threads", "1", "--image-size", "32", "--json"]
+        let report = try fleet.ok(experiment + ["--reports", temp.appending("fleet-reports")], timeout: .seconds(300))
+        let reference = try local.ok(experiment + ["--reports", temp.appending("local-reports")], timeout: .seconds(300))
+        func top1(_ run: LoomRun) throws -> [Double] {
+            let summary = try JSONSerialization.jsonObject(with: run.stdout) as? [String: Any]
+            return (summary?["results"] as? [[String: Any]] ?? []).compactMap { ($0["summary"] as? [String: Any])?["eval_top1"] as? Double }
+        }
+        #expect(try top1(report).count == 1 && top1(report) == top1(reference), "\(report.stdoutText.prefix(600))")
+        try fleet.expectClean("after train, cache build, rm, gc and an experiment")
+    }
+
     struct CopyJSON: Decodable {
         var datasets: [String]
         var real_images: Int
