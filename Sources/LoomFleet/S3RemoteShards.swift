@@ -21,7 +21,9 @@ final class S3RemoteShards: RemoteShards {
                                source: S3ShardSource(client: client, location: location))
     }
 
-    var description: String { "\(location) at \(client.configuration.endpoint) " }
+    var description: String { "\(location) at \(client.configuration.endpoint)" }
+
+    func url(of name: String) -> String { "\(location)\(name)" }
 
     func read(_ name: String, range: Range<Int64>) throws -> [UInt8] {
         let cache = self.cache

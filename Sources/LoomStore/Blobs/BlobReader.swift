@@ -120,7 +120,7 @@ public final class BlobReader: Sendable {
     func shardPath(_ id: Int64) -> String {
         switch source {
         case .files: layout.shardPath(id)
-        case .remote(let shards): "\(shards.description)\(StoreLayout.shardName(id))"
+        case .remote(let shards): shards.url(of: StoreLayout.shardName(id))
         }
     }
 

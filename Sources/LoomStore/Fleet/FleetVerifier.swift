@@ -9,7 +9,7 @@ enum FleetVerifier {
         var report = VerifyReport(ok: true, catalog: "ok", shards: shards.count, records: 0, bytes: 0, problems: [])
         var buffer: [UInt8] = []
         for shard in shards {
-            let object = "\(fleet.shards.description)\(shard.name)"
+            let object = fleet.shards.url(of: shard.name)
             if let problem = shardProblem(shard, fleet: fleet) {
                 report.problems.append(VerifyReport.Problem(
                     shard: object, offset: nil, digest: nil, reason: problem,

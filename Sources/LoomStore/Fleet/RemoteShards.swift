@@ -10,6 +10,8 @@ import Foundation
 public protocol RemoteShards: Sendable {
     /// `s3://bucket/prefix at endpoint`, for messages.
     var description: String { get }
+    /// Shard object `name` as a URL (`s3://bucket/prefix/shards/NAME`), for reports and errors.
+    func url(of name: String) -> String
     /// Bytes `range` of shard object `name`, through the local cache.
     func read(_ name: String, range: Range<Int64>) throws -> [UInt8]
     /// Uploads the complete file at `path` as object `name` unless an object of that name is
