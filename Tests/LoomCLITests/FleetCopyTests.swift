@@ -128,6 +128,40 @@ extension CLITests {
         try fleet.expectClean("after train, cache build, rm, gc and an experiment")
     }
 
+    @Test("loom copy killed -9 mid-copy leaves a target that verifies; the same command then finishes the copy, writing only what was missing")
+    func copyResumesAfterKill() async throws {
+        let temp = try ScratchDirectory()
+        let images = try DatasetMaker.write(DatasetMaker.bulk(count: 4000, classes: ["a", "b", "c"], split: "train", tag: "copy-kill"),
+                                            into: temp, root: "data")
+        let source = CLIStore(temp.appending("source"))
+        try source.ingest(temp.appending("data"), dataset: "d")
+        let target = CLIStore(temp.appending("target"))
+        func copied() throws -> Int {
+            guard FileManager.default.fileExists(atPath: temp.appending("target/catalog.sqlite")) else { return 0 }
+            let text = try target.ok(["sql", "SELECT count(*) AS n FROM real_images"]).stdoutText
+            return Int(text.split(separator: "\n").last.map(String.init) ?? "") ?? 0
+        }
+        let child = try source.start(["copy", "--to", temp.appending("target")])
+        let deadline = ContinuousClock.now + .seconds(60)
+        var seen = 0
+        while ContinuousClock.now < deadline && child.isRunning {
+            seen = (try? copied()) ?? 0
+            if seen > 0 { break }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        child.kill(SIGKILL)
+        let killed = child.wait()
+        #expect(killed.signaled && seen > 0 && seen < images.count, "killed mid-copy: \(killed), \(seen) rows copied then")
+        try target.expectClean("after a kill during loom copy")
+        let partial = try copied()
+
+        let rerun = try source.ok(["copy", "--to", temp.appending("target"), "--json"]).decode(CopyJSON.self)
+        #expect(rerun.real_images == images.count && rerun.blobs_copied == images.count - partial,
+                "\(rerun) after \(partial) were copied")
+        #expect(try target.ls("d") == source.ls("d"))
+        try target.expectClean("after the rerun")
+    }
+
     struct CopyJSON: Decodable {
         var datasets: [String]
         var real_images: Int

@@ -157,16 +157,21 @@ public final class StoreCopy {
             batch.removeAll(keepingCapacity: true)
             progress(Progress(dataset: name, phase: "real images", done: done, total: plan.images))
         }
-        var pendingBytes = 0
-        try source.read { snapshot in
-            try snapshot.datasets.forEachStoredRealImage(of: plan.id) { image in
+        // Pages, each its own snapshot, and nothing read from the source's blobs while one is open:
+        // the embedded reader's pool does not nest reads.
+        var pendingBytes = 0, lastID: Int64 = 0
+        while true {
+            let page = try source.read { try $0.datasets.storedRealImages(of: plan.id, after: lastID, limit: 2000) }
+            guard let last = page.last else { break }
+            lastID = last.id
+            for image in page {
                 let path = ExactName(image.path)
                 keys[image.id] = (image.split, path)
                 summary.realImages += 1
                 if let there = present[image.split]?[path], there.digest == image.digest, there.wnid == image.wnid,
                    there.size == image.fileSize, there.mtimeNanoseconds == image.mtimeNanoseconds {
                     done += 1
-                    return
+                    continue
                 }
                 batch.append(image)
                 pendingBytes += image.fileSize

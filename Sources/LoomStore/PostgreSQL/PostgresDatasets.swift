@@ -160,19 +160,19 @@ extension PostgresDatasetQueries {
             bytes: try row.value("raw_size"))
     }
 
-    func forEachStoredRealImage(of datasetID: Int64, _ body: (StoredRealImage) throws -> Void) throws {
-        try session.forEachRow("""
+    func storedRealImages(of datasetID: Int64, after id: Int64, limit: Int) throws -> [StoredRealImage] {
+        try session.rows("""
             SELECT r.id, s.name AS split, c.wnid, b.digest, b.media_type, r.path, r.name, r.width, r.height, r.format,
                    r.color_space, r.file_size, r.file_mtime_ns
             FROM real_images r JOIN splits s ON s.id = r.split_id JOIN classes c ON c.id = r.class_id JOIN blobs b ON b.id = r.blob_id
-            WHERE s.dataset_id = \(datasetID) ORDER BY r.id
-            """) { row in
-            try body(StoredRealImage(
+            WHERE s.dataset_id = \(datasetID) AND r.id > \(id) ORDER BY r.id LIMIT \(limit)
+            """).map { row in
+            StoredRealImage(
                 id: try row.value("id"), split: try row.value("split"), wnid: try row.value("wnid"), digest: try row.digest("digest"),
                 mediaType: try row.value("media_type"), path: try row.value("path"), name: try row.value("name"),
                 width: try row.value("width"), height: try row.value("height"), format: try row.value("format"),
                 colorSpace: try row.value("color_space"), fileSize: try row.value("file_size"),
-                mtimeNanoseconds: try row.value("file_mtime_ns")))
+                mtimeNanoseconds: try row.value("file_mtime_ns"))
         }
     }
 

@@ -107,8 +107,8 @@ public protocol DatasetReading {
     func realImages(_ filter: RealImageFilter, offset: Int, limit: Int) throws -> [RealImageEntry]
     /// Streams the real images matching `filter` in (dataset, split, path) order.
     func forEachRealImage(_ filter: RealImageFilter, _ body: (RealImageEntry) throws -> Void) throws
-    /// Streams a dataset's real images whole, in id order.
-    func forEachStoredRealImage(of datasetID: Int64, _ body: (StoredRealImage) throws -> Void) throws
+    /// A page of a dataset's real images whole, in id order: at most `limit` with ids above `id`.
+    func storedRealImages(of datasetID: Int64, after id: Int64, limit: Int) throws -> [StoredRealImage]
     /// Files already ingested into a split, by exact path; empty when neither exists.
     func ingestedFiles(dataset: String, split: String) throws -> [ExactName: IngestedFile]
 }

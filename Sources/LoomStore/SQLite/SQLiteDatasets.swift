@@ -122,18 +122,17 @@ extension SQLiteDatasetQueries {
         while let row = try rows.next() { try body(RealImageListing.entry(row)) }
     }
 
-    func forEachStoredRealImage(of datasetID: Int64, _ body: (StoredRealImage) throws -> Void) throws {
-        let rows = try Row.fetchCursor(db, sql: """
+    func storedRealImages(of datasetID: Int64, after id: Int64, limit: Int) throws -> [StoredRealImage] {
+        try Row.fetchAll(db, sql: """
             SELECT r.id, s.name AS split, c.wnid, b.digest, b.media_type, r.path, r.name, r.width, r.height, r.format,
                    r.color_space, r.file_size, r.file_mtime_ns
             FROM real_images r JOIN splits s ON s.id = r.split_id JOIN classes c ON c.id = r.class_id JOIN blobs b ON b.id = r.blob_id
-            WHERE s.dataset_id = ? ORDER BY r.id
-            """, arguments: [datasetID])
-        while let row = try rows.next() {
-            try body(StoredRealImage(
+            WHERE s.dataset_id = ? AND r.id > ? ORDER BY r.id LIMIT ?
+            """, arguments: [datasetID, id, limit]).map { row in
+            StoredRealImage(
                 id: row["id"], split: row["split"], wnid: row["wnid"], digest: try SQLiteRows.digest(row["digest"]),
                 mediaType: row["media_type"], path: row["path"], name: row["name"], width: row["width"], height: row["height"],
-                format: row["format"], colorSpace: row["color_space"], fileSize: row["file_size"], mtimeNanoseconds: row["file_mtime_ns"]))
+                format: row["format"], colorSpace: row["color_space"], fileSize: row["file_size"], mtimeNanoseconds: row["file_mtime_ns"])
         }
     }
 
