@@ -30,11 +30,15 @@ public struct IngestSummary: Codable, Sendable {
     public var classNames: String?
     /// The labels file that labelled a flat `val/` folder.
     public var valLabels: String?
+    /// On a fleet store, files of the tree that other processes ingesting it at the same time
+    /// took (absent when no other process shared the work).
+    public var elsewhere: Int?
 
     enum CodingKeys: String, CodingKey {
         case dataset, root, layout, splits, classes, files, added, duplicates, unchanged, updated, rejected, seconds, skipped
         case classNames = "class_names"
         case valLabels = "val_labels"
+        case elsewhere = "ingested_elsewhere"
         case bytesRead = "bytes_read"
         case bytesStored = "bytes_stored"
         case imagesPerSecond = "images_per_second"

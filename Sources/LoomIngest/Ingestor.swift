@@ -42,12 +42,15 @@ public final class Ingestor {
         public var followLinks: Bool
         /// The scan stops with an error past this many files, before anything is stored.
         public var maxFiles: Int
+        /// On a fleet store: how long a claim on a share of the files holds without renewal.
+        public var lease: Duration
 
         public init(dataset: String, split: String? = nil, classNamesPath: String? = nil,
                     workers: Int = ProcessInfo.processInfo.activeProcessorCount, limits: DecodeLimits = .default,
                     maxFileBytes: Int = 256 << 20, commitImages: Int = 1024, commitBytes: Int = 64 << 20,
                     followLinks: Bool = false, maxFiles: Int = DatasetScanner.defaultMaxFiles, classesPath: String? = nil,
-                    valLabelsPath: String? = nil, labelsCSVPath: String? = nil, labelColumn: String? = nil) {
+                    valLabelsPath: String? = nil, labelsCSVPath: String? = nil, labelColumn: String? = nil,
+                    lease: Duration = .seconds(300)) {
             self.dataset = dataset
             self.split = split
             self.classNamesPath = classNamesPath
@@ -62,6 +65,7 @@ public final class Ingestor {
             self.valLabelsPath = valLabelsPath
             self.labelsCSVPath = labelsCSVPath
             self.labelColumn = labelColumn
+            self.lease = lease
         }
     }
 
@@ -129,38 +133,95 @@ public final class Ingestor {
     }
 
     /// Ingests what `plan` found that is new or changed.
+    ///
+    /// On a fleet store several processes may ingest one tree at once: they share the files out
+    /// through claimed jobs (``ClaimedShares``), and each finishes with a sweep of whatever its
+    /// scan holds that is still not in the catalog.
     public func run(_ plan: Plan, progress: (IngestProgress) -> Void = { _ in }) throws -> IngestSummary {
+        // The pass holds `progress` only while this call runs.
+        try withoutActuallyEscaping(progress) { try run(plan, reporting: $0) }
+    }
+
+    private func run(_ plan: Plan, reporting progress: @escaping (IngestProgress) -> Void) throws -> IngestSummary {
         let clock = ContinuousClock.now
         let scan = plan.scan
         let writer = try store.makeWriter()
-        let existing = try store.read { snapshot in
+        var pass = Pass(plan: plan, writer: writer, clock: clock, progress: progress, summary: IngestSummary(
+            dataset: options.dataset, root: plan.root, layout: scan.layout, splits: scan.splits.sorted().map(\.string),
+            classes: scan.classes.count, files: scan.files.count, added: 0, duplicates: 0, unchanged: 0, updated: 0,
+            rejected: scan.rejected, bytesRead: 0, bytesStored: 0, seconds: 0, imagesPerSecond: 0,
+            skipped: plan.skipped, classNames: plan.classNamesSource, valLabels: plan.valLabelsPath))
+        pass.existing = try ingestedFiles(scan)
+
+        if writer.isShared && scan.files.count > ClaimedShares.filesPerShare {
+            try ClaimedShares.run(self, pass: &pass)
+            // What no share covered: files another process's scan did not hold (the tree changed
+            // under it), or shares of an earlier run marked done before this scan found new files.
+            pass.existing = try ingestedFiles(scan)
+            try ingest(pass.pending(scan.files[...], countUnchanged: false), pass: &pass)
+            pass.summary.elsewhere = scan.files.count - pass.handled
+        } else {
+            try ingest(pass.pending(scan.files[...], countUnchanged: true), pass: &pass)
+        }
+
+        let elapsed = (ContinuousClock.now - clock) / .seconds(1)
+        pass.summary.seconds = elapsed
+        pass.summary.imagesPerSecond = elapsed > 0 ? Double(pass.read) / elapsed : 0
+        try finishRun(summary: pass.summary, writer: writer, plan: plan, setup: pass.setup)
+        return pass.summary
+    }
+
+    private func ingestedFiles(_ scan: DatasetScanner.Result) throws -> [ExactName: [ExactName: IngestedFile]] {
+        try store.read { snapshot in
             var existing: [ExactName: [ExactName: IngestedFile]] = [:]
             for split in scan.splits {
                 existing[split] = try snapshot.datasets.ingestedFiles(dataset: options.dataset, split: split.string)
             }
             return existing
         }
-        // Created by the first commit, in its transaction.
+    }
+
+    /// One ingest's state while it runs: the catalog rows made so far, the counts, what it found
+    /// already ingested when it looked.
+    struct Pass {
+        let plan: Plan
+        let writer: StoreWriter
+        let clock: ContinuousClock.Instant
+        let progress: (IngestProgress) -> Void
+        var summary: IngestSummary
+        var existing: [ExactName: [ExactName: IngestedFile]] = [:]
+        /// Created by the first commit, in its transaction (on a fleet store with shares, first).
         var setup: Setup? = nil
-        var summary = IngestSummary(
-            dataset: options.dataset, root: plan.root, layout: scan.layout, splits: scan.splits.sorted().map(\.string),
-            classes: scan.classes.count, files: scan.files.count, added: 0, duplicates: 0, unchanged: 0, updated: 0,
-            rejected: scan.rejected, bytesRead: 0, bytesStored: 0, seconds: 0, imagesPerSecond: 0,
-            skipped: plan.skipped, classNames: plan.classNamesSource, valLabels: plan.valLabelsPath)
+        /// Files read and checked.
+        var read = 0
+        /// Files this process handled: read, or found unchanged.
+        var handled = 0
 
-        var work: [(file: SourceFile, previous: IngestedFile?)] = []
-        for file in scan.files {
-            let previous = existing[ExactName(file.split)]?[ExactName(file.path)]
-            if let previous, previous.size == file.size, previous.mtimeNanoseconds == file.mtimeNanoseconds,
-               ExactName(previous.wnid) == ExactName(file.wnid) {
-                summary.unchanged += 1
-            } else {
-                work.append((file, previous))
+        /// The files of `files` that are new or changed, each with what the catalog holds for
+        /// its path; the unchanged ones are counted (when asked) and left out.
+        mutating func pending(_ files: ArraySlice<SourceFile>, countUnchanged: Bool) -> [(file: SourceFile, previous: IngestedFile?)] {
+            var work: [(file: SourceFile, previous: IngestedFile?)] = []
+            for file in files {
+                let previous = existing[ExactName(file.split)]?[ExactName(file.path)]
+                if let previous, previous.size == file.size, previous.mtimeNanoseconds == file.mtimeNanoseconds,
+                   ExactName(previous.wnid) == ExactName(file.wnid) {
+                    if countUnchanged {
+                        summary.unchanged += 1
+                        handled += 1
+                    }
+                } else {
+                    work.append((file, previous))
+                }
             }
+            return work
         }
+    }
 
+    /// Reads, checks and commits `work` (on all cores, committing in batches, in order).
+    func ingest(_ work: [(file: SourceFile, previous: IngestedFile?)], pass: inout Pass) throws {
+        guard !work.isEmpty else { return }
         let files = work.map(\.file)
-        let limits = options.limits, maxFileBytes = options.maxFileBytes, source = plan.source
+        let limits = options.limits, maxFileBytes = options.maxFileBytes, source = pass.plan.source
         let map = OrderedParallelMap<FileOutcome>(count: files.count, workers: options.workers, window: 512) {
             let validator = try? ImageValidator(limits: limits)
             return { index in FileOutcome.examine(files[index], from: source, validator: validator, maxFileBytes: maxFileBytes) }
@@ -172,36 +233,33 @@ public final class Ingestor {
         func flush() throws {
             guard !batch.isEmpty else { return }
             do {
-                try commit(batch, writer: writer, plan: plan, setup: &setup, summary: &summary)
+                try commit(batch, writer: pass.writer, plan: pass.plan, setup: &pass.setup, summary: &pass.summary)
             } catch {
-                failRun(setup: setup, writer: writer, error: error)
+                failRun(setup: pass.setup, writer: pass.writer, error: error)
                 throw error
             }
             batch.removeAll(keepingCapacity: true)
             batchBytes = 0
         }
+        let total = pass.writer.isShared ? pass.plan.scan.files.count : files.count
         while let outcome = map.next() {
             let previous = work[done].previous
             done += 1
+            pass.read += 1
+            pass.handled += 1
             switch outcome {
             case .rejected(let rejection):
-                summary.rejected.append(rejection)
+                pass.summary.rejected.append(rejection)
             case .image(let checked):
-                summary.bytesRead += checked.bytes.count
+                pass.summary.bytesRead += checked.bytes.count
                 batch.append((checked, previous))
                 batchBytes += checked.bytes.count
                 if batch.count >= options.commitImages || batchBytes >= options.commitBytes { try flush() }
             }
-            progress(IngestProgress(done: done, total: files.count, bytes: summary.bytesRead,
-                                    seconds: (ContinuousClock.now - clock) / .seconds(1)))
+            pass.progress(IngestProgress(done: pass.writer.isShared ? pass.handled : done, total: total, bytes: pass.summary.bytesRead,
+                                         seconds: (ContinuousClock.now - pass.clock) / .seconds(1)))
         }
         try flush()
-
-        let elapsed = (ContinuousClock.now - clock) / .seconds(1)
-        summary.seconds = elapsed
-        summary.imagesPerSecond = elapsed > 0 ? Double(done) / elapsed : 0
-        try finishRun(summary: summary, writer: writer, plan: plan, setup: setup)
-        return summary
     }
 
     private func commit(_ batch: [(checked: CheckedImage, previous: IngestedFile?)], writer: StoreWriter, plan: Plan,
@@ -297,13 +355,14 @@ public final class Ingestor {
 /// The catalog side of an ingest: the dataset, its splits and classes, and the run row. Made in
 /// the transaction of the first commit.
 struct Setup {
+    var datasetID: Int64
     var splitIDs: [ExactName: Int64] = [:]
     var classes: [ExactName: ClassRecord] = [:]
     var runID: Int64
 
     init(tx: any CatalogTransaction, options: Ingestor.Options, plan: Ingestor.Plan) throws {
         let datasets = tx.datasets
-        let datasetID = try datasets.ensureDataset(named: options.dataset)
+        datasetID = try datasets.ensureDataset(named: options.dataset)
         for split in plan.scan.splits {
             splitIDs[split] = try datasets.ensureSplit(named: split.string, of: datasetID)
         }

@@ -31,9 +31,11 @@ struct IngestJSON: Decodable {
     var bytesStored: Int
     var seconds: Double
     var imagesPerSecond: Double
+    var elsewhere: Int?
 
     enum CodingKeys: String, CodingKey {
         case dataset, root, layout, splits, classes, files, added, duplicates, unchanged, updated, rejected, seconds
+        case elsewhere = "ingested_elsewhere"
         case bytesRead = "bytes_read"
         case bytesStored = "bytes_stored"
         case imagesPerSecond = "images_per_second"

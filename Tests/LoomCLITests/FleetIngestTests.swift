@@ -4,7 +4,7 @@ import LoomTestSupport
 import Testing
 
 extension CLITests {
-    @Test("fleet store: four ingests at once from two working folders (different datasets, one tree into one dataset twice, one tree into two) give exact counts, one blob per content, the local store's listing and stream; a fresh machine reads it byte for byte",
+    @Test("fleet store: four ingests at once from two working folders (different datasets, one tree into one dataset twice, one tree into two) give exact counts, one blob per content, the tree's files shared out between the processes ingesting it, the local store's listing and stream; a fresh machine reads it byte for byte",
           .enabled(if: FleetEngines.unavailableReason == nil, Comment(rawValue: FleetEngines.unavailableReason ?? "")))
     func fleetIngestFromSeveralProcesses() async throws {
         let engines = try await FleetEngines.start()
@@ -38,6 +38,14 @@ extension CLITests {
         let runs = writers.map { $0.wait(timeout: .seconds(180)) }
         for run in runs { #expect(run.succeeded, "\(run)") }
         guard runs.allSatisfy(\.succeeded) else { return }
+        // The two ingests of tree a into dataset a shared its files: each file was read by one of them.
+        let sharing = try [runs[0], runs[3]].map { try $0.decode(IngestJSON.self) }
+        let read = sharing.map { $0.added + $0.duplicates + $0.updated + $0.rejected.count }
+        #expect(read.reduce(0, +) == a.count, "files read by the two ingests of a: \(read), of \(a.count)")
+        for summary in sharing {
+            #expect(summary.added + summary.duplicates + summary.updated + summary.unchanged + (summary.elsewhere ?? 0) == a.count,
+                    "every file of the tree counted once in each summary: \(summary)")
+        }
 
         // The same trees in an embedded store, one after another: the reference.
         let local = CLIStore(temp.appending("local"))
@@ -71,4 +79,39 @@ extension CLITests {
         let staging = (try? FileManager.default.contentsOfDirectory(atPath: temp.appending("work-1/tmp"))) ?? []
         #expect(staging.isEmpty, "left in work-1/tmp: \(staging)")
     }
+
+    @Test("fleet store: two ingests of one tree share it; one is killed -9 holding a share, and the other takes that share once the lease runs out: every file ingested once, as in a local ingest",
+          .enabled(if: FleetEngines.unavailableReason == nil, Comment(rawValue: FleetEngines.unavailableReason ?? "")))
+    func fleetIngestWithAKilledProcess() async throws {
+        let engines = try await FleetEngines.start(prefix: "ingestkill")
+        let temp = try ScratchDirectory()
+        let images = try DatasetMaker.write(DatasetMaker.bulk(count: 3000, classes: ["a", "b", "c"], split: "train", tag: "ingest-kill"),
+                                            into: temp, root: "data")
+        let machines = (0..<2).map { engines.workingFolder(temp.appending("machine-\($0)"), viaVariables: true) }
+        func sql(_ query: String) throws -> [String] {
+            try machines[0].ok(["sql", "--json", query]).stdoutText.split(separator: "\n").map(String.init)
+        }
+        let arguments = machines[0].ingestArguments(temp.appending("data"), dataset: "d", ["--lease", "2", "--workers", "1"])
+        let victim = try machines[1].start(arguments)
+        let deadline = ContinuousClock.now + .seconds(60)
+        var held: [String] = []
+        while ContinuousClock.now < deadline && victim.isRunning {
+            held = (try? sql("SELECT key FROM jobs WHERE state = 'pending' AND lease_owner LIKE '%/\(victim.pid)/%'")) ?? []
+            if !held.isEmpty { break }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        victim.kill(SIGKILL)
+        let killed = victim.wait()
+        #expect(killed.signaled && !held.isEmpty, "the victim was killed holding a share: \(killed), \(held)")
+
+        let survivor = try machines[0].ok(arguments, timeout: .seconds(240)).decode(IngestJSON.self)
+        #expect(survivor.added + survivor.duplicates + survivor.unchanged + (survivor.elsewhere ?? 0) == images.count, "\(survivor)")
+        let local = CLIStore(temp.appending("local"))
+        try local.ingest(temp.appending("data"), dataset: "d")
+        #expect(try machines[0].ls("d") == local.ls("d"), "the same rows as a local ingest")
+        #expect(try sql("SELECT count(*) AS n FROM jobs j JOIN runs r ON r.id = j.run_id WHERE r.stage = 'ingest' AND j.state <> 'done'")
+                == [#"{"n":0}"#], "every share done")
+        try machines[1].expectClean("after an ingest killed holding a share")
+    }
 }
+

@@ -44,6 +44,12 @@ struct IngestCommand: ParsableCommand {
             it finds more. Names are compared byte for byte, so class folders that differ only in Unicode \
             normalization are separate classes, labelled in byte (code-point) order as torchvision's \
             ImageFolder labels them.
+
+            On a fleet store, processes that ingest one tree into one dataset at once (any machines that see \
+            it) share the files: they claim shares of them from the catalog under --lease, so each file is \
+            read and uploaded once, and a killed process's share is taken by another once its lease runs out. \
+            Each process ends by ingesting anything of its own scan still missing; `ingested_elsewhere` in \
+            --json counts the files the others took.
             """)
 
     @OptionGroup var options: StoreOptions
@@ -87,6 +93,8 @@ struct IngestCommand: ParsableCommand {
     @Flag(help: "Exit with status 2 when any file was rejected.")
     var strict = false
 
+    @OptionGroup var lease: LeaseOption
+
     func validate() throws {
         guard maxFiles >= 1 else { throw ValidationError("--max-files must be at least 1, got \(maxFiles)") }
         guard (labelsCSV == nil) == (labelColumn == nil) else {
@@ -98,7 +106,7 @@ struct IngestCommand: ParsableCommand {
         let ingestOptions = Ingestor.Options(
             dataset: dataset, split: split, classNamesPath: classNames, workers: workers,
             limits: DecodeLimits(maxPixels: maxPixels), followLinks: followLinks, maxFiles: maxFiles, classesPath: classes,
-            valLabelsPath: valLabels, labelsCSVPath: labelsCSV, labelColumn: labelColumn)
+            valLabelsPath: valLabels, labelsCSVPath: labelsCSV, labelColumn: labelColumn, lease: try lease.duration())
         // Walk the folder before opening the store: a typo in ROOT or a walk past --max-files
         // must not leave an empty store behind.
         let plan = try Ingestor.plan(root: root, options: ingestOptions)
