@@ -1,14 +1,25 @@
 import ArgumentParser
 import Foundation
 import LoomDatasets
+import LoomLoader
 import LoomStore
 
 struct ExportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
-        abstract: "Write a dataset's original files, byte for byte, as an ImageFolder.",
+        abstract: "Write a dataset's original files, byte for byte, as an ImageFolder or as WebDataset tar shards.",
         discussion: """
-            With --split: OUT/<class>/<file>. Without: OUT/<split>/<class>/<file>. Each file is checked against its digest first.
+            --format imagefolder (the default): with --split, OUT/<class>/<file>; without, OUT/<split>/<class>/<file>.
+
+            --format webdataset: OUT/NAME-000000.tar, ... of at most --shard-size bytes, from --dataset (its \
+            splits, or --split) or any --selection (e.g. fm:synthetic:class-caption+fm:train; weights are \
+            ignored). Each sample is KEY.jpg or KEY.png (the original bytes), KEY.cls (the label) and KEY.json \
+            (class, class_name, label, dataset, split, digest; a real image's path; a synthetic image's prompt, \
+            strategy, template, caption, captioner, generator, generator_version, seed, steps, guidance, \
+            width, height and real_digest / real_path / real_split of the image its caption describes), KEY \
+            being the sample's position in the selection. webdataset.WebDataset reads the shards as written.
+
+            Each file is checked against its digest first.
             Export never replaces a file: one already there with the same bytes is left as it is (so re-running is
             safe), anything else there is an error naming it, and two images that would land on the same file stop
             the export before anything is written.
@@ -17,13 +28,22 @@ struct ExportCommand: ParsableCommand {
     @OptionGroup var options: StoreOptions
 
     @Option(help: "Dataset name.")
-    var dataset: String
+    var dataset: String?
 
     @Option(help: "Only this split.")
     var split: String?
 
-    @Option(help: "Output format (imagefolder).")
+    @Option(help: "Output format: imagefolder or webdataset.")
     var format: String = "imagefolder"
+
+    @Option(help: "webdataset: what to export instead of --dataset, DATASET:SPLIT and DATASET:synthetic:STRATEGY joined with +.")
+    var selection: String?
+
+    @Option(name: .customLong("shard-size"), help: "webdataset: the most bytes a tar shard holds, e.g. 256MiB (a bigger sample gets a shard of its own).")
+    var shardSize: String = "256MiB"
+
+    @Option(help: "webdataset: shard file name prefix (NAME-000000.tar).")
+    var name: String = "loom"
 
     @Argument(help: "Output folder.")
     var out: String
@@ -40,10 +60,20 @@ struct ExportCommand: ParsableCommand {
     }
 
     func validate() throws {
-        guard format == "imagefolder" else { throw ValidationError("unknown --format \(format); supported: imagefolder") }
+        guard ["imagefolder", "webdataset"].contains(format) else {
+            throw ValidationError("unknown --format \(format); supported: imagefolder, webdataset")
+        }
+        guard (dataset == nil) != (selection == nil) else { throw ValidationError("name what to export: --dataset or --selection (one of them)") }
+        if selection != nil && format == "imagefolder" { throw ValidationError("--selection needs --format webdataset") }
+        if selection != nil && split != nil { throw ValidationError("--split goes with --dataset; a selection names its splits") }
+        guard StreamBudget.parseBytes(shardSize).map({ $0 > 0 }) == true else {
+            throw ValidationError("--shard-size: \"\(shardSize)\" is not a byte count above 0, like 256MiB")
+        }
     }
 
     func run() throws {
+        if format == "webdataset" { return try exportWebDataset() }
+        let dataset = dataset!
         let store = try options.openReadOnly()
         var entries: [RealImageEntry] = []
         try RealImageListing.forEach(store, dataset: dataset, split: split) { entries.append($0) }
@@ -94,5 +124,47 @@ struct ExportCommand: ParsableCommand {
                     """)
             }
         }
+    }
+
+    struct WebDatasetReport: Encodable {
+        var format = "webdataset"
+        var selection: String
+        var out: String
+        var shards: [String]
+        var samples: Int
+        var bytes: Int
+        var written: Int
+        var unchanged: Int
+    }
+
+    private func exportWebDataset() throws {
+        let store = try options.openReadOnly()
+        let chosen = try selection.map { try Selection(parsing: $0) } ?? Selection(try store.read { snapshot in
+            let record = try snapshot.datasets.requireDataset(named: dataset!)
+            let splits = try split.map { [$0] } ?? snapshot.datasets.splitNames(of: record.id)
+            return splits.map { Selection.Component(dataset: dataset!, split: $0) }
+        })
+        let samples = try ExportSample.list(store, selection: chosen)
+        var writer = try WebDatasetWriter(directory: out, name: name, shardBytes: StreamBudget.parseBytes(shardSize)!)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let progress = ProgressLine("export \(chosen)")
+        let width = max(6, String(samples.count).count)
+        for (index, sample) in samples.enumerated() {
+            let bytes = try store.blobs.read(digest: sample.digest, verifyDigest: true)
+            let fileExtension = sample.fileExtension.isEmpty ? try ExportSample.fileExtension(of: bytes) : sample.fileExtension
+            let digits = String(index)
+            try writer.add(key: String(repeating: "0", count: max(0, width - digits.count)) + digits, members: [
+                (fileExtension, bytes), ("cls", Array("\(sample.label)".utf8)), ("json", Array(try encoder.encode(sample.metadata))),
+            ])
+            progress.update(done: index + 1, total: samples.count)
+        }
+        let summary = try writer.finish()
+        progress.finish()
+        let report = WebDatasetReport(selection: "\(chosen)", out: out, shards: summary.shards, samples: summary.samples,
+                                      bytes: summary.bytes, written: summary.written, unchanged: summary.unchanged)
+        if options.json { return try Output.json(report) }
+        Output.stderr("exported \(summary.samples) samples of \(chosen) to \(out) as \(summary.shards.count) WebDataset shards "
+                      + "(\(Output.bytes(summary.bytes))): \(summary.written) written, \(summary.unchanged) already there")
     }
 }
