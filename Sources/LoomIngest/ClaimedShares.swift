@@ -16,7 +16,9 @@ enum ClaimedShares {
     /// Files per share when a run is planned (each share is then a few commits' worth of work).
     static let filesPerShare = 256
 
-    static func run(_ ingestor: Ingestor, pass: inout Ingestor.Pass) throws {
+    /// Claims and ingests shares until none is left; returns, per file of the scan, whether it
+    /// was in a share this process took.
+    static func run(_ ingestor: Ingestor, pass: inout Ingestor.Pass) throws -> [Bool] {
         let options = ingestor.options, plan = pass.plan, writer = pass.writer
         let files = plan.scan.files
         let config = try CanonicalJSON.text(["shared": "true", "root": plan.root, "split": options.split ?? ""])
@@ -41,6 +43,7 @@ enum ClaimedShares {
         defer { renewer?.stop() }
 
         let hashes = files.map { fnv1a($0.split, $0.path) }
+        var covered = Array(repeating: false, count: files.count)
         var shares = 0
         while true {
             let claimed = try JobClaims.nextRound(of: runID, writer: writer, limit: 1, lease: options.lease)
@@ -49,12 +52,14 @@ enum ClaimedShares {
                 try writer.transaction { try $0.jobs.markFailed(job.key, of: runID, error: "not a share key (i/N)") }
                 continue
             }
-            let members = files.indices.filter { hashes[$0] % count == index }.map { files[$0] }
-            try ingestor.ingest(pass.pending(members[...], countUnchanged: true), pass: &pass)
+            let members = files.indices.filter { hashes[$0] % count == index }
+            for member in members { covered[member] = true }
+            try ingestor.ingest(pass.pending(members.map { files[$0] }[...], countUnchanged: true), pass: &pass)
             try writer.transaction { try $0.jobs.markDone(job.key, of: runID) }
             shares += 1
         }
         try JobClaims.close(runID, summary: try CanonicalJSON.text(["shares_here": "\(shares)"]), failed: false, writer: writer)
+        return covered
     }
 
     /// `i/N` with 0 <= i < N.

@@ -154,12 +154,26 @@ public final class Ingestor {
         pass.existing = try ingestedFiles(scan)
 
         if writer.isShared && scan.files.count > ClaimedShares.filesPerShare {
-            try ClaimedShares.run(self, pass: &pass)
-            // What no share covered: files another process's scan did not hold (the tree changed
-            // under it), or shares of an earlier run marked done before this scan found new files.
+            let before = pass.existing
+            let covered = try ClaimedShares.run(self, pass: &pass)
+            // The files of shares this process did not take: in before it started (unchanged),
+            // ingested since by another process, or still missing (another scan did not hold
+            // them, or a share of an earlier run was done before this scan found them): those go in now.
             pass.existing = try ingestedFiles(scan)
-            try ingest(pass.pending(scan.files[...], countUnchanged: false), pass: &pass)
-            pass.summary.elsewhere = scan.files.count - pass.handled
+            var missing: [SourceFile] = []
+            var elsewhere = 0
+            for (index, file) in scan.files.enumerated() where !covered[index] {
+                if Pass.unchanged(file, in: before) {
+                    pass.summary.unchanged += 1
+                    pass.handled += 1
+                } else if Pass.unchanged(file, in: pass.existing) {
+                    elsewhere += 1
+                } else {
+                    missing.append(file)
+                }
+            }
+            try ingest(pass.pending(missing[...], countUnchanged: true), pass: &pass)
+            pass.summary.elsewhere = elsewhere
         } else {
             try ingest(pass.pending(scan.files[...], countUnchanged: true), pass: &pass)
         }
@@ -202,18 +216,23 @@ public final class Ingestor {
         mutating func pending(_ files: ArraySlice<SourceFile>, countUnchanged: Bool) -> [(file: SourceFile, previous: IngestedFile?)] {
             var work: [(file: SourceFile, previous: IngestedFile?)] = []
             for file in files {
-                let previous = existing[ExactName(file.split)]?[ExactName(file.path)]
-                if let previous, previous.size == file.size, previous.mtimeNanoseconds == file.mtimeNanoseconds,
-                   ExactName(previous.wnid) == ExactName(file.wnid) {
+                if Self.unchanged(file, in: existing) {
                     if countUnchanged {
                         summary.unchanged += 1
                         handled += 1
                     }
                 } else {
-                    work.append((file, previous))
+                    work.append((file, existing[ExactName(file.split)]?[ExactName(file.path)]))
                 }
             }
             return work
+        }
+
+        /// Whether `existing` holds `file` as it is now: same size, modification time and class.
+        static func unchanged(_ file: SourceFile, in existing: [ExactName: [ExactName: IngestedFile]]) -> Bool {
+            guard let previous = existing[ExactName(file.split)]?[ExactName(file.path)] else { return false }
+            return previous.size == file.size && previous.mtimeNanoseconds == file.mtimeNanoseconds
+                && ExactName(previous.wnid) == ExactName(file.wnid)
         }
     }
 

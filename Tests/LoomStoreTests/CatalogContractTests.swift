@@ -343,6 +343,31 @@ struct CatalogContractTests {
         }
     }
 
+    @Test("jobs: claims under a lease in plan order, renewal, release; on PostgreSQL a live lease keeps a job from other owners", arguments: CatalogBackend.all)
+    func jobClaims(_ backend: CatalogBackend) throws {
+        let catalog = try backend.make()
+        let run = try catalog.writer.transaction { tx in
+            let run = try tx.runs.begin(stage: .generate, datasetID: nil, parentID: nil, config: "{}")
+            try tx.jobs.plan(["a", "b", "c", "d"], for: run)
+            try tx.jobs.markDone("a", of: run)
+            return run
+        }
+        let first = try catalog.writer.transaction { try $0.jobs.claim(run, owner: "A", limit: 2, lease: .seconds(600)) }
+        #expect(first.map(\.key) == ["b", "c"], "pending jobs in plan order")
+        #expect(try catalog.writer.transaction { try $0.jobs.renew(run, owner: "A", lease: .seconds(600)) } == 2)
+        let second = try catalog.writer.transaction { try $0.jobs.claim(run, owner: "B", limit: 10, lease: .seconds(600)) }
+        if backend.name == "sqlite" {
+            #expect(second.map(\.key) == ["b", "c", "d"], "one writer: a lease there can only be a dead writer's")
+        } else {
+            #expect(second.map(\.key) == ["d"], "A's live leases keep b and c from B")
+        }
+        try catalog.writer.transaction { try $0.jobs.markDone("b", of: run) }
+        // A stops early: its claim on c (still pending) goes back at once; b, done, is not touched.
+        #expect(try catalog.writer.transaction { try $0.jobs.release(run, owner: "A") } == (backend.name == "sqlite" ? 0 : 1))
+        let third = try catalog.writer.transaction { try $0.jobs.claim(run, owner: "C", limit: 10, lease: .seconds(600)) }
+        #expect(third.map(\.key).contains("c") && !third.map(\.key).contains("b"), "\(third.map(\.key))")
+    }
+
     @Test("training: epochs, per-class results named by the run's dataset, checkpoints, samples", arguments: CatalogBackend.all)
     func training(_ backend: CatalogBackend) throws {
         let catalog = try backend.make()

@@ -8,8 +8,14 @@ public final class JobLeaseRenewer: @unchecked Sendable {
     private let wake = DispatchSemaphore(value: 0)
     private let done = DispatchSemaphore(value: 0)
     private var thread: Thread?
+    private let catalog: PostgresCatalog
+    private let runID: Int64
+    private let owner: String
 
     init(catalog: PostgresCatalog, runID: Int64, owner: String, lease: Duration) {
+        self.catalog = catalog
+        self.runID = runID
+        self.owner = owner
         let interval = max(0.05, lease.totalSeconds / 3)
         let wake = self.wake, done = self.done
         let thread = Thread {
@@ -25,12 +31,17 @@ public final class JobLeaseRenewer: @unchecked Sendable {
         thread.start()
     }
 
-    /// Stops renewing and waits for the renewer to end. Called once; further calls do nothing.
+    /// Stops renewing, waits for the renewer to end, and gives back the claims on jobs still
+    /// pending: a worker that stops early (an error, an outage) leaves its jobs to the others at
+    /// once, not after its lease. After a clean finish nothing is pending, and nothing changes.
+    /// Called once; further calls do nothing.
     public func stop() {
         guard thread != nil else { return }
         thread = nil
         wake.signal()
         done.wait()
+        // Best effort: when the catalog is gone too, the lease runs out as it would for a kill.
+        _ = try? catalog.makeWriter().transaction { try $0.jobs.release(runID, owner: owner) }
     }
 
     deinit { stop() }

@@ -78,6 +78,13 @@ struct PostgresJobWriter: PostgresJobQueries, JobWriting {
             """)
     }
 
+    func release(_ runID: Int64, owner: String) throws -> Int {
+        try session.execute("""
+            UPDATE jobs SET lease_owner = NULL, lease_expires_at = NULL
+            WHERE run_id = \(runID) AND lease_owner = \(owner) AND state = 'pending'
+            """)
+    }
+
     func markFailed(_ key: String, of runID: Int64, error: String) throws {
         try markAttempt(key, of: runID, state: .failed, error: error)
     }

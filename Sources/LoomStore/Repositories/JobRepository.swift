@@ -43,6 +43,9 @@ public protocol JobWriting: JobReading {
     func claim(_ runID: Int64, owner: String, limit: Int, lease: Duration) throws -> [JobRecord]
     /// Extends `owner`'s leases on the run's pending jobs to `lease` from now; returns how many.
     func renew(_ runID: Int64, owner: String, lease: Duration) throws -> Int
+    /// Gives `owner`'s claims on the run's still-pending jobs back at once (a worker that stops
+    /// early, on an error); returns how many.
+    func release(_ runID: Int64, owner: String) throws -> Int
 }
 
 extension Duration {

@@ -63,6 +63,13 @@ struct SQLiteJobWriter: SQLiteJobQueries, JobWriting {
         return db.changesCount
     }
 
+    func release(_ runID: Int64, owner: String) throws -> Int {
+        try db.execute(sql: """
+            UPDATE jobs SET lease_owner = NULL, lease_expires_at = NULL WHERE run_id = ? AND lease_owner = ? AND state = 'pending'
+            """, arguments: [runID, owner])
+        return db.changesCount
+    }
+
     func markFailed(_ key: String, of runID: Int64, error: String) throws {
         try markAttempt(key, of: runID, state: .failed, error: error)
     }
