@@ -313,18 +313,18 @@ public final class Ingestor {
         setup = try writer.transaction { tx in
             let prepared = try known ?? Setup(tx: tx, options: options, plan: plan)
             let datasets = tx.datasets, newIDs = tx.newBlobIDs
-            for (checked, _) in rows {
+            try datasets.upsertRealImages(try rows.map { checked, _ in
                 guard let blobID = committed[checked.digest] ?? newIDs[checked.digest],
                       let split = prepared.splitIDs[ExactName(checked.file.split)],
                       let classRecord = prepared.classes[ExactName(checked.file.wnid)] else {
                     throw IngestError(.internal, "internal: no blob, split or class for \(checked.file.path)")
                 }
-                try datasets.upsertRealImage(RealImageRow(
+                return RealImageRow(
                     splitID: split, classID: classRecord.id, blobID: blobID, path: checked.file.path, name: checked.file.name,
                     width: checked.info.width, height: checked.info.height, format: checked.info.format.rawValue,
                     colorSpace: checked.info.colorSpace.rawValue, fileSize: checked.file.size,
-                    mtimeNanoseconds: checked.file.mtimeNanoseconds))
-            }
+                    mtimeNanoseconds: checked.file.mtimeNanoseconds)
+            })
             for (id, mtime) in touched { try datasets.touchRealImage(id: id, mtimeNanoseconds: mtime) }
             return prepared
         }

@@ -12,7 +12,7 @@ extension CLITests {
     }
 
     @Test("fleet store: two loom caption processes at once divide the images between them: each captions some, together every image exactly once, one shared run",
-          .enabled(if: FleetEngines.unavailableReason == nil, Comment(rawValue: FleetEngines.unavailableReason ?? "")))
+          FleetEngines.required)
     func fleetCaptionDividesTheWork() async throws {
         let engines = try await FleetEngines.start(prefix: "caption")
         let temp = try ScratchDirectory()

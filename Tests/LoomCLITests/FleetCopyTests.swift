@@ -5,7 +5,7 @@ import Testing
 
 extension CLITests {
     @Test("loom copy: local -> fleet -> local round-trips every real image, class, caption, prompt and synthetic image with its bytes; a second copy writes nothing; a target that numbers a class differently is refused",
-          .enabled(if: FleetEngines.unavailableReason == nil, Comment(rawValue: FleetEngines.unavailableReason ?? "")))
+          FleetEngines.required)
     func copyRoundTripsThroughAFleetStore() async throws {
         let engines = try await FleetEngines.start(prefix: "copy")
         let temp = try ScratchDirectory()
@@ -72,7 +72,7 @@ extension CLITests {
     }
 
     @Test("fleet store: lineage, synthetic, order, cache build, train, experiment, rm and gc answer as on the local store the fleet was copied from",
-          .enabled(if: FleetEngines.unavailableReason == nil, Comment(rawValue: FleetEngines.unavailableReason ?? "")))
+          FleetEngines.required)
     func fleetCommandsMatchTheLocalStore() async throws {
         let engines = try await FleetEngines.start(prefix: "commands")
         let temp = try ScratchDirectory()

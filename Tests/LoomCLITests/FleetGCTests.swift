@@ -6,7 +6,7 @@ import Testing
 
 extension CLITests {
     @Test("fleet store: gc deletes the blobs and shard objects of a removed dataset, keeps a row-less object younger than --grace and removes it past it; what is left verifies and reads",
-          .enabled(if: FleetEngines.unavailableReason == nil, Comment(rawValue: FleetEngines.unavailableReason ?? "")))
+          FleetEngines.required)
     func fleetGarbageCollection() async throws {
         let engines = try await FleetEngines.start(prefix: "gc")
         let temp = try ScratchDirectory()

@@ -5,7 +5,7 @@ import Testing
 
 extension CLITests {
     @Test("fleet store: four loom generate processes share one run; one is killed -9 mid-run and its leased jobs are finished by the others after --lease; every (prompt, index) has exactly one image, as in a one-process run",
-          .enabled(if: FleetEngines.unavailableReason == nil, Comment(rawValue: FleetEngines.unavailableReason ?? "")))
+          FleetEngines.required)
     func fleetGenerateWithAKilledWorker() async throws {
         let engines = try await FleetEngines.start(prefix: "generate")
         let temp = try ScratchDirectory()

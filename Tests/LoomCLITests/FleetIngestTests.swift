@@ -5,7 +5,7 @@ import Testing
 
 extension CLITests {
     @Test("fleet store: four ingests at once from two working folders (different datasets, one tree into one dataset twice, one tree into two) give exact counts, one blob per content, the tree's files shared out between the processes ingesting it, the local store's listing and stream; a fresh machine reads it byte for byte",
-          .enabled(if: FleetEngines.unavailableReason == nil, Comment(rawValue: FleetEngines.unavailableReason ?? "")))
+          FleetEngines.required)
     func fleetIngestFromSeveralProcesses() async throws {
         let engines = try await FleetEngines.start()
         let temp = try ScratchDirectory()
@@ -81,7 +81,7 @@ extension CLITests {
     }
 
     @Test("fleet store: two ingests of one tree share it; one is killed -9 holding a share, and the other takes that share once the lease runs out: every file ingested once, as in a local ingest",
-          .enabled(if: FleetEngines.unavailableReason == nil, Comment(rawValue: FleetEngines.unavailableReason ?? "")))
+          FleetEngines.required)
     func fleetIngestWithAKilledProcess() async throws {
         let engines = try await FleetEngines.start(prefix: "ingestkill")
         let temp = try ScratchDirectory()

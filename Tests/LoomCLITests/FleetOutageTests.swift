@@ -5,7 +5,7 @@ import Testing
 
 extension CLITests {
     @Test("fleet store: the object store killed mid-ingest: the ingest fails naming the endpoint, nothing is half-committed, and once it is back a rerun completes and verifies clean",
-          .enabled(if: FleetEngines.unavailableReason == nil, Comment(rawValue: FleetEngines.unavailableReason ?? "")))
+          FleetEngines.required)
     func fleetObjectStoreOutageDuringIngest() async throws {
         let engines = try await FleetEngines.start(prefix: "outage")
         let temp = try ScratchDirectory()

@@ -5,7 +5,7 @@ import Testing
 
 extension CLITests {
     @Test("fleet store: two reader ranks in separate processes on empty caches (one smaller than a shard) are disjoint, cover the epoch and match the local store's ranks batch for batch; the cache stays under --cache-size",
-          .enabled(if: FleetEngines.unavailableReason == nil, Comment(rawValue: FleetEngines.unavailableReason ?? "")))
+          FleetEngines.required)
     func fleetReaderRanks() async throws {
         let engines = try await FleetEngines.start(prefix: "readers")
         let temp = try ScratchDirectory()

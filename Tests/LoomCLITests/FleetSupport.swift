@@ -1,5 +1,6 @@
 import Foundation
 import LoomTestSupport
+import Testing
 
 /// A fleet store's two engines for one test: a fresh database in the shared PostgreSQL cluster
 /// and a private SeaweedFS, both on loopback; `environment` carries the AWS variables a `loom`
@@ -9,11 +10,8 @@ struct FleetEngines {
     let catalog: String
     let blobs: String
 
-    /// Why the fleet tests cannot run here, or nil when they can.
-    static var unavailableReason: String? {
-        if let reason = PostgresServer.unavailableReason { return reason }
-        return SeaweedFSServer.binary == nil ? SeaweedFSServer.missingReason : nil
-    }
+    /// The trait of a test that needs both engines (``FleetEnginesTrait``).
+    static var required: ConditionTrait { FleetEnginesTrait.required }
 
     static func start(prefix: String = "fleet") async throws -> FleetEngines {
         let postgres = try PostgresServer.shared()

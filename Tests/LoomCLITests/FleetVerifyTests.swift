@@ -5,7 +5,7 @@ import Testing
 
 extension CLITests {
     @Test("fleet store: verify from an empty working folder reports a shard object with a flipped payload byte (naming the shard, the blob and its images) and one cut short; a clean one passes",
-          .enabled(if: FleetEngines.unavailableReason == nil, Comment(rawValue: FleetEngines.unavailableReason ?? "")))
+          FleetEngines.required)
     func fleetVerifyFindsDamagedObjects() async throws {
         let engines = try await FleetEngines.start(prefix: "verify")
         let temp = try ScratchDirectory()

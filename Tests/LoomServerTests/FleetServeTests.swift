@@ -3,12 +3,8 @@ import LoomTestSupport
 import Testing
 
 extension ServerTests {
-    static var fleetUnavailable: String? {
-        PostgresServer.unavailableReason ?? (SeaweedFSServer.binary == nil ? SeaweedFSServer.missingReason : nil)
-    }
-
     @Test("loom serve on a fleet store (from LOOM_CATALOG/LOOM_BLOBS, an empty working folder): stats, images and blob bytes come from PostgreSQL and S3; an upload with the token lands in the fleet",
-          .enabled(if: fleetUnavailable == nil, Comment(rawValue: fleetUnavailable ?? "")))
+          FleetEnginesTrait.required)
     func serveOnAFleetStore() async throws {
         let seaweed = try await SeaweedFSServer.started()
         let catalog = try PostgresServer.shared().makeDatabase(prefix: "loom_serve")

@@ -155,6 +155,37 @@ struct CatalogContractTests {
         #expect(code { try catalog.writer.transaction { _ = try $0.datasets.delete(dataset: "nope", split: nil) } } == .notFound)
     }
 
+    @Test("real images whole (what loom copy reads): split names, pages in id order, many upserted in one call", arguments: CatalogBackend.all)
+    func storedRealImages(_ backend: CatalogBackend) throws {
+        let catalog = try backend.make()
+        let pets = try Pets(catalog)
+        let (first, rest) = try catalog.reader.read { c throws in
+            #expect(try c.datasets.splitNames(of: pets.datasetID) == ["train", "val"])
+            let first = try c.datasets.storedRealImages(of: pets.datasetID, after: 0, limit: 2)
+            let rest = try c.datasets.storedRealImages(of: pets.datasetID, after: first.last?.id ?? 0, limit: 10)
+            return (first, rest)
+        }
+        #expect((first + rest).map(\.path) == ["train/cat/1.jpg", "train/dog/2.jpg", "val/cat/3.jpg"])
+        #expect((first + rest).map(\.digest) == pets.images && (first + rest).map(\.split) == ["train", "train", "val"])
+        let image = try #require(first.first)
+        #expect(image.wnid == "cat" && image.mediaType == "image/jpeg" && image.colorSpace == "rgb" && image.fileSize == 7
+                && image.mtimeNanoseconds == 1 && image.width == 64 && image.name == "1.jpg")
+
+        // One call: a new row and a changed one (the dog image now points at the cat's bytes).
+        try catalog.writer.transaction { tx in
+            let catBlob = try #require(try tx.snapshot.blobs.blob(pets.images[0]))
+            try tx.datasets.upsertRealImages([
+                RealImageRow(splitID: pets.valID, classID: pets.dog.id, blobID: catBlob.id, path: "val/dog/9.jpg", name: "9.jpg",
+                             width: 8, height: 6, format: "jpeg", colorSpace: "gray", fileSize: 3, mtimeNanoseconds: 5),
+                RealImageRow(splitID: pets.trainID, classID: pets.dog.id, blobID: catBlob.id, path: "train/dog/2.jpg", name: "2.jpg",
+                             width: 64, height: 48, format: "jpeg", colorSpace: "rgb", fileSize: 7, mtimeNanoseconds: 2),
+            ])
+        }
+        let after = try catalog.reader.read { try $0.datasets.storedRealImages(of: pets.datasetID, after: 0, limit: 10) }
+        #expect(after.count == 4 && after.first { $0.path == "train/dog/2.jpg" }?.digest == pets.images[0])
+        #expect(after.first { $0.path == "val/dog/9.jpg" }.map { ($0.split, $0.wnid, $0.colorSpace) } ?? ("", "", "") == ("val", "dog", "gray"))
+    }
+
     @Test("blobs: full digests, unique prefixes, ambiguous and unknown ones", arguments: CatalogBackend.all)
     func blobs(_ backend: CatalogBackend) throws {
         let catalog = try backend.make()

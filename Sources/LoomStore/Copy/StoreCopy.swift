@@ -140,17 +140,17 @@ public final class StoreCopy {
             let mediaTypes = Dictionary(batch.map { ($0.digest, $0.mediaType) }, uniquingKeysWith: { first, _ in first })
             let (bytes, committed) = try stageMissing(mediaTypes)
             try writer.transaction { tx in
-                for image in batch {
+                try tx.datasets.upsertRealImages(try batch.map { image in
                     guard let blobID = tx.newBlobIDs[image.digest] ?? committed[image.digest],
                           let splitID = dataset.splitIDs[image.split],
                           let classID = wnidClass[image.wnid].flatMap({ dataset.classIDs[$0] }) else {
                         throw StoreError(.corrupt, "real image \(image.path) of \(name): its blob, split or class was not copied")
                     }
-                    try tx.datasets.upsertRealImage(RealImageRow(
+                    return RealImageRow(
                         splitID: splitID, classID: classID, blobID: blobID, path: image.path, name: image.name, width: image.width,
                         height: image.height, format: image.format, colorSpace: image.colorSpace, fileSize: image.fileSize,
-                        mtimeNanoseconds: image.mtimeNanoseconds))
-                }
+                        mtimeNanoseconds: image.mtimeNanoseconds)
+                })
             }
             summary.bytesCopied += bytes
             done += batch.count

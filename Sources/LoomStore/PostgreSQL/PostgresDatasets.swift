@@ -251,6 +251,22 @@ struct PostgresDatasetWriter: PostgresDatasetQueries, DatasetWriting {
             """)
     }
 
+    func upsertRealImages(_ images: [RealImageRow]) throws {
+        guard images.count > 1 else { return try images.first.map(upsertRealImage) ?? () }
+        try session.execute("""
+            INSERT INTO real_images (split_id, class_id, blob_id, path, name, width, height, format, color_space, file_size, file_mtime_ns)
+            SELECT * FROM unnest(\(images.map(\.splitID))::bigint[], \(images.map(\.classID))::bigint[], \(images.map(\.blobID))::bigint[],
+                                 \(images.map(\.path))::text[], \(images.map(\.name))::text[], \(images.map { Int64($0.width) })::bigint[],
+                                 \(images.map { Int64($0.height) })::bigint[], \(images.map(\.format))::text[],
+                                 \(images.map(\.colorSpace))::text[], \(images.map { Int64($0.fileSize) })::bigint[],
+                                 \(images.map(\.mtimeNanoseconds))::bigint[])
+            ON CONFLICT (split_id, path) DO UPDATE SET
+                class_id = excluded.class_id, blob_id = excluded.blob_id, width = excluded.width, height = excluded.height,
+                format = excluded.format, color_space = excluded.color_space, file_size = excluded.file_size,
+                file_mtime_ns = excluded.file_mtime_ns
+            """)
+    }
+
     func touchRealImage(id: Int64, mtimeNanoseconds: Int64) throws {
         try session.execute("UPDATE real_images SET file_mtime_ns = \(mtimeNanoseconds) WHERE id = \(id)")
     }

@@ -123,6 +123,9 @@ public protocol DatasetWriting: DatasetReading {
                        names: [ExactName: (name: String, promptName: String)]) throws -> [ExactName: ClassRecord]
     /// Inserts a real image, or repoints the row at a path whose content changed.
     func upsertRealImage(_ image: RealImageRow) throws
+    /// ``upsertRealImage(_:)`` for many rows in one statement where the engine allows it (one
+    /// round trip to PostgreSQL). No two may share a (split, path).
+    func upsertRealImages(_ images: [RealImageRow]) throws
     /// Records that an unchanged file's modification time moved.
     func touchRealImage(id: Int64, mtimeNanoseconds: Int64) throws
     /// Deletes a dataset or one split of it; the bytes stay until `loom gc`.
