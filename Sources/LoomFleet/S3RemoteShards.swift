@@ -1,6 +1,7 @@
 import Foundation
 import LoomObjectStore
 import LoomStore
+import Synchronization
 
 /// A fleet store's shards as objects under `s3://bucket/prefix/shards/`, read through this
 /// machine's ``ShardCache`` (whole shards fetched on first use and kept, LRU, within
@@ -9,6 +10,10 @@ final class S3RemoteShards: RemoteShards {
     let client: S3Client
     let location: S3Location
     let cache: ShardCache
+    /// Cached shards held open for reads that skip the cache's bookkeeping, by name; at most
+    /// ``openLimit``, and one the cache has evicted is dropped at its next read.
+    private let open = Mutex<[String: CachedShardFile]>([:])
+    private static let openLimit = 256
 
     /// - Parameters:
     ///   - blobs: the store's `s3://bucket/prefix`; shard objects go under `prefix/shards/`.
@@ -25,9 +30,25 @@ final class S3RemoteShards: RemoteShards {
 
     func url(of name: String) -> String { "\(location)\(name)" }
 
+    /// A warm read is one `pread` on a shard file held open; a cold one goes through the cache
+    /// (downloading the shard whole, or a range GET for one bigger than the cache) and then
+    /// opens the file the download left, for the reads that follow.
     func read(_ name: String, range: Range<Int64>) throws -> [UInt8] {
+        if let file = open.withLock({ $0[name] }) {
+            if !file.isEvicted { return try file.read(range) }
+            open.withLock { _ = $0.removeValue(forKey: name) }
+        }
         let cache = self.cache
-        return try Blocking.run { try await cache.read(name, range: range) }
+        let bytes = try Blocking.run { try await cache.read(name, range: range) }
+        if let file = cache.openCached(name) {
+            open.withLock { files in
+                // A cold read is rare next to warm ones: the moment to let go of evicted files.
+                files = files.filter { !$0.value.isEvicted }
+                if files.count >= Self.openLimit, let any = files.keys.first { files[any] = nil }
+                files[name] = file
+            }
+        }
+        return bytes
     }
 
     func upload(_ path: String, as name: String) throws {
@@ -50,6 +71,7 @@ final class S3RemoteShards: RemoteShards {
             try await client.deleteObject(bucket: location.bucket, key: location.key(name))
             await cache.remove(name)
         }
+        open.withLock { _ = $0.removeValue(forKey: name) }
     }
 
     func list() throws -> [RemoteShardObject] {
