@@ -12,6 +12,10 @@ public struct Digest: Hashable, Sendable, Comparable, CustomStringConvertible {
     /// Reads 32 raw bytes; returns nil for any other length.
     public init?(raw: some Collection<UInt8>) {
         guard raw.count == 32 else { return nil }
+        if let value = raw.withContiguousStorageIfAvailable({ UnsafeRawBufferPointer($0).loadUnaligned(as: SIMD32<UInt8>.self) }) {
+            bytes = value
+            return
+        }
         var value = SIMD32<UInt8>()
         for (i, byte) in raw.enumerated() { value[i] = byte }
         bytes = value
