@@ -19,6 +19,12 @@ struct ExportCommand: ParsableCommand {
             width, height and real_digest / real_path / real_split of the image its caption describes), KEY \
             being the sample's position in the selection. webdataset.WebDataset reads the shards as written.
 
+            --format hf: a Hugging Face image folder, OUT/<split>/<class>/<file> (synthetic images in train/) \
+            with OUT/<split>/metadata.parquet: file_name, label and the same columns as KEY.json. The label \
+            column is a ClassLabel of the dataset's classes in Loom's label order (kept in the file's \
+            Hugging Face features), so datasets.load_dataset("imagefolder", data_dir=OUT) loads it with \
+            those columns and labels. One dataset per export.
+
             Each file is checked against its digest first.
             Export never replaces a file: one already there with the same bytes is left as it is (so re-running is
             safe), anything else there is an error naming it, and two images that would land on the same file stop
@@ -36,7 +42,7 @@ struct ExportCommand: ParsableCommand {
     @Option(help: "Output format: imagefolder or webdataset.")
     var format: String = "imagefolder"
 
-    @Option(help: "webdataset: what to export instead of --dataset, DATASET:SPLIT and DATASET:synthetic:STRATEGY joined with +.")
+    @Option(help: "webdataset, hf: what to export instead of --dataset, DATASET:SPLIT and DATASET:synthetic:STRATEGY joined with +.")
     var selection: String?
 
     @Option(name: .customLong("shard-size"), help: "webdataset: the most bytes a tar shard holds, e.g. 256MiB (a bigger sample gets a shard of its own).")
@@ -60,11 +66,11 @@ struct ExportCommand: ParsableCommand {
     }
 
     func validate() throws {
-        guard ["imagefolder", "webdataset"].contains(format) else {
-            throw ValidationError("unknown --format \(format); supported: imagefolder, webdataset")
+        guard ["imagefolder", "webdataset", "hf"].contains(format) else {
+            throw ValidationError("unknown --format \(format); supported: imagefolder, webdataset, hf")
         }
         guard (dataset == nil) != (selection == nil) else { throw ValidationError("name what to export: --dataset or --selection (one of them)") }
-        if selection != nil && format == "imagefolder" { throw ValidationError("--selection needs --format webdataset") }
+        if selection != nil && format == "imagefolder" { throw ValidationError("--selection needs --format webdataset or hf") }
         if selection != nil && split != nil { throw ValidationError("--split goes with --dataset; a selection names its splits") }
         guard StreamBudget.parseBytes(shardSize).map({ $0 > 0 }) == true else {
             throw ValidationError("--shard-size: \"\(shardSize)\" is not a byte count above 0, like 256MiB")
@@ -73,6 +79,7 @@ struct ExportCommand: ParsableCommand {
 
     func run() throws {
         if format == "webdataset" { return try exportWebDataset() }
+        if format == "hf" { return try HuggingFaceExport(command: self).run() }
         let dataset = dataset!
         let store = try options.openReadOnly()
         var entries: [RealImageEntry] = []
@@ -137,13 +144,18 @@ struct ExportCommand: ParsableCommand {
         var unchanged: Int
     }
 
-    private func exportWebDataset() throws {
-        let store = try options.openReadOnly()
-        let chosen = try selection.map { try Selection(parsing: $0) } ?? Selection(try store.read { snapshot in
+    /// --selection, or --dataset's splits (or --split).
+    func chosenSelection(_ store: Store) throws -> Selection {
+        try selection.map { try Selection(parsing: $0) } ?? Selection(try store.read { snapshot in
             let record = try snapshot.datasets.requireDataset(named: dataset!)
             let splits = try split.map { [$0] } ?? snapshot.datasets.splitNames(of: record.id)
             return splits.map { Selection.Component(dataset: dataset!, split: $0) }
         })
+    }
+
+    private func exportWebDataset() throws {
+        let store = try options.openReadOnly()
+        let chosen = try chosenSelection(store)
         let samples = try ExportSample.list(store, selection: chosen)
         var writer = try WebDatasetWriter(directory: out, name: name, shardBytes: StreamBudget.parseBytes(shardSize)!)
         let encoder = JSONEncoder()

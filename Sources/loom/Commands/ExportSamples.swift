@@ -10,6 +10,9 @@ struct ExportSample {
     /// The image file's extension as WebDataset decoders expect it: `jpg` or `png`.
     var fileExtension: String
     var label: Int
+    /// A real image's file name below its class folder (what ImageFolder exports recreate); nil
+    /// for a synthetic image.
+    var name: String?
     var metadata: Metadata
 
     /// JSON keys are part of the export format: `class`, `class_name`, `label`, `dataset`, `split`
@@ -63,7 +66,7 @@ struct ExportSample {
                 for entry in entries {
                     guard let digest = Digest(hex: entry.digest) else { throw StoreError(.corrupt, "bad digest for \(entry.path)") }
                     samples.append(ExportSample(
-                        digest: digest, fileExtension: entry.format == "png" ? "png" : "jpg", label: entry.label,
+                        digest: digest, fileExtension: entry.format == "png" ? "png" : "jpg", label: entry.label, name: entry.name,
                         metadata: Metadata(class: entry.class, class_name: classNames[dataset]?[entry.class] ?? entry.class,
                                            label: entry.label, dataset: dataset, split: entry.split, digest: entry.digest,
                                            path: entry.path)))

@@ -1,10 +1,12 @@
-"""`loom export --format webdataset`, read back with the real `webdataset` library."""
+"""`loom export --format webdataset` and `--format hf`, read back with the real `webdataset` and
+`datasets` libraries."""
 
 import glob
 import hashlib
 import json
 import os
 
+import datasets
 import pytest
 import webdataset
 
@@ -86,3 +88,46 @@ def test_a_dataset_exports_every_split(pipeline_store, tmp_path):
     samples = list(webdataset.WebDataset(sorted(glob.glob(out + "/*.tar")), shardshuffle=False).decode())
     assert report["samples"] == len(samples) == 30 + 20 and len(report["shards"]) == 1
     assert {s["json"]["split"] for s in samples} == {"train", "val"}
+
+
+def test_hugging_face_image_folder(pipeline_store, tmp_path):
+    out = str(tmp_path / "hf")
+    selection = "fm:synthetic:class-caption+fm:train+fm:val"
+    report = json.loads(loom("export", "--store", pipeline_store, "--format", "hf", "--selection", selection, "--json", out).stdout)
+    assert report["splits"] == ["train", "val"] and report["files"] == 40 + 30 + 20
+
+    loaded = datasets.load_dataset("imagefolder", data_dir=out)
+    assert sorted(loaded.keys()) == ["train", "validation"]
+    names = loaded["train"].features["label"].names
+    ls_train = json_lines(loom("ls", "--store", pipeline_store, "--dataset", "fm", "--split", "train", "--json"))
+    label_of = {line["class"]: line["label"] for line in ls_train}
+    assert isinstance(loaded["train"].features["label"], datasets.ClassLabel)
+    assert all(names[label] == wnid for wnid, label in label_of.items()), (names, label_of)
+
+    synthetic = {s["digest"]: s for s in json_lines(loom("synthetic", "--store", pipeline_store, "--dataset", "fm", "--json"))}
+    real = {r["digest"]: r for r in ls_train}
+    rows = loaded["train"]
+    assert len(rows) == 70 and len(loaded["validation"]) == 20
+    for row in rows:
+        assert row["label"] == label_of[row["class"]]
+        if row["split"] == "synthetic":
+            expected = synthetic[row["digest"]]
+            assert row["prompt"] == expected["prompt"] and row["seed"] == expected["seed"] and row["caption"]
+            assert row["real_split"] == "val" and row["path"] is None
+        else:
+            assert real[row["digest"]]["path"] == row["path"] and row["prompt"] is None
+    # The image files are the original bytes: every file hashes to a digest the store holds.
+    val = {r["digest"] for r in json_lines(loom("ls", "--store", pipeline_store, "--dataset", "fm", "--split", "val", "--json"))}
+    files = 0
+    for root, _, names in os.walk(out):
+        for name in names:
+            if name == "metadata.parquet":
+                continue
+            with open(os.path.join(root, name), "rb") as f:
+                digest = hashlib.sha256(f.read()).hexdigest()
+            assert digest in real or digest in synthetic or digest in val, name
+            files += 1
+    assert files == report["files"]
+
+    again = json.loads(loom("export", "--store", pipeline_store, "--format", "hf", "--selection", selection, "--json", out).stdout)
+    assert again["written"] == 0 and again["unchanged"] == report["written"]
