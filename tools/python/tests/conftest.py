@@ -34,23 +34,33 @@ def store(tmp_path_factory):
     return store
 
 
+class Server:
+    """`loom serve` on `store` with the test token, on a free loopback port, until stopped."""
+
+    def __init__(self, store, scratch):
+        token_file = scratch / "token"
+        token_file.write_text(TOKEN + "\n")
+        self.log = open(scratch / "serve.log", "w")
+        env = dict(os.environ, CI="1")
+        self.process = subprocess.Popen([LOOM, "serve", "--store", str(store), "--port", "0", "--json", "--workers", "2",
+                                         "--token-file", str(token_file)], stdout=subprocess.PIPE, stderr=self.log, text=True, env=env)
+        line = self.process.stdout.readline()
+        if not line:
+            self.process.wait(10)
+            pytest.fail(f"loom serve did not start: {open(self.log.name).read()}")
+        self.url = json.loads(line)["listening"]
+
+    def stop(self):
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            assert self.process.wait(30) == 0
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+
+
 @pytest.fixture(scope="session")
 def server(store, tmp_path_factory):
-    token_file = tmp_path_factory.mktemp("token") / "token"
-    token_file.write_text(TOKEN + "\n")
-    log = open(tmp_path_factory.mktemp("log") / "serve.log", "w")
-    env = dict(os.environ, CI="1")
-    process = subprocess.Popen([LOOM, "serve", "--store", str(store), "--port", "0", "--json", "--workers", "2",
-                                "--token-file", str(token_file)], stdout=subprocess.PIPE, stderr=log, text=True, env=env)
-    line = process.stdout.readline()
-    if not line:
-        process.wait(10)
-        pytest.fail(f"loom serve did not start: {open(log.name).read()}")
-    url = json.loads(line)["listening"]
-    yield {"url": url, "store": store, "token": TOKEN}
-    process.send_signal(signal.SIGTERM)
-    try:
-        assert process.wait(30) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
+    running = Server(store, tmp_path_factory.mktemp("serve"))
+    yield {"url": running.url, "store": store, "token": TOKEN}
+    running.stop()
