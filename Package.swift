@@ -50,6 +50,7 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CLibCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CArchive", pkgConfig: "libarchive", providers: [.apt(["libarchive-dev"])]),
 
         .target(name: "LoomImage", dependencies: ["CTurboJPEG", "CSPNG"]),
         // GRDBSQLite: user SQL runs on raw connections of its own (an authorizer, limits, a progress handler).
@@ -72,7 +73,7 @@ let package = Package(
         // A fleet store's engines wired together: LoomStore's catalog boundary on one side,
         // LoomObjectStore's S3 client and shard cache on the other.
         .target(name: "LoomFleet", dependencies: ["LoomStore", "LoomObjectStore"]),
-        .target(name: "LoomIngest", dependencies: ["LoomStore", "LoomImage", "LoomParallel"]),
+        .target(name: "LoomIngest", dependencies: ["LoomStore", "LoomImage", "LoomParallel", "CArchive"]),
         .target(name: "LoomDatasets", dependencies: ["LoomImage", "CZlib"]),
         .target(name: "LoomLoader", dependencies: ["LoomStore", "LoomImage", "LoomParallel"]),
         // Which Python runs the workers: one finder for the pipeline's process: workers and the torch trainer.

@@ -16,6 +16,15 @@ public protocol IngestSource: Sendable {
     /// The side file `name` (class names, validation labels) that goes with this dataset, when
     /// the source has somewhere to keep one.
     func nearbyFile(named name: String) -> String?
+    /// Class names the source itself carries (WebDataset json), after ``scan(split:maxFiles:only:)``.
+    var classNames: [ExactName: (name: String, promptName: String)]? { get }
+    /// Whether processes of a fleet ingest should split its files into claimed hash shares.
+    var sharesFiles: Bool { get }
+}
+
+extension IngestSource {
+    public var classNames: [ExactName: (name: String, promptName: String)]? { nil }
+    public var sharesFiles: Bool { true }
 }
 
 /// A dataset folder on disk, walked by ``DatasetScanner``.

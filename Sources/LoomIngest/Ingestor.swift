@@ -153,7 +153,7 @@ public final class Ingestor {
             skipped: plan.skipped, classNames: plan.classNamesSource, valLabels: plan.valLabelsPath))
         pass.existing = try ingestedFiles(scan)
 
-        if writer.isShared && scan.files.count > ClaimedShares.filesPerShare {
+        if writer.isShared && plan.source.sharesFiles && scan.files.count > ClaimedShares.filesPerShare {
             let before = pass.existing
             let covered = try ClaimedShares.run(self, pass: &pass)
             // The files of shares this process did not take: in before it started (unchanged),
@@ -341,6 +341,7 @@ public final class Ingestor {
         if let nearby = source.nearbyFile(named: "LOC_synset_mapping.txt") {
             return (try ClassNamesFile(path: nearby).names, nearby)
         }
+        if let names = source.classNames, !names.isEmpty { return (names, "the shards' json") }
         if let table = KnownClassNames.table(for: classes) { return (table.names, "built-in " + table.name) }
         return ([:], nil)
     }

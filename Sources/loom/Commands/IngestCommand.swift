@@ -37,6 +37,12 @@ struct IngestCommand: ParsableCommand {
             noisy_labels_1/5/25/50 are noisy). A file with no row is rejected. Re-ingesting with another \
             column moves the relabelled images to their new classes.
 
+            --format webdataset TAR...: WebDataset tar shards (read with libarchive), each sample KEY.jpg or \
+            KEY.png with its label in KEY.cls (a class id or a number) or KEY.json ("class", else "label"; \
+            "class_name" names the class), into --split (default train). Numbers become zero-padded class ids, \
+            so labels 0..N-1 stay 0..N-1. Images are validated, deduplicated and reported as from a folder; a \
+            sample with no image or no label is a rejection.
+
             Every file is read, hashed and fully validated; files that are not decodable JPEG or PNG images \
             are rejected with a reason and the rest still go in. Re-running adds only what is new. Links \
             inside ROOT are followed; a directory link that leads out of ROOT is rejected unless \
@@ -54,8 +60,11 @@ struct IngestCommand: ParsableCommand {
 
     @OptionGroup var options: StoreOptions
 
-    @Argument(help: "Dataset folder.")
-    var root: String
+    @Argument(help: "Dataset folder; with --format webdataset, tar shards (paths, globs, brace ranges like shard-{000000..000099}.tar).")
+    var roots: [String]
+
+    @Option(help: "Input format: imagefolder (a dataset folder, the default) or webdataset (tar shards).")
+    var format: String = "imagefolder"
 
     @Option(help: "Dataset name in the store.")
     var dataset: String
@@ -96,6 +105,16 @@ struct IngestCommand: ParsableCommand {
     @OptionGroup var lease: LeaseOption
 
     func validate() throws {
+        guard ["imagefolder", "webdataset"].contains(format) else {
+            throw ValidationError("unknown --format \(format); supported: imagefolder, webdataset")
+        }
+        guard !roots.isEmpty else { throw ValidationError("name the dataset folder (or, with --format webdataset, the tar shards)") }
+        if format == "imagefolder" && roots.count > 1 {
+            throw ValidationError("one dataset folder at a time (\(roots.count) given); tar shards need --format webdataset")
+        }
+        if format == "webdataset" && [labelsCSV, valLabels, classNames].contains(where: { $0 != nil }) {
+            throw ValidationError("--labels-csv, --val-labels and --class-names are for folders; tar shards carry labels in .cls/.json")
+        }
         guard maxFiles >= 1 else { throw ValidationError("--max-files must be at least 1, got \(maxFiles)") }
         guard (labelsCSV == nil) == (labelColumn == nil) else {
             throw ValidationError("--labels-csv and --label-column go together: the CSV's label column must be named")
@@ -109,7 +128,10 @@ struct IngestCommand: ParsableCommand {
             valLabelsPath: valLabels, labelsCSVPath: labelsCSV, labelColumn: labelColumn, lease: try lease.duration())
         // Walk the folder before opening the store: a typo in ROOT or a walk past --max-files
         // must not leave an empty store behind.
-        let plan = try Ingestor.plan(root: root, options: ingestOptions)
+        let plan = format == "webdataset"
+            ? try Ingestor.plan(source: WebDatasetSource(patterns: roots), options: ingestOptions)
+            : try Ingestor.plan(root: roots[0], options: ingestOptions)
+        let root = plan.root
         let store = try options.openReadWrite()
         let progress = ProgressLine("ingest \(dataset)")
         let summary = try Ingestor(store: store, options: ingestOptions).run(plan) { progress.update(done: $0.done, total: $0.total) }

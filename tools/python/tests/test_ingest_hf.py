@@ -83,3 +83,45 @@ def test_loom_to_hugging_face_and_back(target, tmp_path, store):
         original = sorted((r["digest"], r["class"], r["label"]) for r in ls(store, "fmnist", split))
         copied = sorted((r["digest"], r["class"], r["label"]) for r in ls(back, "fmnist", split))
         assert copied == original and original, split
+
+
+def test_webdataset_shards_written_by_webdataset(tmp_path):
+    import webdataset
+
+    images = pngs(12)
+    pattern = str(tmp_path / "shard-%06d.tar")
+    with webdataset.ShardWriter(pattern, maxcount=5) as sink:
+        for index, data in enumerate(images):
+            sample = {"__key__": f"s{index:04d}", "png": data}
+            if index == 11:
+                pass  # no label: a rejection
+            elif index % 2:
+                sample["cls"] = index % 3
+            else:
+                sample["json"] = {"label": index % 3}
+            sink.write(sample)
+    store = tmp_path / "store"
+    run = loom("ingest", "--format", "webdataset", str(tmp_path / "shard-{000000..000002}.tar"), "--dataset", "wds",
+               "--store", str(store), "--json")
+    summary = json.loads(run.stdout)
+    assert summary["added"] == 11 and [r["path"] for r in summary["rejected"]] == ["shard-000002.tar:s0011"]
+    rows = {r["digest"]: r for r in ls(store, "wds", "train")}
+    for index, data in enumerate(images[:11]):
+        assert rows[hashlib.sha256(data).hexdigest()]["label"] == index % 3
+    again = json.loads(loom("ingest", "--format", "webdataset", str(tmp_path / "shard-*.tar"), "--dataset", "wds",
+                            "--store", str(store), "--json").stdout)
+    assert again["added"] == 0 and again["unchanged"] == 11
+
+
+def test_loom_to_webdataset_and_back(store, tmp_path):
+    back = tmp_path / "back"
+    for split in ("train", "val"):
+        out = tmp_path / f"wds-{split}"
+        loom("export", "--store", str(store), "--format", "webdataset", "--dataset", "fmnist", "--split", split,
+             "--shard-size", "8KB", str(out))
+        loom("ingest", "--format", "webdataset", str(out / "*.tar"), "--dataset", "fmnist", "--split", split, "--store", str(back))
+        original = sorted((r["digest"], r["class"], r["label"]) for r in ls(store, "fmnist", split))
+        copied = sorted((r["digest"], r["class"], r["label"]) for r in ls(back, "fmnist", split))
+        assert copied == original and original, split
+    names = json.loads(loom("stats", "--store", str(back), "--json").stdout)
+    assert names["datasets"][0]["classes"] == 10
