@@ -133,13 +133,16 @@ struct ExportCommand: ParsableCommand {
         }
     }
 
-    struct WebDatasetReport: Encodable {
-        var format = "webdataset"
+    /// What `--format webdataset` or `--format hf` wrote (`--json`): the shards, or the splits.
+    struct FormatReport: Encodable {
+        var format: String
         var selection: String
         var out: String
-        var shards: [String]
+        var shards: [String]?
+        var splits: [String]?
         var samples: Int
         var bytes: Int
+        /// Files written by this run; the others were already there with the same bytes.
         var written: Int
         var unchanged: Int
     }
@@ -173,8 +176,8 @@ struct ExportCommand: ParsableCommand {
         }
         let summary = try writer.finish()
         progress.finish()
-        let report = WebDatasetReport(selection: "\(chosen)", out: out, shards: summary.shards, samples: summary.samples,
-                                      bytes: summary.bytes, written: summary.written, unchanged: summary.unchanged)
+        let report = FormatReport(format: format, selection: "\(chosen)", out: out, shards: summary.shards, samples: summary.samples,
+                                  bytes: summary.bytes, written: summary.written, unchanged: summary.unchanged)
         if options.json { return try Output.json(report) }
         Output.stderr("exported \(summary.samples) samples of \(chosen) to \(out) as \(summary.shards.count) WebDataset shards "
                       + "(\(Output.bytes(summary.bytes))): \(summary.written) written, \(summary.unchanged) already there")

@@ -15,17 +15,6 @@ import LoomStore
 struct HuggingFaceExport {
     let command: ExportCommand
 
-    struct Report: Encodable {
-        var format = "hf"
-        var selection: String
-        var out: String
-        var splits: [String]
-        var files: Int
-        var bytes: Int
-        var written: Int
-        var unchanged: Int
-    }
-
     func run() throws {
         let store = try command.options.openReadOnly()
         let chosen = try command.chosenSelection(store)
@@ -54,7 +43,7 @@ struct HuggingFaceExport {
         for (split, entries) in bySplit.sorted(by: { $0.key < $1.key }) {
             var names: [String] = []
             for (sample, file) in entries {
-                var data = try store.blobs.read(digest: sample.digest, verifyDigest: true)
+                let data = try store.blobs.read(digest: sample.digest, verifyDigest: true)
                 var path = file
                 if sample.name == nil { path += "." + (try ExportSample.fileExtension(of: data)) }
                 names.append(path)
@@ -66,7 +55,6 @@ struct HuggingFaceExport {
                 case .identical: unchanged += 1
                 }
                 bytes += data.count
-                data = []
                 done += 1
                 progress.update(done: done, total: samples.count)
             }
@@ -77,11 +65,11 @@ struct HuggingFaceExport {
             }
         }
         progress.finish()
-        let report = Report(selection: "\(chosen)", out: command.out, splits: bySplit.keys.sorted(), files: samples.count, bytes: bytes,
-                            written: written, unchanged: unchanged)
+        let report = ExportCommand.FormatReport(format: "hf", selection: "\(chosen)", out: command.out, splits: bySplit.keys.sorted(),
+                                                samples: samples.count, bytes: bytes, written: written, unchanged: unchanged)
         if command.options.json { return try Output.json(report) }
         Output.stderr("exported \(samples.count) images of \(chosen) to \(command.out) as a Hugging Face image folder "
-                      + "(\(report.splits.joined(separator: ", "))): \(written) files written, \(unchanged) already there")
+                      + "(\(bySplit.keys.sorted().joined(separator: ", "))): \(written) files written, \(unchanged) already there")
     }
 
     /// The split's `metadata.parquet`: its columns, and the features `datasets` reads back.

@@ -94,7 +94,7 @@ def test_hugging_face_image_folder(pipeline_store, tmp_path):
     out = str(tmp_path / "hf")
     selection = "fm:synthetic:class-caption+fm:train+fm:val"
     report = json.loads(loom("export", "--store", pipeline_store, "--format", "hf", "--selection", selection, "--json", out).stdout)
-    assert report["splits"] == ["train", "val"] and report["files"] == 40 + 30 + 20
+    assert report["splits"] == ["train", "val"] and report["samples"] == 40 + 30 + 20
 
     loaded = datasets.load_dataset("imagefolder", data_dir=out)
     assert sorted(loaded.keys()) == ["train", "validation"]
@@ -127,7 +127,7 @@ def test_hugging_face_image_folder(pipeline_store, tmp_path):
                 digest = hashlib.sha256(f.read()).hexdigest()
             assert digest in real or digest in synthetic or digest in val, name
             files += 1
-    assert files == report["files"]
+    assert files == report["samples"]
 
     again = json.loads(loom("export", "--store", pipeline_store, "--format", "hf", "--selection", selection, "--json", out).stdout)
     assert again["written"] == 0 and again["unchanged"] == report["written"]
