@@ -17,7 +17,7 @@ struct LoomCommand: AsyncParsableCommand {
             InitCommand.self, IngestCommand.self, StatsCommand.self, LsCommand.self, CatCommand.self, VerifyCommand.self,
             RepairCommand.self, GCCommand.self, ExportCommand.self, CopyCommand.self, RmCommand.self, DatasetCommand.self, OrderCommand.self,
             StreamCommand.self, CacheCommand.self, CaptionCommand.self, PromptsCommand.self, GenerateCommand.self, SQLCommand.self,
-            LineageCommand.self, SyntheticCommand.self, TrainCommand.self, ExperimentCommand.self,
+            LineageCommand.self, SyntheticCommand.self, TrainCommand.self, ExperimentCommand.self, CheckpointCommand.self,
             ServeCommand.self, BenchCommand.self,
         ])
 

@@ -23,10 +23,11 @@ enum TorchPython {
     static let skipMessage = "torch trainer tests need a Python with torch, safetensors and numpy (LOOM_PYTHON, <repo>/.venv or python3); none found"
 
     /// Runs `python arguments`; stdout and the exit status.
-    static func run(_ python: String, _ arguments: [String]) throws -> (status: Int32, stdout: String) {
+    static func run(_ python: String, _ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, stdout: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = [python] + arguments
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new } }
         let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
