@@ -43,6 +43,16 @@ enum ClaimedShares {
         defer { renewer?.stop() }
 
         let hashes = files.map { fnv1a($0.split, $0.path) }
+        // The files of every share, per share count (one pass over the scan for each N a run uses).
+        var buckets: [UInt64: [UInt64: [Int]]] = [:]
+        func members(_ index: UInt64, of count: UInt64) -> [Int] {
+            if buckets[count] == nil {
+                var grouped: [UInt64: [Int]] = [:]
+                for file in files.indices { grouped[hashes[file] % count, default: []].append(file) }
+                buckets[count] = grouped
+            }
+            return buckets[count]?[index] ?? []
+        }
         var covered = Array(repeating: false, count: files.count)
         var shares = 0
         while true {
@@ -52,9 +62,9 @@ enum ClaimedShares {
                 try writer.transaction { try $0.jobs.markFailed(job.key, of: runID, error: "not a share key (i/N)") }
                 continue
             }
-            let members = files.indices.filter { hashes[$0] % count == index }
-            for member in members { covered[member] = true }
-            try ingestor.ingest(pass.pending(members.map { files[$0] }[...], countUnchanged: true), pass: &pass)
+            let share = members(index, of: count)
+            for member in share { covered[member] = true }
+            try ingestor.ingest(pass.pending(share.map { files[$0] }[...], countUnchanged: true), pass: &pass)
             try writer.transaction { try $0.jobs.markDone(job.key, of: runID) }
             shares += 1
         }

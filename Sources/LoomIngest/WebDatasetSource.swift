@@ -27,6 +27,8 @@ public final class WebDatasetSource: IngestSource {
     struct State {
         /// A file's path in the catalog -> (shard, member).
         var members: [String: (shard: Int, member: String)] = [:]
+        /// The image members of each shard that the scan kept.
+        var images: [Int: Set<String>] = [:]
         /// Images still to hand out, per shard.
         var remaining: [Int: Int] = [:]
         var loaded: [Int: [String: [UInt8]]] = [:]
@@ -134,6 +136,7 @@ public final class WebDatasetSource: IngestSource {
                                            size: image.size, mtimeNanoseconds: mtime))
             result.classes.insert(classID)
             state.members[path] = (shard, image.member)
+            state.images[shard, default: []].insert(image.member)
             state.remaining[shard, default: 0] += 1
             if let className = sample.className, state.names[classID] == nil {
                 let prompt = className.split(separator: ",").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? className
@@ -151,7 +154,7 @@ public final class WebDatasetSource: IngestSource {
         shardLocks[shard].lock()
         defer { shardLocks[shard].unlock() }
         if state.withLock({ $0.loaded[shard] == nil }) {
-            let wanted = state.withLock { state in Set(state.members.values.filter { $0.shard == shard }.map(\.member)) }
+            let wanted = state.withLock { $0.images[shard] ?? [] }
             var images: [String: [UInt8]] = [:]
             try TarReader.forEachMember(shards[shard]) { entry in
                 if wanted.contains(entry.name) && images[entry.name] == nil { images[entry.name] = try entry.contents() }

@@ -72,7 +72,18 @@ def _datasets_parts(path, image_column, label_column):
         if not isinstance(feature, datasets.ClassLabel):
             raise ValueError(f"{path}: column {label_column!r} of split {split_name} is not a ClassLabel")
         split = split.cast_column(image_column, datasets.Image(decode=False))
-        yield SPLIT_NAMES.get(split_name, split_name), feature.names, split[label_column], split[image_column], split_name
+        # Labels whole (small); images a row at a time, so a large split is never in memory at once.
+        yield SPLIT_NAMES.get(split_name, split_name), feature.names, list(split[label_column]), _RowColumn(split, image_column), split_name
+
+
+class _RowColumn:
+    """`dataset[i][column]`, read when asked for."""
+
+    def __init__(self, dataset, column):
+        self.dataset, self.column = dataset, column
+
+    def __getitem__(self, index):
+        return self.dataset[index][self.column]
 
 
 def _image_bytes(image, where):
