@@ -64,7 +64,7 @@ enum ClaimedShares {
             }
             let share = members(index, of: count)
             for member in share { covered[member] = true }
-            try ingestor.ingest(pass.pending(share.map { files[$0] }[...], countUnchanged: true), pass: &pass)
+            try ingestor.ingest(pass.pending(share.map { files[$0] }[...]), pass: &pass)
             try writer.transaction { try $0.jobs.markDone(job.key, of: runID) }
             shares += 1
         }

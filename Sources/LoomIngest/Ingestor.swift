@@ -172,10 +172,10 @@ public final class Ingestor {
                     missing.append(file)
                 }
             }
-            try ingest(pass.pending(missing[...], countUnchanged: true), pass: &pass)
+            try ingest(pass.pending(missing[...]), pass: &pass)
             pass.summary.elsewhere = elsewhere
         } else {
-            try ingest(pass.pending(scan.files[...], countUnchanged: true), pass: &pass)
+            try ingest(pass.pending(scan.files[...]), pass: &pass)
         }
 
         let elapsed = (ContinuousClock.now - clock) / .seconds(1)
@@ -212,15 +212,13 @@ public final class Ingestor {
         var handled = 0
 
         /// The files of `files` that are new or changed, each with what the catalog holds for
-        /// its path; the unchanged ones are counted (when asked) and left out.
-        mutating func pending(_ files: ArraySlice<SourceFile>, countUnchanged: Bool) -> [(file: SourceFile, previous: IngestedFile?)] {
+        /// its path; the unchanged ones are counted and left out.
+        mutating func pending(_ files: ArraySlice<SourceFile>) -> [(file: SourceFile, previous: IngestedFile?)] {
             var work: [(file: SourceFile, previous: IngestedFile?)] = []
             for file in files {
                 if Self.unchanged(file, in: existing) {
-                    if countUnchanged {
-                        summary.unchanged += 1
-                        handled += 1
-                    }
+                    summary.unchanged += 1
+                    handled += 1
                 } else {
                     work.append((file, existing[ExactName(file.split)]?[ExactName(file.path)]))
                 }
