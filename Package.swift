@@ -73,13 +73,14 @@ let package = Package(
         // A fleet store's engines wired together: LoomStore's catalog boundary on one side,
         // LoomObjectStore's S3 client and shard cache on the other.
         .target(name: "LoomFleet", dependencies: ["LoomStore", "LoomObjectStore"]),
-        .target(name: "LoomIngest", dependencies: ["LoomStore", "LoomImage", "LoomParallel", "CArchive"]),
-        .target(name: "LoomDatasets", dependencies: ["LoomImage", "CZlib"]),
+        .target(name: "LoomTar", dependencies: ["LoomStore", "CArchive"]),
+        .target(name: "LoomIngest", dependencies: ["LoomStore", "LoomImage", "LoomParallel", "LoomTar"]),
+        .target(name: "LoomDatasets", dependencies: ["LoomImage", "LoomTar", "CZlib"]),
         .target(name: "LoomLoader", dependencies: ["LoomStore", "LoomImage", "LoomParallel"]),
         // Which Python runs the workers: one finder for the pipeline's process: workers and the torch trainer.
         .target(name: "LoomPython"),
         .target(name: "LoomPipeline", dependencies: ["LoomStore", "LoomImage", "LoomPython"]),
-        .target(name: "LoomTrain", dependencies: ["COpenBLAS", "LoomStore", "LoomLoader", "LoomPython"]),
+        .target(name: "LoomTrain", dependencies: ["COpenBLAS", "LoomStore", "LoomLoader", "LoomPython", "LoomTar"]),
         .target(name: "LoomExperiment", dependencies: ["LoomTrain", "LoomPipeline", "LoomLoader", "LoomStore"]),
         .target(name: "LoomServer", dependencies: [
             "LoomStore", "LoomLoader", "LoomPipeline", "LoomIngest",
@@ -105,11 +106,11 @@ let package = Package(
         .testTarget(name: "LoomIngestTests", dependencies: ["LoomIngest", "LoomDatasets", "LoomTestSupport"]),
         .testTarget(name: "LoomLoaderTests", dependencies: ["LoomLoader", "LoomIngest", "LoomTestSupport"]),
         .testTarget(name: "LoomPipelineTests", dependencies: ["LoomPipeline", "LoomPython", "LoomIngest", "LoomTestSupport"]),
-        .testTarget(name: "LoomTrainTests", dependencies: ["LoomTrain", "LoomLoader", "LoomIngest", "LoomStore", "LoomTestSupport"]),
+        .testTarget(name: "LoomTrainTests", dependencies: ["LoomTrain", "LoomTar", "LoomLoader", "LoomIngest", "LoomStore", "LoomTestSupport"]),
         .testTarget(name: "LoomExperimentTests", dependencies: [
-            "LoomExperiment", "LoomTrain", "LoomPipeline", "LoomLoader", "LoomIngest", "LoomImage", "LoomStore", "LoomTestSupport"]),
+            "LoomExperiment", "LoomTrain", "LoomPipeline", "LoomLoader", "LoomIngest", "LoomImage", "LoomStore", "LoomTar", "LoomTestSupport"]),
         .testTarget(name: "LoomServerTests", dependencies: ["LoomServer", "LoomIngest", "LoomTestSupport"]),
-        .testTarget(name: "LoomCLITests", dependencies: ["LoomStore", "LoomObjectStore", "LoomTestSupport"]),
+        .testTarget(name: "LoomCLITests", dependencies: ["LoomStore", "LoomObjectStore", "LoomTar", "LoomTestSupport"]),
         .testTarget(name: "LoomObjectStoreTests", dependencies: [
             "LoomObjectStore", "LoomTestSupport",
             .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOHTTP1", package: "swift-nio"),

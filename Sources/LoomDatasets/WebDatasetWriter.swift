@@ -1,4 +1,5 @@
 import Foundation
+import LoomTar
 
 /// Writes samples as WebDataset tar shards: `NAME-000000.tar`, `NAME-000001.tar`, ... in `directory`,
 /// each sample its members `KEY.EXT` side by side (`webdataset.WebDataset` groups members by the

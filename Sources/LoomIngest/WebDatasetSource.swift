@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import LoomStore
+import LoomTar
 import Synchronization
 
 /// WebDataset tar shards as an ingest source (`loom ingest --format webdataset TAR...`).

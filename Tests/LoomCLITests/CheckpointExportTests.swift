@@ -1,11 +1,14 @@
 import Foundation
+import LoomTar
 import LoomTestSupport
 import Testing
 
 extension CLITests {
     /// torchvision's models in the torch interpreter, loaded as tools/workers/torch_trainer.py
     /// loads them (PyPI's torchvision is a CUDA build whose custom ops do not load on a CPU torch;
-    /// the models need none). Run with the check's arguments; prints per-class correct counts.
+    /// the models need none). tools/setup installs it into .venv-torchvision, put on PYTHONPATH
+    /// here only (tools/workers/requirements-torchvision.txt). Run with the check's arguments;
+    /// prints per-class correct counts.
     static let torchvisionCheck = #"""
         import json, os, subprocess, sys, types
         import numpy as np
@@ -50,15 +53,23 @@ extension CLITests {
             server.wait(30)
         """#
 
+    static let torchvisionPath = [TorchPython.repository + "/.venv-torchvision", TorchPython.repository + "/tools/python"]
+        .joined(separator: ":")
+
     static let torchvisionPython: String? = {
         guard let python = TorchPython.interpreter else { return nil }
-        return (try? TorchPython.run(python, ["-c", torchvisionCheck, "--probe"]))?.status == 0 ? python : nil
+        return (try? TorchPython.run(python, ["-c", torchvisionCheck, "--probe"], environment: ["PYTHONPATH": torchvisionPath]))?.status == 0
+            ? python : nil
     }()
 
+    /// In CI tools/setup has installed torch and torchvision, so the test runs there (and fails if
+    /// they do not load) rather than being skipped.
+    static let inCI = !(ProcessInfo.processInfo.environment["CI"] ?? "").isEmpty
+
     @Test("loom checkpoint export: a Swift-trained resnet18 loads into torchvision's resnet18 (strict load_state_dict) and classifies the eval split exactly as the run's evaluation did",
-          .enabled(if: torchvisionPython != nil, "needs a Python with torch, safetensors, numpy and torchvision's models"))
+          .enabled(if: torchvisionPython != nil || inCI, "needs a Python with torch, safetensors, numpy and torchvision's models (tools/setup)"))
     func checkpointExportLoadsIntoTorchvision() throws {
-        let python = try #require(Self.torchvisionPython)
+        let python = try #require(Self.torchvisionPython, "torch and torchvision's models do not load (PYTHONPATH \(Self.torchvisionPath)); run tools/setup")
         let temp = try ScratchDirectory()
         let data = temp.appending("data"), store = CLIStore(temp.appending("store"))
         try Loom.ok(["dataset", "fashion-mnist", data, "--train-per-class", "16", "--val-per-class", "8"])
@@ -75,9 +86,13 @@ extension CLITests {
         let weights = temp.appending("model.safetensors")
         let export = try store.ok(["checkpoint", "export", "\(runID)", weights, "--json"]).decode(CheckpointExportJSON.self)
         #expect(export.tensors == 122 && export.epoch == 3, "\(export)")
-        let repository = TorchPython.repository
+        // The run stored its weights as safetensors: the export is the checkpoint's own member.
+        let digest = try #require(object["checkpoint"] as? String)
+        let members = try TarReader.members(of: Array(store.cat(digest)), name: digest)
+        #expect(members.keys.sorted() == ["loom.json", "model.safetensors", "optimizer.loomt"], "\(members.keys)")
+        #expect(members["model.safetensors"] == Array(try Data(contentsOf: URL(fileURLWithPath: weights))))
         let check = try TorchPython.run(python, ["-c", Self.torchvisionCheck, try LoomBinary.located.get(), store.path, weights, "resnet18", "3", "fm:val", "32"],
-                                        environment: ["PYTHONPATH": repository + "/tools/python"])
+                                        environment: ["PYTHONPATH": Self.torchvisionPath])
         #expect(check.status == 0, "\(check.stdout)")
         let counted = try JSONDecoder().decode([Int].self, from: Data(check.stdout.utf8))
         #expect(counted == expected, "torchvision's per-class correct counts vs the run's: \(counted) vs \(expected)")

@@ -1,4 +1,5 @@
 import Foundation
+import LoomTar
 import LoomTestSupport
 import Testing
 
@@ -116,6 +117,12 @@ extension CLITests {
             """, tar])
         #expect(check.status == 0, "the checkpoint did not load")
         #expect(check.stdout.contains(#""fc": [2, 64]"#) && check.stdout.contains(#""epoch": 2"#), "\(check.stdout)")
+        // loom checkpoint export hands out that model.safetensors as stored.
+        let exported = temp.appending("exported.safetensors")
+        try store.ok(["checkpoint", "export", "\(runID)", exported])
+        let stored = try TarReader.members(of: Array(store.cat(digest)), name: digest)["model.safetensors"]
+        let written = Array(try Data(contentsOf: URL(fileURLWithPath: exported)))
+        #expect(stored != nil && written == stored)
     }
 
     @Test("loom train --trainer torch --gpus 2 --device cpu: two gloo ranks, each on its own disjoint half of the samples",

@@ -92,6 +92,6 @@ struct CPUTrainer {
     func checkpoint(after epochs: Int) -> TrainCheckpoint {
         let cursor = ResumeToken(seed: sampler.seed, epoch: epochs, position: 0, rank: 0, world: 1).description
         return TrainCheckpoint(epoch: epochs, step: step, cursor: cursor, identity: plan.identity,
-                               model: network.stateTensors(), optimizer: optimizer.stateTensors())
+                               model: network.stateTensors(), optimizer: optimizer.stateTensors(), modelName: plan.config.model)
     }
 }

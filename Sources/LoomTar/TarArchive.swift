@@ -1,8 +1,10 @@
+import LoomStore
+
 /// A POSIX ustar archive built in memory, member by member, the way WebDataset shards are
 /// written: plain regular files, mode 0644, owner 0, modification time 0, so the same members
 /// give the same bytes on every run (an export can then be checked against what a folder holds).
 ///
-/// Reading tar is not done here: ingest reads archives with a real tar library.
+/// Reading is ``TarReader``'s, through libarchive.
 public struct TarArchive {
     public private(set) var bytes: [UInt8] = []
 
@@ -25,7 +27,7 @@ public struct TarArchive {
             let digits = String(value, radix: 8)
             return Array((String(repeating: "0", count: max(0, width - 1 - digits.count)) + digits).utf8) + [0]
         }
-        guard contents.count < 1 << 33 else { throw DatasetError("\(contents.count) bytes is too large for a ustar member", path: name) }
+        guard contents.count < 1 << 33 else { throw TarError(.invalidInput, "\(contents.count) bytes is too large for a ustar member", path: name) }
         put(base, at: 0)
         put(octal(0o644, width: 8), at: 100)
         put(octal(0, width: 8), at: 108)
@@ -50,12 +52,12 @@ public struct TarArchive {
 
     private static func split(_ name: String) throws -> (prefix: [UInt8], name: [UInt8]) {
         let utf8 = Array(name.utf8)
-        guard !utf8.isEmpty, !utf8.contains(0) else { throw DatasetError("tar member name is empty or holds a NUL", path: name) }
+        guard !utf8.isEmpty, !utf8.contains(0) else { throw TarError(.invalidInput, "tar member name is empty or holds a NUL", path: name) }
         if utf8.count <= 100 { return ([], utf8) }
         for cut in utf8.indices.reversed() where utf8[cut] == UInt8(ascii: "/") {
             let prefix = Array(utf8[..<cut]), rest = Array(utf8[(cut + 1)...])
             if prefix.count <= 155 && rest.count <= 100 && !rest.isEmpty { return (prefix, rest) }
         }
-        throw DatasetError("tar member name is too long for ustar (100 bytes, or 155 + 100 split at a /)", path: name)
+        throw TarError(.invalidInput, "tar member name is too long for ustar (100 bytes, or 155 + 100 split at a /)", path: name)
     }
 }
