@@ -13,6 +13,7 @@ struct LoomCommand: AsyncParsableCommand {
             Every command takes --json: JSON goes to stdout; human text and progress go to stderr.
             A command that fails with --json also prints {"error": {"code": ..., "message": ...}} to stdout.
             """,
+        version: LoomVersion.string,
         subcommands: [
             InitCommand.self, IngestCommand.self, StatsCommand.self, LsCommand.self, CatCommand.self, VerifyCommand.self,
             RepairCommand.self, GCCommand.self, ExportCommand.self, CopyCommand.self, RmCommand.self, DatasetCommand.self, OrderCommand.self,

@@ -496,7 +496,7 @@ def run_feed_stage(args, limit, ceiling):
     loom = find_loom()
     if loom is None:
         return {"status": "skipped", "reason": "no built loom binary (LOOM, .build/release/loom or loom on PATH);"
-                                               " build one with `swift build -c release`"}
+                                               " build one with `tools/setup --release`"}
     if args.smoke:
         return {"status": "skipped", "reason": "--smoke runs no GPU feed (torch-feed --gpu needs CUDA)"}
     import importlib.util
