@@ -17,7 +17,6 @@ the loader, not what went in.
 
 import argparse
 import json
-import math
 import os
 import platform
 import random
@@ -93,28 +92,10 @@ def import_torchvision():
     return f"torchvision import failed ({first}); stubbed torchvision._meta_registrations (detection ops only)"
 
 
-def crop_box(width, height, rng, scale=SCALE, ratio=RATIO):
-    """torchvision's RandomResizedCrop.get_params, as a PIL box (left, top, right, bottom)."""
-    area = width * height
-    log_ratio = (math.log(ratio[0]), math.log(ratio[1]))
-    for _ in range(10):
-        target_area = area * rng.uniform(scale[0], scale[1])
-        aspect = math.exp(rng.uniform(log_ratio[0], log_ratio[1]))
-        w = int(round(math.sqrt(target_area * aspect)))
-        h = int(round(math.sqrt(target_area / aspect)))
-        if 0 < w <= width and 0 < h <= height:
-            top = rng.randint(0, height - h)
-            left = rng.randint(0, width - w)
-            return (left, top, left + w, top + h)
-    in_ratio = width / height
-    if in_ratio < min(ratio):
-        w, h = width, int(round(width / min(ratio)))
-    elif in_ratio > max(ratio):
-        h, w = height, int(round(height * max(ratio)))
-    else:
-        w, h = width, height
-    top, left = (height - h) // 2, (width - w) // 2
-    return (left, top, left + w, top + h)
+# torchvision's RandomResizedCrop.get_params as a PIL box, the one loader-vs-pytorch's Pillow loop
+# uses (tools/bench/torch_loader.py imports nothing beyond the standard library at load time).
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from torch_loader import random_resized_crop_box as crop_box  # noqa: E402
 
 
 def pil_train_transform(image, size, rng=random):
