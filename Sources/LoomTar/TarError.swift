@@ -1,7 +1,7 @@
 import LoomStore
 
-/// Why a tar archive could not be read or written, naming the archive (a path, or what an
-/// in-memory archive is, such as a checkpoint's digest) and the member where there is one.
+/// Why a tar archive could not be read or written. `path` names the archive (a file, or what an
+/// in-memory archive is, such as a checkpoint's digest); the message names the member, if any.
 public struct TarError: CodedError, Sendable {
     public var errorCode: LoomErrorCode
     public var message: String
