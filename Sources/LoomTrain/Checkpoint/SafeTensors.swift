@@ -39,11 +39,32 @@ public enum SafeTensors {
         return file
     }
 
-    /// The tensors of a safetensors file (every dtype torch writes for weights and counters:
-    /// F32, F16, BF16, F64, I64, I32, as float32) and its `__metadata__`. `name` says what the
-    /// bytes are in errors. Offsets are checked against the file, so a cut or padded file is
-    /// refused rather than read as wrong weights.
-    public static func decode(_ bytes: [UInt8], name: String) throws -> (tensors: [String: Tensor], metadata: [String: String]) {
+    /// The element types Loom loads: every one torch writes for weights and counters.
+    enum DType: String {
+        case f64 = "F64", f32 = "F32", f16 = "F16", bf16 = "BF16", i64 = "I64", i32 = "I32"
+
+        var width: Int {
+            switch self {
+            case .f64, .i64: 8
+            case .f32, .i32: 4
+            case .f16, .bf16: 2
+            }
+        }
+    }
+
+    /// One tensor's place in a file: its bytes are `range` of the file, checked to hold its shape.
+    struct Entry {
+        var name: String
+        var dtype: DType
+        var shape: [Int]
+        var range: Range<Int>
+        var count: Int { range.count / dtype.width }
+    }
+
+    /// The tensors' entries and the `__metadata__` of a safetensors file, read from its header
+    /// alone. `name` says what the bytes are in errors. Offsets are checked against the file, so a
+    /// cut or padded file is refused rather than read as wrong weights.
+    static func entries(_ bytes: [UInt8], name: String) throws -> (entries: [Entry], metadata: [String: String]) {
         func corrupt(_ why: String) -> TrainError { TrainError(.corrupt, "\(name) is not a readable safetensors file: \(why)") }
         guard bytes.count >= 8 else { throw corrupt("\(bytes.count) bytes is shorter than the header length") }
         let headerLength = bytes[0..<8].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
@@ -54,51 +75,55 @@ public enum SafeTensors {
         }
         let dataSize = bytes.count - dataStart
         var metadata: [String: String] = [:]
-        var tensors: [String: Tensor] = [:]
+        var entries: [Entry] = []
         var covered = 0
         for (key, value) in header {
             if key == "__metadata__" {
-                guard let entries = value as? [String: String] else { throw corrupt("__metadata__ is not a map of strings") }
-                metadata = entries
+                guard let pairs = value as? [String: String] else { throw corrupt("__metadata__ is not a map of strings") }
+                metadata = pairs
                 continue
             }
-            guard let entry = value as? [String: Any], let dtype = entry["dtype"] as? String,
+            guard let entry = value as? [String: Any], let type = entry["dtype"] as? String,
                   let shape = (entry["shape"] as? [NSNumber])?.map(\.intValue), shape.allSatisfy({ $0 >= 0 }),
                   let offsets = (entry["data_offsets"] as? [NSNumber])?.map(\.intValue), offsets.count == 2 else {
                 throw corrupt("tensor \(key) lacks a dtype, shape or data_offsets")
             }
-            let width: Int
-            switch dtype {
-            case "F64", "I64": width = 8
-            case "F32", "I32": width = 4
-            case "F16", "BF16": width = 2
-            default: throw corrupt("tensor \(key) has dtype \(dtype), which Loom does not load")
-            }
+            guard let dtype = DType(rawValue: type) else { throw corrupt("tensor \(key) has dtype \(type), which Loom does not load") }
             let (count, overflow) = shape.reduce((1, false)) { partial, dimension in
                 let product = partial.0.multipliedReportingOverflow(by: dimension)
                 return (product.partialValue, partial.1 || product.overflow)
             }
-            guard !overflow, offsets[0] >= 0, offsets[1] <= dataSize, offsets[1] - offsets[0] == count * width else {
-                throw corrupt("tensor \(key)'s bytes \(offsets) do not hold its shape \(shape) of \(dtype) within \(dataSize) data bytes")
+            guard !overflow, offsets[0] >= 0, offsets[1] <= dataSize, offsets[1] - offsets[0] == count * dtype.width else {
+                throw corrupt("tensor \(key)'s bytes \(offsets) do not hold its shape \(shape) of \(type) within \(dataSize) data bytes")
             }
-            covered += count * width
-            tensors[key] = Tensor(shape: shape, data: bytes.withUnsafeBytes { raw in
-                let base = raw.baseAddress! + dataStart + offsets[0]
-                return (0..<count).map { index in
-                    let at = base + index * width
-                    switch dtype {
-                    case "F32": return Float(bitPattern: UInt32(littleEndian: at.loadUnaligned(as: UInt32.self)))
-                    case "F64": return Float(Double(bitPattern: UInt64(littleEndian: at.loadUnaligned(as: UInt64.self))))
-                    case "I64": return Float(Int64(littleEndian: at.loadUnaligned(as: Int64.self)))
-                    case "I32": return Float(Int32(littleEndian: at.loadUnaligned(as: Int32.self)))
-                    case "F16": return Float(Float16(bitPattern: UInt16(littleEndian: at.loadUnaligned(as: UInt16.self))))
-                    default: return Float(bitPattern: UInt32(UInt16(littleEndian: at.loadUnaligned(as: UInt16.self))) << 16)
-                    }
-                }
-            })
+            covered += count * dtype.width
+            entries.append(Entry(name: key, dtype: dtype, shape: shape, range: (dataStart + offsets[0])..<(dataStart + offsets[1])))
         }
         // The reference writer packs tensors end to end; bytes no tensor claims mean a damaged file.
         guard covered == dataSize else { throw corrupt("its tensors cover \(covered) of its \(dataSize) data bytes") }
+        return (entries, metadata)
+    }
+
+    /// The tensors of a safetensors file, as float32, and its `__metadata__` (checked as ``entries(_:name:)`` checks).
+    public static func decode(_ bytes: [UInt8], name: String) throws -> (tensors: [String: Tensor], metadata: [String: String]) {
+        let (entries, metadata) = try entries(bytes, name: name)
+        var tensors: [String: Tensor] = [:]
+        for entry in entries { tensors[entry.name] = Tensor(shape: entry.shape, data: values(of: entry, in: bytes)) }
         return (tensors, metadata)
+    }
+
+    private static func values(of entry: Entry, in bytes: [UInt8]) -> [Float] {
+        bytes.withUnsafeBytes { raw in
+            let base = raw.baseAddress! + entry.range.lowerBound, width = entry.dtype.width
+            func each(_ convert: (UnsafeRawPointer) -> Float) -> [Float] { (0..<entry.count).map { convert(base + $0 * width) } }
+            switch entry.dtype {
+            case .f32: return each { Float(bitPattern: UInt32(littleEndian: $0.loadUnaligned(as: UInt32.self))) }
+            case .f64: return each { Float(Double(bitPattern: UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)))) }
+            case .i64: return each { Float(Int64(littleEndian: $0.loadUnaligned(as: Int64.self))) }
+            case .i32: return each { Float(Int32(littleEndian: $0.loadUnaligned(as: Int32.self))) }
+            case .f16: return each { Float(Float16(bitPattern: UInt16(littleEndian: $0.loadUnaligned(as: UInt16.self)))) }
+            case .bf16: return each { Float(bitPattern: UInt32(UInt16(littleEndian: $0.loadUnaligned(as: UInt16.self))) << 16) }
+            }
+        }
     }
 }
