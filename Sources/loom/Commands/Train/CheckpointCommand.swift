@@ -16,6 +16,7 @@ struct CheckpointCommand: ParsableCommand {
                 For the Swift trainer's resnet18 and resnet50, torchvision.models.resnet18(num_classes=N) (or resnet50) \
                 takes the file with load_state_dict(safetensors.torch.load_file(OUT)): the same names and layouts, \
                 num_batches_tracked as int64. resnet-small keeps Loom's own names (tools/workers/torch_trainer.py's ResNetSmall takes them). \
+                A --trainer torch run's model.safetensors is written as stored. \
                 The optimiser state stays in the store's checkpoint. An existing OUT with other bytes is refused.
                 """)
 
