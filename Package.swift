@@ -52,7 +52,9 @@ let package = Package(
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CArchive", pkgConfig: "libarchive", providers: [.apt(["libarchive-dev"])]),
 
-        .target(name: "LoomImage", dependencies: ["CTurboJPEG", "CSPNG"]),
+        // Region decode through libjpeg's own API: TurboJPEG 2.1 (Debian 12) cannot crop.
+        .target(name: "CJPEGRegion", linkerSettings: [.linkedLibrary("jpeg")]),
+        .target(name: "LoomImage", dependencies: ["CTurboJPEG", "CJPEGRegion", "CSPNG"]),
         // GRDBSQLite: user SQL runs on raw connections of its own (an authorizer, limits, a progress handler).
         .target(name: "LoomStore", dependencies: [
             grdb, .product(name: "GRDBSQLite", package: "GRDB.swift"), "CLZ4", "CZlib", "CLibCrypto",

@@ -34,6 +34,23 @@ public struct ResampleRegion: Sendable, Equatable {
     }
 }
 
+/// Where a source buffer holding only a rectangle of an image (a region decode) sits in that
+/// image. The taps are computed in the whole image's coordinates and only read through the
+/// buffer, so a window rendered from a region is bit-identical to one rendered from the whole.
+public struct SourceWindow: Sendable, Equatable {
+    public var left: Int
+    public var top: Int
+    public var imageWidth: Int
+    public var imageHeight: Int
+
+    public init(left: Int, top: Int, imageWidth: Int, imageHeight: Int) {
+        self.left = left
+        self.top = top
+        self.imageWidth = imageWidth
+        self.imageHeight = imageHeight
+    }
+}
+
 public final class Resampler {
     /// The widest filter that keeps 8-bit weights.
     static let narrowTaps = 8
@@ -49,6 +66,10 @@ public final class Resampler {
     /// Renders the window into `destination` (packed RGB, `windowWidth * windowHeight * 3` bytes,
     /// rows `destinationStride` bytes apart), mirrored left-right when `flip`.
     ///
+    /// With `sourceWindow`, `source` holds `sourceWidth x sourceHeight` pixels of a larger image
+    /// and `region` is in that image's coordinates; the buffer must hold every pixel whose centre
+    /// lies inside `region`.
+    ///
     /// The taps of every output column and row are computed once per call. The vertical pass
     /// runs first, over the contiguous span of source columns the window needs (multiply-adds
     /// over bytes that the compiler vectorises), into a byte row; then the horizontal pass, one
@@ -57,18 +78,22 @@ public final class Resampler {
     public func render(
         source: UnsafePointer<UInt8>, sourceWidth: Int, sourceHeight: Int, region: ResampleRegion,
         virtualWidth: Int, virtualHeight: Int, windowX: Int = 0, windowY: Int = 0,
-        windowWidth: Int, windowHeight: Int, flip: Bool = false,
+        windowWidth: Int, windowHeight: Int, flip: Bool = false, sourceWindow: SourceWindow? = nil,
         destination: UnsafeMutablePointer<UInt8>, destinationStride: Int? = nil
     ) {
         guard windowWidth > 0, windowHeight > 0, sourceWidth > 0, sourceHeight > 0 else { return }
+        let frame = sourceWindow ?? SourceWindow(left: 0, top: 0, imageWidth: sourceWidth, imageHeight: sourceHeight)
         let stride = destinationStride ?? windowWidth * 3
         let wide = FilterTaps.taps(length: region.width, virtual: virtualWidth) > Self.narrowTaps
             || FilterTaps.taps(length: region.height, virtual: virtualHeight) > Self.narrowTaps
         let bits = wide ? 14 : 8
         columns.compute(origin: region.x, length: region.width, virtual: virtualWidth, first: windowX, count: windowWidth,
-                        limit: sourceWidth, bits: bits, flip: flip)
+                        limit: frame.imageWidth, bits: bits, flip: flip)
         rows.compute(origin: region.y, length: region.height, virtual: virtualHeight, first: windowY, count: windowHeight,
-                     limit: sourceHeight, bits: bits, flip: false)
+                     limit: frame.imageHeight, bits: bits, flip: false)
+        precondition(columns.lowest >= frame.left && columns.highest < frame.left + sourceWidth
+                     && rows.lowest >= frame.top && rows.highest < frame.top + sourceHeight,
+                     "Resampler: the taps reach outside the source buffer")
         let spanFirst = columns.lowest, spanCount = (columns.highest - spanFirst + 1) * 3
         // Padding: the horizontal pass loads 4 bytes per tap (RGB + one to spare) at every one of
         // `columns.stride` taps, zero-weighted past a column's own count.
@@ -93,7 +118,7 @@ public final class Resampler {
             for y in 0..<windowHeight {
                 if cachedRow < 0 || !rows.sameTaps(y, as: cachedRow) {
                     let first = yFirsts[y], count = yCounts[y], weights = yWeights.baseAddress! + y * yStride
-                    let top = source + (first * sourceWidth + spanFirst) * 3, rowBytes = sourceWidth * 3
+                    let top = source + ((first - frame.top) * sourceWidth + spanFirst - frame.left) * 3, rowBytes = sourceWidth * 3
                     if wide {
                         Self.blendRows(top, rowBytes: rowBytes, count: count, weights: weights, bits: bits, spanCount: spanCount,
                                        into: v, accumulator: acc32.baseAddress!)

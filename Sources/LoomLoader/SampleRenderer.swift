@@ -1,12 +1,14 @@
 import LoomImage
 
-/// Turns one encoded image into `size x size` RGB pixels: DCT-scaled decode, crop, resize, flip.
+/// Turns one encoded image into `size x size` RGB pixels: DCT-scaled decode of the crop's region
+/// alone, resize, flip.
 ///
 /// One per worker thread (it owns a libjpeg-turbo handle and scratch buffers that grow to the
 /// largest image seen and are then reused: no allocation per sample in steady state).
 public final class SampleRenderer {
     public let spec: TransformSpec
     private let jpeg: JPEGDecoder
+    private let region: JPEGRegionDecoder
     private let resampler = Resampler()
     private var decoded: [UInt8] = []
     private var cmyk: [UInt8] = []
@@ -14,6 +16,7 @@ public final class SampleRenderer {
     public init(spec: TransformSpec) throws {
         self.spec = spec
         jpeg = try JPEGDecoder()
+        region = try JPEGRegionDecoder()
     }
 
     /// Renders an encoded JPEG or PNG into `destination` (`spec.sampleBytes` bytes).
@@ -24,7 +27,7 @@ public final class SampleRenderer {
                 source: source, sourceWidth: width, sourceHeight: height, region: plan.scaledRegion,
                 virtualWidth: plan.plan.virtualWidth, virtualHeight: plan.plan.virtualHeight,
                 windowX: plan.plan.windowX, windowY: plan.plan.windowY, windowWidth: spec.size, windowHeight: spec.size,
-                flip: plan.plan.flip, destination: destination)
+                flip: plan.plan.flip, sourceWindow: plan.window, destination: destination)
         }
     }
 
@@ -87,7 +90,7 @@ public final class SampleRenderer {
                 resampler.render(
                     source: source, sourceWidth: width, sourceHeight: height, region: plan.scaledRegion,
                     virtualWidth: vw, virtualHeight: vh, windowX: 0, windowY: 0, windowWidth: vw, windowHeight: vh,
-                    destination: out.baseAddress!)
+                    sourceWindow: plan.window, destination: out.baseAddress!)
             }
             result = (vw, vh, pixels)
         }
@@ -96,11 +99,14 @@ public final class SampleRenderer {
 
     struct ScaledPlan {
         var plan: CropPlan
+        /// The crop in the scaled image's coordinates.
         var scaledRegion: ResampleRegion
+        /// Where the decoded pixels sit in the scaled image, when only the crop's region was decoded.
+        var window: SourceWindow? = nil
     }
 
-    /// Decodes at the smallest DCT scale that still gives the crop enough pixels, then calls
-    /// `body` with the decoded RGB image and the plan in decoded coordinates.
+    /// Decodes the crop's region at the smallest DCT scale that still gives it enough pixels,
+    /// then calls `body` with the decoded RGB pixels and the plan in scaled coordinates.
     private func decode(
         _ encoded: UnsafeRawBufferPointer, rng: inout SplitMix64, specOverride: TransformSpec? = nil,
         _ body: (UnsafePointer<UInt8>, Int, Int, ScaledPlan) throws -> Void
@@ -113,17 +119,28 @@ public final class SampleRenderer {
             let plan = makePlan(width: header.width, height: header.height, rng: &rng, spec: spec)
             let scale = Self.decodeScale(for: plan, width: header.width, height: header.height)
             let width = scale.scaled(header.width), height = scale.scaled(header.height)
+            let scaled = Self.scaledRegion(plan, scale: scale)
+            if header.colorSpace != .cmyk {
+                let (left, top, right, bottom) = Self.regionBounds(scaled, width: width, height: height)
+                let capacity = JPEGRegionDecoder.capacity(width: right - left, height: bottom - top)
+                if decoded.count < capacity { decoded = [UInt8](repeating: 0, count: capacity) }
+                let got = try decoded.withUnsafeMutableBytes { buffer in
+                    try region.decode(encoded, scale: scale, scaledWidth: width, scaledHeight: height,
+                                      covering: (left, top, right - left, bottom - top), into: buffer)
+                }
+                if let got {
+                    let window = SourceWindow(left: got.left, top: got.top, imageWidth: width, imageHeight: height)
+                    try decoded.withUnsafeBufferPointer {
+                        try body($0.baseAddress!, got.width, got.height, ScaledPlan(plan: plan, scaledRegion: scaled, window: window))
+                    }
+                    return
+                }
+            }
             if decoded.count < width * height * 3 { decoded = [UInt8](repeating: 0, count: width * height * 3) }
             try decoded.withUnsafeMutableBytes { buffer in
                 try jpeg.decodeRGB(encoded, header: header, scale: scale, into: buffer, scratch: &cmyk)
             }
-            // The scaled decode turns each 8x8 block into 8 * numerator / denominator pixels, so
-            // original x maps to x * numerator / denominator exactly (the size rounds up: a last
-            // pixel can be partly padding, and lies outside every region then).
-            let factor = Double(scale.numerator) / Double(scale.denominator)
-            let region = ResampleRegion(x: plan.region.x * factor, y: plan.region.y * factor,
-                                        width: plan.region.width * factor, height: plan.region.height * factor)
-            try decoded.withUnsafeBufferPointer { try body($0.baseAddress!, width, height, ScaledPlan(plan: plan, scaledRegion: region)) }
+            try decoded.withUnsafeBufferPointer { try body($0.baseAddress!, width, height, ScaledPlan(plan: plan, scaledRegion: scaled)) }
         case .png:
             let info = try PNGCodec.readHeader(encoded)
             try DecodeLimits.default.check(width: info.width, height: info.height, format: .png)
@@ -145,10 +162,33 @@ public final class SampleRenderer {
         return JPEGScale.smallest(covering: minWidth, minHeight, width: width, height: height, among: JPEGScale.accelerated)
     }
 
-    /// The DCT scale the loader decodes a `width x height` JPEG at for this sample's generator
-    /// (`bench decode` uses it to measure the decode-only limit at the loader's own scales).
-    public func plannedScale(width: Int, height: Int, rng: inout SplitMix64) -> JPEGScale {
-        Self.decodeScale(for: makePlan(width: width, height: height, rng: &rng), width: width, height: height)
+    /// The plan's crop in the coordinates of the image decoded at `scale`. The scaled decode turns
+    /// each 8x8 block into 8 * numerator / denominator pixels, so original x maps to
+    /// x * numerator / denominator exactly (the size rounds up: a last pixel can be partly
+    /// padding, and lies outside every region then).
+    static func scaledRegion(_ plan: CropPlan, scale: JPEGScale) -> ResampleRegion {
+        let factor = Double(scale.numerator) / Double(scale.denominator)
+        return ResampleRegion(x: plan.region.x * factor, y: plan.region.y * factor,
+                              width: plan.region.width * factor, height: plan.region.height * factor)
+    }
+
+    /// Every pixel whose centre lies inside `region` (the resampler's taps never leave it), as
+    /// left, top, right, bottom in a `width x height` image.
+    static func regionBounds(_ region: ResampleRegion, width: Int, height: Int) -> (Int, Int, Int, Int) {
+        (max(0, Int(region.x.rounded(.down))), max(0, Int(region.y.rounded(.down))),
+         min(width, Int((region.x + region.width).rounded(.up))), min(height, Int((region.y + region.height).rounded(.up))))
+    }
+
+    /// The DCT scale the loader decodes a `width x height` JPEG at for this sample's generator,
+    /// and the rectangle of the scaled image it decodes (`bench decode` measures the decode-only
+    /// limit at the loader's own scales and regions with these).
+    public func plannedDecode(width: Int, height: Int, rng: inout SplitMix64)
+        -> (scale: JPEGScale, left: Int, top: Int, width: Int, height: Int) {
+        let plan = makePlan(width: width, height: height, rng: &rng)
+        let scale = Self.decodeScale(for: plan, width: width, height: height)
+        let scaled = Self.scaledRegion(plan, scale: scale)
+        let (left, top, right, bottom) = Self.regionBounds(scaled, width: scale.scaled(width), height: scale.scaled(height))
+        return (scale, left, top, right - left, bottom - top)
     }
 
     private func makePlan(width: Int, height: Int, rng: inout SplitMix64, spec: TransformSpec? = nil) -> CropPlan {

@@ -125,4 +125,37 @@ import Testing
                               virtual: (4, 1), window: (0, 0, 4, 1))
         #expect(out.enumerated().filter { $0.offset % 3 == 0 }.map(\.element) == [0, 64, 191, 255])
     }
+
+    /// A region decode hands the resampler only the rectangle the crop needs: rendered through a
+    /// `SourceWindow`, it must give the bytes of the same render from the whole image.
+    @Test(arguments: [false, true])
+    func aSourceWindowRendersLikeTheWholeImage(flip: Bool) {
+        let width = 97, height = 61
+        let image = Self.randomImage(width: width, height: height, seed: 5)
+        var rng = SeededGenerator(seed: 9)
+        for _ in 0..<30 {
+            let w = Double.random(in: 1...Double(width - 1), using: &rng), h = Double.random(in: 1...Double(height - 1), using: &rng)
+            let region = ResampleRegion(x: Double.random(in: 0...(Double(width) - w), using: &rng),
+                                        y: Double.random(in: 0...(Double(height) - h), using: &rng), width: w, height: h)
+            let vw = Int.random(in: 1...120, using: &rng), vh = Int.random(in: 1...120, using: &rng)
+            let whole = Self.render(source: image, width: width, height: height, region: region, virtual: (vw, vh),
+                                    window: (0, 0, vw, vh), flip: flip)
+            // Every pixel whose centre lies in the region, plus a ragged margin as a decoder leaves.
+            let x0 = max(0, Int(region.x) - Int.random(in: 0...3, using: &rng))
+            let y0 = max(0, Int(region.y) - Int.random(in: 0...3, using: &rng))
+            let x1 = min(width, Int((region.x + region.width).rounded(.up)) + Int.random(in: 0...3, using: &rng))
+            let y1 = min(height, Int((region.y + region.height).rounded(.up)) + Int.random(in: 0...3, using: &rng))
+            let part = Self.cut(image, width: width, x0: x0, y0: y0, w: x1 - x0, h: y1 - y0)
+            var out = [UInt8](repeating: 0xEE, count: vw * vh * 3)
+            part.withUnsafeBufferPointer { src in
+                out.withUnsafeMutableBufferPointer { dst in
+                    Resampler().render(source: src.baseAddress!, sourceWidth: x1 - x0, sourceHeight: y1 - y0, region: region,
+                                       virtualWidth: vw, virtualHeight: vh, windowWidth: vw, windowHeight: vh, flip: flip,
+                                       sourceWindow: SourceWindow(left: x0, top: y0, imageWidth: width, imageHeight: height),
+                                       destination: dst.baseAddress!)
+                }
+            }
+            #expect(out == whole, "region \(region) to \(vw)x\(vh)")
+        }
+    }
 }
