@@ -7,7 +7,7 @@ import LoomStore
 struct BenchDecodeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "decode",
-        abstract: "The libjpeg-turbo decode-only limit on a selection's JPEGs: full size, DCT-scaled, and at the loader's own scales.",
+        abstract: "The libjpeg-turbo decode-only limit on a selection's JPEGs: full size, DCT-scaled, and at the loader's own scales and regions.",
         discussion: "Bytes are read into memory first; each figure is img/s on one thread and on --workers threads. Build with -c release.")
 
     @OptionGroup var options: StoreOptions
@@ -43,29 +43,38 @@ struct BenchDecodeCommand: ParsableCommand {
         let store = try options.openReadOnly()
         let table = try SampleTable.load(store, selection: try selection.resolve())
         let decoder = try JPEGDecoder()
-        var jpegs: [(bytes: [UInt8], header: JPEGHeader, loaderScale: JPEGScale)] = []
+        typealias Planned = (scale: JPEGScale, left: Int, top: Int, width: Int, height: Int)
+        var jpegs: [(bytes: [UInt8], header: JPEGHeader, loader: Planned)] = []
         let renderer = try SampleRenderer(spec: TransformSpec(size: size, augment: augment))
         for (index, location) in table.locations.enumerated() {
             let bytes = try store.blobs.read(location, verifyDigest: false)
             guard let header = try? bytes.withUnsafeBytes({ try decoder.readHeader($0) }) else { continue }
             var rng = SplitMix64(keys: 0, 0, UInt64(index), 0x4155_474D)
-            jpegs.append((bytes, header, renderer.plannedScale(width: header.width, height: header.height, rng: &rng)))
+            jpegs.append((bytes, header, renderer.plannedDecode(width: header.width, height: header.height, rng: &rng)))
         }
         guard !jpegs.isEmpty else { throw ValidationError("the selection has no JPEG images") }
         let images = jpegs
         let passes = max(1, self.passes)
-        func measure(_ name: String, _ pickScale: @escaping @Sendable (JPEGHeader, JPEGScale) -> JPEGScale) -> Figure {
+        func measure(_ name: String, regions: Bool = false, _ pickScale: @escaping @Sendable (JPEGHeader, JPEGScale) -> JPEGScale) -> Figure {
             func rate(_ threads: Int) -> Double {
                 let seconds = timedParallel(count: images.count * passes, workers: threads, makeState: {
-                    (decoder: try? JPEGDecoder(), buffer: [UInt8](), scratch: [UInt8]())
+                    (decoder: try? JPEGDecoder(), region: try? JPEGRegionDecoder(), buffer: [UInt8](), scratch: [UInt8]())
                 }) { state, i in
                     let image = images[i % images.count]
-                    let scale = pickScale(image.header, image.loaderScale)
-                    let needed = scale.scaled(image.header.width) * scale.scaled(image.header.height) * 3
+                    let scale = pickScale(image.header, image.loader.scale)
+                    // Room for the whole image, or any region of it.
+                    let needed = JPEGRegionDecoder.capacity(width: scale.scaled(image.header.width), height: scale.scaled(image.header.height))
                     if state.buffer.count < needed { state.buffer = [UInt8](repeating: 0, count: needed) }
                     _ = image.bytes.withUnsafeBytes { jpeg in
                         state.buffer.withUnsafeMutableBytes { out in
-                            try? state.decoder?.decodeRGB(jpeg, header: image.header, scale: scale, into: out, scratch: &state.scratch)
+                            if regions, image.header.colorSpace != .cmyk {
+                                let p = image.loader
+                                _ = try? state.region?.decode(jpeg, scale: scale, scaledWidth: scale.scaled(image.header.width),
+                                                              scaledHeight: scale.scaled(image.header.height),
+                                                              covering: (p.left, p.top, p.width, p.height), into: out)
+                            } else {
+                                try? state.decoder?.decodeRGB(jpeg, header: image.header, scale: scale, into: out, scratch: &state.scratch)
+                            }
                         }
                     }
                 }
@@ -78,6 +87,7 @@ struct BenchDecodeCommand: ParsableCommand {
             measure("full size") { _, _ in .full },
             measure("1/2 scale") { _, _ in JPEGScale(numerator: 1, denominator: 2) },
             measure("loader scales (\(augment.rawValue) \(size)px)") { _, loader in loader },
+            measure("loader scales + regions", regions: true) { _, loader in loader },
         ]
         let megabytes = Double(images.reduce(0) { $0 + $1.bytes.count }) / 1e6
         let report = Report(images: images.count, megabytes: megabytes, workers: workers, figures: figures)
