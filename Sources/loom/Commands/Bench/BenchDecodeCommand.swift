@@ -65,7 +65,7 @@ struct BenchDecodeCommand: ParsableCommand {
                     // Room for the whole image, or any region of it.
                     let needed = JPEGRegionDecoder.capacity(width: scale.scaled(image.header.width), height: scale.scaled(image.header.height))
                     if state.buffer.count < needed { state.buffer = [UInt8](repeating: 0, count: needed) }
-                    _ = image.bytes.withUnsafeBytes { jpeg in
+                    image.bytes.withUnsafeBytes { jpeg in
                         state.buffer.withUnsafeMutableBytes { out in
                             if regions, image.header.colorSpace != .cmyk {
                                 let p = image.loader
