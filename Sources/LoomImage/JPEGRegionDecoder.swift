@@ -1,14 +1,5 @@
 internal import CJPEGRegion
 
-/// The pixels of a region decode: packed RGB rows of a rectangle of the scaled image.
-public struct DecodedRegion: Sendable, Equatable {
-    /// The rectangle's place in the scaled image.
-    public var left: Int
-    public var top: Int
-    public var width: Int
-    public var height: Int
-}
-
 /// Decodes one rectangle of a JPEG (libjpeg's `jpeg_skip_scanlines` and `jpeg_crop_scanline`,
 /// through Sources/CJPEGRegion): a RandomResizedCrop covers under half the image on average, and
 /// the inverse DCT, upsampling and colour conversion of the rest is work thrown away. Rows below
@@ -17,7 +8,7 @@ public struct DecodedRegion: Sendable, Equatable {
 ///
 /// The pixels are those of a whole decode at the same scale (the same libjpeg-turbo, islow
 /// inverse DCT, fancy upsampling), except within two pixels of a cut edge, where libjpeg's
-/// upsampler sees the cut as the image's edge: ``decode(_:scale:covering:into:)`` widens the
+/// upsampler sees the cut as the image's edge: ``decode(_:scale:scaledWidth:scaledHeight:covering:into:)`` widens the
 /// rectangle by ``margin`` so that the pixels asked for are exact. Not thread-safe: one per
 /// decoding thread.
 public final class JPEGRegionDecoder {
@@ -35,24 +26,24 @@ public final class JPEGRegionDecoder {
 
     deinit { loom_jpeg_region_destroy(handle) }
 
-    /// The bytes ``decode(_:scale:covering:into:)`` may write for a rectangle of `width x height`.
+    /// The bytes ``decode(_:scale:scaledWidth:scaledHeight:covering:into:)`` may write for a rectangle of `width x height`.
     public static func capacity(width: Int, height: Int) -> Int {
         (width + 2 * margin + 32) * (height + 2 * margin) * 3
     }
 
     /// Decodes at least `rectangle` (scaled-image pixels, clamped to the image) of a JPEG whose
     /// scaled size is `scaledWidth x scaledHeight`, into `destination`.
-    /// - Returns: the rectangle actually decoded (it contains the one asked for), or nil for a
+    /// - Returns: the rectangle actually decoded (it contains the one asked for; the pixels are
+    ///   packed RGB rows `width * 3` bytes apart), or nil for a
     ///   CMYK or YCCK image, which libjpeg cannot convert to RGB: decode those whole.
     /// - Throws: `ImageError.corruptData` for a corrupt or truncated scan (warnings included).
     public func decode(
         _ bytes: UnsafeRawBufferPointer, scale: JPEGScale, scaledWidth: Int, scaledHeight: Int,
-        covering rectangle: (left: Int, top: Int, width: Int, height: Int), into destination: UnsafeMutableRawBufferPointer
-    ) throws -> DecodedRegion? {
+        covering rectangle: PixelRect, into destination: UnsafeMutableRawBufferPointer
+    ) throws -> PixelRect? {
         let m = Self.margin
         let left = max(0, rectangle.left - m), top = max(0, rectangle.top - m)
-        let right = min(scaledWidth, rectangle.left + rectangle.width + m)
-        let bottom = min(scaledHeight, rectangle.top + rectangle.height + m)
+        let right = min(scaledWidth, rectangle.right + m), bottom = min(scaledHeight, rectangle.bottom + m)
         guard right > left, bottom > top else {
             throw ImageError(.invalidRequest, "region \(rectangle) lies outside the \(scaledWidth)x\(scaledHeight) image")
         }
@@ -63,7 +54,7 @@ public final class JPEGRegionDecoder {
             destination.baseAddress?.assumingMemoryBound(to: UInt8.self), destination.count, &decodedLeft, &decodedWidth)
         switch Int(status) {
         case LOOM_JPEG_REGION_OK:
-            return DecodedRegion(left: Int(decodedLeft), top: top, width: Int(decodedWidth), height: bottom - top)
+            return PixelRect(left: Int(decodedLeft), top: top, width: Int(decodedWidth), height: bottom - top)
         case LOOM_JPEG_REGION_CMYK:
             return nil
         case LOOM_JPEG_REGION_BAD_REQUEST:

@@ -121,12 +121,11 @@ public final class SampleRenderer {
             let width = scale.scaled(header.width), height = scale.scaled(header.height)
             let scaled = Self.scaledRegion(plan, scale: scale)
             if header.colorSpace != .cmyk {
-                let (left, top, right, bottom) = Self.regionBounds(scaled, width: width, height: height)
-                let capacity = JPEGRegionDecoder.capacity(width: right - left, height: bottom - top)
+                let rect = Self.regionBounds(scaled, width: width, height: height)
+                let capacity = JPEGRegionDecoder.capacity(width: rect.width, height: rect.height)
                 if decoded.count < capacity { decoded = [UInt8](repeating: 0, count: capacity) }
                 let got = try decoded.withUnsafeMutableBytes { buffer in
-                    try region.decode(encoded, scale: scale, scaledWidth: width, scaledHeight: height,
-                                      covering: (left, top, right - left, bottom - top), into: buffer)
+                    try region.decode(encoded, scale: scale, scaledWidth: width, scaledHeight: height, covering: rect, into: buffer)
                 }
                 if let got {
                     let window = SourceWindow(left: got.left, top: got.top, imageWidth: width, imageHeight: height)
@@ -172,23 +171,22 @@ public final class SampleRenderer {
                               width: plan.region.width * factor, height: plan.region.height * factor)
     }
 
-    /// Every pixel whose centre lies inside `region` (the resampler's taps never leave it), as
-    /// left, top, right, bottom in a `width x height` image.
-    static func regionBounds(_ region: ResampleRegion, width: Int, height: Int) -> (Int, Int, Int, Int) {
-        (max(0, Int(region.x.rounded(.down))), max(0, Int(region.y.rounded(.down))),
-         min(width, Int((region.x + region.width).rounded(.up))), min(height, Int((region.y + region.height).rounded(.up))))
+    /// Every pixel whose centre lies inside `region` (the resampler's taps never leave it), in a
+    /// `width x height` image.
+    static func regionBounds(_ region: ResampleRegion, width: Int, height: Int) -> PixelRect {
+        let left = max(0, Int(region.x.rounded(.down))), top = max(0, Int(region.y.rounded(.down)))
+        let right = min(width, Int((region.x + region.width).rounded(.up)))
+        let bottom = min(height, Int((region.y + region.height).rounded(.up)))
+        return PixelRect(left: left, top: top, width: right - left, height: bottom - top)
     }
 
     /// The DCT scale the loader decodes a `width x height` JPEG at for this sample's generator,
     /// and the rectangle of the scaled image it decodes (`bench decode` measures the decode-only
     /// limit at the loader's own scales and regions with these).
-    public func plannedDecode(width: Int, height: Int, rng: inout SplitMix64)
-        -> (scale: JPEGScale, left: Int, top: Int, width: Int, height: Int) {
+    public func plannedDecode(width: Int, height: Int, rng: inout SplitMix64) -> (scale: JPEGScale, region: PixelRect) {
         let plan = makePlan(width: width, height: height, rng: &rng)
         let scale = Self.decodeScale(for: plan, width: width, height: height)
-        let scaled = Self.scaledRegion(plan, scale: scale)
-        let (left, top, right, bottom) = Self.regionBounds(scaled, width: scale.scaled(width), height: scale.scaled(height))
-        return (scale, left, top, right - left, bottom - top)
+        return (scale, Self.regionBounds(Self.scaledRegion(plan, scale: scale), width: scale.scaled(width), height: scale.scaled(height)))
     }
 
     private func makePlan(width: Int, height: Int, rng: inout SplitMix64, spec: TransformSpec? = nil) -> CropPlan {

@@ -32,7 +32,7 @@ import Testing
     }
 
     static func region(_ decoder: JPEGRegionDecoder, _ bytes: [UInt8], scale: JPEGScale, width: Int, height: Int,
-                       rect: (left: Int, top: Int, width: Int, height: Int)) throws -> (DecodedRegion?, [UInt8]) {
+                       rect: PixelRect) throws -> (PixelRect?, [UInt8]) {
         var out = [UInt8](repeating: 0xEE, count: JPEGRegionDecoder.capacity(width: rect.width, height: rect.height))
         let got = try bytes.withUnsafeBytes { jpeg in
             try out.withUnsafeMutableBytes {
@@ -49,21 +49,23 @@ import Testing
         let decoder = try JPEGRegionDecoder()
         var rng = SeededGenerator(seed: 11)
         // Random rectangles, plus the whole image, one pixel, and each edge and corner.
-        var rects: [(Int, Int, Int, Int)] = [(0, 0, full.width, full.height), (full.width / 2, full.height / 2, 1, 1),
-                                             (0, 0, 1, full.height), (full.width - 1, 0, 1, full.height),
-                                             (0, full.height - 1, full.width, 1), (full.width - 3, full.height - 3, 3, 3)]
+        var rects = [(0, 0, full.width, full.height), (full.width / 2, full.height / 2, 1, 1),
+                     (0, 0, 1, full.height), (full.width - 1, 0, 1, full.height),
+                     (0, full.height - 1, full.width, 1), (full.width - 3, full.height - 3, 3, 3)]
+            .map { PixelRect(left: $0.0, top: $0.1, width: $0.2, height: $0.3) }
         for _ in 0..<40 {
             let w = Int.random(in: 1...full.width, using: &rng), h = Int.random(in: 1...full.height, using: &rng)
-            rects.append((Int.random(in: 0...(full.width - w), using: &rng), Int.random(in: 0...(full.height - h), using: &rng), w, h))
+            rects.append(PixelRect(left: Int.random(in: 0...(full.width - w), using: &rng), top: Int.random(in: 0...(full.height - h), using: &rng),
+                                   width: w, height: h))
         }
         for rect in rects {
             let (got, pixels) = try Self.region(decoder, bytes, scale: scale, width: full.width, height: full.height, rect: rect)
             let region = try #require(got)
-            #expect(region.left <= rect.0 && region.top <= rect.1, "\(rect)")
-            #expect(region.left + region.width >= rect.0 + rect.2 && region.top + region.height >= rect.1 + rect.3, "\(rect)")
+            #expect(region.left <= rect.left && region.top <= rect.top, "\(rect)")
+            #expect(region.right >= rect.right && region.bottom >= rect.bottom, "\(rect)")
             var mismatches = 0
-            for y in rect.1..<(rect.1 + rect.3) {
-                for x in rect.0..<(rect.0 + rect.2) {
+            for y in rect.top..<rect.bottom {
+                for x in rect.left..<rect.right {
                     for c in 0..<3 where pixels[((y - region.top) * region.width + x - region.left) * 3 + c] != full.pixels[(y * full.width + x) * 3 + c] {
                         mismatches += 1
                     }
@@ -76,7 +78,7 @@ import Testing
     @Test func cmykIsLeftToTheWholeDecoder() throws {
         let decoder = try JPEGRegionDecoder()
         let (got, _) = try Self.region(decoder, FixtureImages.cmykJPEG(width: 72, height: 56), scale: .full, width: 72, height: 56,
-                                       rect: (0, 0, 10, 10))
+                                       rect: PixelRect(left: 0, top: 0, width: 10, height: 10))
         #expect(got == nil)
     }
 
@@ -84,18 +86,17 @@ import Testing
         let decoder = try JPEGRegionDecoder()
         #expect {
             _ = try Self.region(decoder, FixtureImages.truncatedJPEG(width: 96, height: 72), scale: .full, width: 96, height: 72,
-                                rect: (0, 0, 96, 72))
+                                rect: PixelRect(left: 0, top: 0, width: 96, height: 72))
         } throws: { ($0 as? ImageError)?.code == .corruptData }
         #expect {
             _ = try Self.region(decoder, FixtureImages.corruptScanJPEG(width: 96, height: 72), scale: .full, width: 96, height: 72,
-                                rect: (0, 0, 96, 72))
+                                rect: PixelRect(left: 0, top: 0, width: 96, height: 72))
         } throws: { ($0 as? ImageError)?.code == .corruptData }
         // The same decompressor reads a good file right after.
         let good = FixtureImages.jpeg(width: 96, height: 72)
         let full = try Self.whole(good, scale: .full)
-        let (got, pixels) = try Self.region(decoder, good, scale: .full, width: 96, height: 72, rect: (0, 0, 96, 72))
-        let region = try #require(got)
-        #expect([region.left, region.top, region.width, region.height] == [0, 0, 96, 72])
+        let (got, pixels) = try Self.region(decoder, good, scale: .full, width: 96, height: 72, rect: PixelRect(left: 0, top: 0, width: 96, height: 72))
+        #expect(got == PixelRect(left: 0, top: 0, width: 96, height: 72))
         #expect(Array(pixels.prefix(full.pixels.count)) == full.pixels)
     }
 
@@ -103,7 +104,7 @@ import Testing
         let decoder = try JPEGRegionDecoder()
         #expect {
             _ = try Self.region(decoder, FixtureImages.jpeg(width: 96, height: 72), scale: .full, width: 96, height: 72,
-                                rect: (100, 0, 10, 10))
+                                rect: PixelRect(left: 100, top: 0, width: 10, height: 10))
         } throws: { ($0 as? ImageError)?.code == .invalidRequest }
     }
 
@@ -114,7 +115,7 @@ import Testing
         #expect {
             try bytes.withUnsafeBytes { jpeg in
                 try out.withUnsafeMutableBytes {
-                    _ = try decoder.decode(jpeg, scale: .full, scaledWidth: 96, scaledHeight: 72, covering: (0, 0, 96, 72), into: $0)
+                    _ = try decoder.decode(jpeg, scale: .full, scaledWidth: 96, scaledHeight: 72, covering: PixelRect(left: 0, top: 0, width: 96, height: 72), into: $0)
                 }
             }
         } throws: { ($0 as? ImageError)?.code == .invalidRequest }

@@ -43,8 +43,7 @@ struct BenchDecodeCommand: ParsableCommand {
         let store = try options.openReadOnly()
         let table = try SampleTable.load(store, selection: try selection.resolve())
         let decoder = try JPEGDecoder()
-        typealias Planned = (scale: JPEGScale, left: Int, top: Int, width: Int, height: Int)
-        var jpegs: [(bytes: [UInt8], header: JPEGHeader, loader: Planned)] = []
+        var jpegs: [(bytes: [UInt8], header: JPEGHeader, loader: (scale: JPEGScale, region: PixelRect))] = []
         let renderer = try SampleRenderer(spec: TransformSpec(size: size, augment: augment))
         for (index, location) in table.locations.enumerated() {
             let bytes = try store.blobs.read(location, verifyDigest: false)
@@ -68,10 +67,9 @@ struct BenchDecodeCommand: ParsableCommand {
                     image.bytes.withUnsafeBytes { jpeg in
                         state.buffer.withUnsafeMutableBytes { out in
                             if regions, image.header.colorSpace != .cmyk {
-                                let p = image.loader
                                 _ = try? state.region?.decode(jpeg, scale: scale, scaledWidth: scale.scaled(image.header.width),
                                                               scaledHeight: scale.scaled(image.header.height),
-                                                              covering: (p.left, p.top, p.width, p.height), into: out)
+                                                              covering: image.loader.region, into: out)
                             } else {
                                 try? state.decoder?.decodeRGB(jpeg, header: image.header, scale: scale, into: out, scratch: &state.scratch)
                             }
