@@ -136,12 +136,15 @@ struct StreamCommand: ParsableCommand {
                 }
             }
             delivered += 1
-            let line = BatchLine(
-                index: view.index, count: view.count,
-                digests: view.samples.map { table.locations[Int($0)].digest.hex }, labels: Array(view.labels),
-                checksum: String(Digest.sha256(view.pixels).hex.prefix(16)),
-                crops: explain ? try view.samples.map { try loader.cropChoice(sample: Int($0)) } : nil)
-            if options.json { try Output.jsonLine(line, encoder: encoder) }
+            // The line's checksum hashes the whole batch: only a --json reader pays for it.
+            if options.json {
+                let line = BatchLine(
+                    index: view.index, count: view.count,
+                    digests: view.samples.map { table.locations[Int($0)].digest.hex }, labels: Array(view.labels),
+                    checksum: String(Digest.sha256(view.pixels).hex.prefix(16)),
+                    crops: explain ? try view.samples.map { try loader.cropChoice(sample: Int($0)) } : nil)
+                try Output.jsonLine(line, encoder: encoder)
+            }
             progress.update(done: delivered, total: loader.batchCount, unit: "batch")
             return true
         }
