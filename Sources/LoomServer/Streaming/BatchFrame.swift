@@ -33,10 +33,12 @@ public enum BatchFrame {
         public static let error = Flags(rawValue: 1 << 2)
     }
 
-    /// A batch frame: header, the view's pixels as they are, labels widened to int64.
-    static func batch(_ view: Loader.BatchView, size: Int, epoch: Int, cursor: ResumeToken, last: Bool) -> ByteBuffer {
+    /// A batch frame: header, the view's pixels as they are, labels widened to int64, written
+    /// over `buffer` (a written frame's, to be filled again: cleared, grown if need be).
+    static func batch(_ view: Loader.BatchView, size: Int, epoch: Int, cursor: ResumeToken, last: Bool,
+                      into buffer: inout ByteBuffer) {
         let labelBytes = view.count * 8
-        var buffer = ByteBufferAllocator().buffer(capacity: headerBytes + view.pixels.count + labelBytes)
+        buffer.clear(minimumCapacity: headerBytes + view.pixels.count + labelBytes)
         writeHeader(into: &buffer, n: view.count, height: size, width: size, flags: last ? .lastOfEpoch : [], epoch: epoch,
                     positionAfter: cursor.position, pixelBytes: view.pixels.count, labelBytes: labelBytes, cursor: cursor)
         buffer.writeBytes(view.pixels)
@@ -46,7 +48,6 @@ public enum BatchFrame {
             }
             return labelBytes
         }
-        return buffer
     }
 
     /// The frame that ends a complete stream: n = 0, the cursor where the stream stopped.

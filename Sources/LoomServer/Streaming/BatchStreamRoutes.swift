@@ -166,8 +166,12 @@ enum BatchStreamRoutes {
                     // tells the client to reconnect with its last cursor.
                     while let frame = await queue.pop() {
                         try await writer.write(frame.buffer)
-                        if frame.samples > 0 { metrics.batchSent(samples: frame.samples, bytes: frame.buffer.readableBytes) }
-                        else { metrics.responseBytes(frame.buffer.readableBytes, route: "/v1/batches") }
+                        if frame.samples > 0 {
+                            metrics.batchSent(samples: frame.samples, bytes: frame.buffer.readableBytes)
+                            queue.recycle(frame.buffer)
+                        } else {
+                            metrics.responseBytes(frame.buffer.readableBytes, route: "/v1/batches")
+                        }
                         if frame.terminal { break }
                     }
                     queue.close()
@@ -227,7 +231,10 @@ enum BatchStreamRoutes {
         defer { loader.cancel() }
         let size = asked.spec.size, epoch = asked.epoch
         let report = BatchProducer.run(loader) { view, after in
-            let frame = BatchFrame.batch(view, size: size, epoch: epoch, cursor: after, last: view.endPosition == loader.endPosition)
+            // A spare is held only here once taken from the queue, so filling it copies nothing.
+            var frame = queue.spare() ?? ByteBuffer()
+            BatchFrame.batch(view, size: size, epoch: epoch, cursor: after, last: view.endPosition == loader.endPosition,
+                             into: &frame)
             return queue.push(.init(buffer: frame, samples: view.count, terminal: false))
         }
         switch report.end {

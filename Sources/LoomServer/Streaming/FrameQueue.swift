@@ -22,6 +22,9 @@ final class FrameQueue: @unchecked Sendable {
     private var frames: [Frame] = []
     private var waiter: CheckedContinuation<Frame?, Never>?
     private var closed = false
+    /// Frame buffers the writer is done with, for the producer to fill again: a batch frame is
+    /// tens of MB, which malloc maps fresh (and the kernel zero-fills page by page) every time.
+    private var spares: [ByteBuffer] = []
     private let capacity: Int
     private let metrics: ServerMetrics
 
@@ -71,6 +74,22 @@ final class FrameQueue: @unchecked Sendable {
         }
     }
 
+    /// Writer side: a frame's buffer once written. The oldest spare is reused first, so by the
+    /// time the producer fills it the channel has most likely let go of it; if it has not,
+    /// ByteBuffer copies on write and the frame in the channel is untouched.
+    func recycle(_ buffer: ByteBuffer) {
+        condition.lock()
+        if !closed && spares.count < capacity + 2 { spares.append(buffer) }
+        condition.unlock()
+    }
+
+    /// Producer side: a written frame's buffer to fill again, if there is one.
+    func spare() -> ByteBuffer? {
+        condition.lock()
+        defer { condition.unlock() }
+        return spares.isEmpty ? nil : spares.removeFirst()
+    }
+
     /// Ends the stream from either side: the producer stops at its next push, a waiting
     /// consumer gets nil, and frames not yet sent are dropped.
     func close() {
@@ -78,6 +97,7 @@ final class FrameQueue: @unchecked Sendable {
         closed = true
         let dropped = frames.count
         frames.removeAll()
+        spares.removeAll()
         let waiter = self.waiter
         self.waiter = nil
         condition.broadcast()
