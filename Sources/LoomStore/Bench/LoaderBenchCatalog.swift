@@ -43,14 +43,20 @@ public enum LoaderBenchCatalog {
                 return id
             })
         }
+        // Rows go in as an ingest writes them: class folder by class folder, names in byte order
+        // (zero-padded, so that is also row order). The loader reads in path order; rows
+        // interleaved across classes, as this once wrote them, sent every row's lookup to
+        // another page of the table, which no ingested catalog does.
+        let digits = String(rows - 1).count
         let chunk = 20_000
         for start in stride(from: 0, to: rows, by: chunk) {
             try writer.transaction { tx in
                 try tx.datasets.upsertRealImages((start..<min(rows, start + chunk)).map { row in
-                    let blob = blobs[row % blobs.count], label = row % classes
+                    let blob = blobs[row % blobs.count], label = row * classes / rows
+                    let name = String(repeating: "0", count: digits - String(row).count) + String(row)
                     return RealImageRow(
                         splitID: splitID, classID: classIDs[label], blobID: blobIDs[row % blobs.count],
-                        path: "\(wnids[label].string)/\(row).\(blob.format == "png" ? "png" : "jpg")", name: "\(row)",
+                        path: "\(wnids[label].string)/\(name).\(blob.format == "png" ? "png" : "jpg")", name: name,
                         width: blob.width, height: blob.height, format: blob.format, colorSpace: "rgb",
                         fileSize: blob.bytes.count, mtimeNanoseconds: 0)
                 })
