@@ -38,9 +38,9 @@ struct SQLiteSampleReader: SampleReading, SQLiteRepository {
                               synthetic: (plain: syntheticSQL(cache: false), cached: syntheticSQL(cache: true)))
 
     func forEachSample(_ source: SampleSource, cacheShortSide: Int?, _ body: (SampleRecord) throws -> Void) throws {
-        // Most catalogs have no pixel cache at this side: then the two cache joins, half the
-        // query's time over a million rows, are left out. Labels come from a map of the (few)
-        // classes rather than a join per row.
+        // Most catalogs have no pixel cache at this side: then its two joins are left out, and
+        // labels come from a map of the (few) classes rather than a join per row. Together those
+        // joins were half the query's time over a million rows.
         let withCache = try cacheShortSide.map { side in
             try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM pixel_cache WHERE short_side = ?)", arguments: [side]) ?? false
         } ?? false
