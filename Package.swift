@@ -111,7 +111,9 @@ let package = Package(
         .testTarget(name: "LoomTrainTests", dependencies: ["LoomTrain", "LoomTar", "LoomLoader", "LoomIngest", "LoomStore", "LoomTestSupport"]),
         .testTarget(name: "LoomExperimentTests", dependencies: [
             "LoomExperiment", "LoomTrain", "LoomPipeline", "LoomLoader", "LoomIngest", "LoomImage", "LoomStore", "LoomTar", "LoomTestSupport"]),
-        .testTarget(name: "LoomServerTests", dependencies: ["LoomServer", "LoomIngest", "LoomTestSupport"]),
+        .testTarget(name: "LoomServerTests", dependencies: [
+            "LoomServer", "LoomIngest", "LoomTestSupport", .product(name: "NIOCore", package: "swift-nio"),
+        ]),
         .testTarget(name: "LoomCLITests", dependencies: ["LoomStore", "LoomObjectStore", "LoomTar", "LoomTestSupport"]),
         .testTarget(name: "LoomObjectStoreTests", dependencies: [
             "LoomObjectStore", "LoomTestSupport",

@@ -231,7 +231,8 @@ enum BatchStreamRoutes {
         defer { loader.cancel() }
         let size = asked.spec.size, epoch = asked.epoch
         let report = BatchProducer.run(loader) { view, after in
-            // A spare is held only here once taken from the queue, so filling it copies nothing.
+            // Once taken from the queue a spare is held only here (unless the channel has yet to
+            // let go of it; FrameQueue.recycle says what then), so filling it allocates nothing.
             var frame = queue.spare() ?? ByteBuffer()
             BatchFrame.batch(view, size: size, epoch: epoch, cursor: after, last: view.endPosition == loader.endPosition,
                              into: &frame)
