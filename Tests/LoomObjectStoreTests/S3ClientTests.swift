@@ -22,6 +22,27 @@ struct S3ClientTests {
         return bytes
     }
 
+    /// A descriptor the test process holds (here a pipe without FD_CLOEXEC, as Foundation's
+    /// Process leaves the socket it watches a child by) must not stay open in weed, or a child
+    /// started beside weed looks alive for as long as weed runs.
+    @Test func weedInheritsNoDescriptorOfTheTestProcess() async throws {
+        var ends: [Int32] = [0, 0]
+        #expect(pipe(&ends) == 0)
+        defer { ends.forEach { close($0) } }
+        let ours = Set(ends.compactMap { Self.descriptorTarget("/proc/self/fd/\($0)") })
+        #expect(ours.count == 1 && ours.first?.hasPrefix("pipe:") == true, "\(ours)")
+        let server = try await SeaweedFSServer.started()
+        defer { withExtendedLifetime(server) {} }
+        let folder = "/proc/\(server.processID)/fd"
+        let held = try FileManager.default.contentsOfDirectory(atPath: folder).compactMap { Self.descriptorTarget("\(folder)/\($0)") }
+        #expect(!held.isEmpty, "cannot read \(folder)")
+        #expect(held.allSatisfy { !ours.contains($0) }, "weed holds the test's pipe \(ours): \(held.sorted())")
+    }
+
+    private static func descriptorTarget(_ link: String) -> String? {
+        try? FileManager.default.destinationOfSymbolicLink(atPath: link)
+    }
+
     @Test func putGetRangeHeadDelete() async throws {
         let server = try await SeaweedFSServer.started()
         defer { withExtendedLifetime(server) {} }
