@@ -258,7 +258,6 @@ public struct SeaweedFSError: Error, CustomStringConvertible {
     }
 }
 
-/// A NULL-terminated `char *[]` of `strings` for the length of `body`.
 /// Adds a close of every descriptor above stderr to `actions`: glibc's `closefrom` action where
 /// it has one (2.34+; Swift's Glibc module does not declare it), else one close per descriptor
 /// open now.
@@ -274,6 +273,7 @@ private func closeInheritedDescriptors(_ actions: inout posix_spawn_file_actions
     }
 }
 
+/// A NULL-terminated `char *[]` of `strings` for the length of `body`.
 private func withCStrings<R>(_ strings: [String], _ body: ([UnsafeMutablePointer<CChar>?]) -> R) -> R {
     var pointers = strings.map { strdup($0) }
     pointers.append(nil)
