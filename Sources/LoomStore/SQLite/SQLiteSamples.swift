@@ -1,7 +1,8 @@
 internal import GRDB
+internal import GRDBSQLite
 
-/// The loader's sample query. Columns are read by position, and each source shape is one cached
-/// statement, so a call over a million rows costs one prepare and no per-row lookup by name.
+/// The loader's sample query. Columns are read by position with SQLite's column calls, so a call
+/// over a million rows costs one prepare and no allocation or lookup by name per row.
 struct SQLiteSampleReader: SampleReading, SQLiteRepository {
     let db: Database
 
@@ -47,36 +48,107 @@ struct SQLiteSampleReader: SampleReading, SQLiteRepository {
         var labels: [Int64: Int] = [:]
         let classRows = try Row.fetchCursor(db, sql: "SELECT id, label FROM classes")
         while let row = try classRows.next() { labels[row[0]] = row[1] }
-        let cacheArguments: StatementArguments = withCache ? [cacheShortSide ?? 0] : []
-        let rows: RowCursor
+        let sql: String
+        var arguments: [Int64] = withCache ? [Int64(cacheShortSide ?? 0)] : []
+        var strategy: String?
         switch source {
         case .real(let splitID):
-            rows = try Row.fetchCursor(db.cachedStatement(sql: withCache ? Self.sql.real.cached : Self.sql.real.plain),
-                                       arguments: cacheArguments + [splitID])
-        case .synthetic(let datasetID, let strategy):
-            rows = try Row.fetchCursor(db.cachedStatement(sql: withCache ? Self.sql.synthetic.cached : Self.sql.synthetic.plain),
-                                       arguments: cacheArguments + [datasetID, strategy])
+            sql = withCache ? Self.sql.real.cached : Self.sql.real.plain
+            arguments.append(splitID)
+        case .synthetic(let datasetID, let name):
+            sql = withCache ? Self.sql.synthetic.cached : Self.sql.synthetic.plain
+            arguments.append(datasetID)
+            strategy = name
         }
-        while let row = try rows.next() {
+        // The rows are read with SQLite's own column calls, not GRDB's Row: over a million rows
+        // GRDB's per-column DatabaseValue, the Data behind each digest and the String behind each
+        // codec were most of the load.
+        let statement = try RawStatement(db, sql: sql)
+        for (index, value) in arguments.enumerated() { try statement.bind(value, at: index + 1) }
+        if let strategy { try statement.bind(strategy, at: arguments.count + 1) }
+        while try statement.step() {
             var cached: CachedPixelsRecord?
-            if withCache, let digest = row[8] as Digest?, let codec = ShardFormat.Codec(name: row[13]) {
-                cached = CachedPixelsRecord(
-                    location: BlobLocation(digest: digest, shardID: row[9], offset: row[10], storedSize: row[11],
-                                           rawSize: row[12], codec: codec),
-                    width: row[14], height: row[15])
+            if withCache, !statement.isNull(8) {
+                cached = CachedPixelsRecord(location: try statement.location(from: 8),
+                                            width: Int(statement.int64(14)), height: Int(statement.int64(15)))
             }
-            let classID: Int64 = row[1]
+            let classID = statement.int64(1)
             guard let label = labels[classID] else { throw StoreError(.corrupt, "image row names class \(classID), which is not in the catalog") }
-            try body(SampleRecord(blobID: row[0], classID: classID, label: label, location: try Self.location(row), cached: cached))
+            try body(SampleRecord(blobID: statement.int64(0), classID: classID, label: label,
+                                  location: try statement.location(from: 2), cached: cached))
+        }
+    }
+}
+
+/// One statement prepared on the catalog's connection and stepped with SQLite's column calls.
+/// Only the sample query uses it: everywhere else GRDB's rows cost nothing that matters.
+private final class RawStatement {
+    private let handle: OpaquePointer
+    private let connection: OpaquePointer
+
+    init(_ db: Database, sql: String) throws {
+        guard let connection = db.sqliteConnection else { throw StoreError(.io, "the catalog connection is closed") }
+        var statement: OpaquePointer?
+        let code = sqlite3_prepare_v3(connection, sql, -1, 0, &statement, nil)
+        guard code == SQLITE_OK, let statement else {
+            sqlite3_finalize(statement)
+            throw StoreError(.io, "sample query: \(String(cString: sqlite3_errmsg(connection)))")
+        }
+        self.connection = connection
+        handle = statement
+    }
+
+    deinit { sqlite3_finalize(handle) }
+
+    func bind(_ value: Int64, at index: Int) throws {
+        try check(sqlite3_bind_int64(handle, Int32(index), value))
+    }
+
+    func bind(_ value: String, at index: Int) throws {
+        // SQLITE_TRANSIENT: SQLite copies the text, which lives only for this call.
+        try check(sqlite3_bind_text(handle, Int32(index), value, -1, unsafeBitCast(-1, to: sqlite3_destructor_type.self)))
+    }
+
+    /// True while there is a row; false at the end.
+    func step() throws -> Bool {
+        switch sqlite3_step(handle) {
+        case SQLITE_ROW: return true
+        case SQLITE_DONE: return false
+        case let code: try check(code); return false
         }
     }
 
-    /// The sample's own blob, columns 2...7; the same checks as ``BlobLocation/init(row:)``.
-    private static func location(_ row: Row) throws -> BlobLocation {
-        guard let digest = row[2] as Digest? else { throw StoreError(.corrupt, "blob row has a malformed digest") }
-        guard let codec = ShardFormat.Codec(name: row[7]) else {
-            throw StoreError(.corrupt, "blob \(digest) has unknown codec \(String(describing: row[7] as String?))")
+    func isNull(_ column: Int32) -> Bool { sqlite3_column_type(handle, column) == SQLITE_NULL }
+    func int64(_ column: Int32) -> Int64 { sqlite3_column_int64(handle, column) }
+
+    /// A blob's location from six columns at `first`: digest, shard id, offset, stored size, raw
+    /// size, codec; the same checks as ``BlobLocation/init(row:)``.
+    func location(from first: Int32) throws -> BlobLocation {
+        let count = Int(sqlite3_column_bytes(handle, first))
+        guard count == 32, let bytes = sqlite3_column_blob(handle, first) else {
+            throw StoreError(.corrupt, "blob row has a malformed digest")
         }
-        return BlobLocation(digest: digest, shardID: row[3], offset: row[4], storedSize: row[5], rawSize: row[6], codec: codec)
+        let digest = Digest(bytes: UnsafeRawPointer(bytes).loadUnaligned(as: SIMD32<UInt8>.self))
+        guard let codec = codec(first + 5) else {
+            let name = sqlite3_column_text(handle, first + 5).map { "\"\(String(cString: $0))\"" } ?? "NULL"
+            throw StoreError(.corrupt, "blob \(digest) has unknown codec \(name)")
+        }
+        return BlobLocation(digest: digest, shardID: int64(first + 1), offset: Int(int64(first + 2)),
+                            storedSize: Int(int64(first + 3)), rawSize: Int(int64(first + 4)), codec: codec)
+    }
+
+    /// The codec column read in place: a String per row was a measurable share of the load.
+    private func codec(_ column: Int32) -> ShardFormat.Codec? {
+        guard sqlite3_column_bytes(handle, column) == 3, let text = sqlite3_column_text(handle, column) else { return nil }
+        switch (text[0], text[1], text[2]) {
+        case (UInt8(ascii: "r"), UInt8(ascii: "a"), UInt8(ascii: "w")): return .raw
+        case (UInt8(ascii: "l"), UInt8(ascii: "z"), UInt8(ascii: "4")): return .lz4
+        default: return nil
+        }
+    }
+
+    private func check(_ code: Int32) throws {
+        guard code != SQLITE_OK else { return }
+        throw StoreError(.io, "sample query: \(String(cString: sqlite3_errmsg(connection)))")
     }
 }
