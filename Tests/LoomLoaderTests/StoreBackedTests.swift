@@ -84,6 +84,41 @@ import Testing
 @Suite struct CorruptRecordTests {
     static let train32 = TransformSpec(size: 32, augment: .train)
 
+    /// The sample query reads columns in place (Sources/LoomStore/SQLite/SQLiteSamples.swift): a
+    /// catalog row it cannot read is a corrupt catalog, named, never a sample read from the wrong place.
+    @Test func damagedCatalogRowFailsTheTableLoadNamingIt() throws {
+        let fixture = try LoaderFixture()
+        let good = try fixture.table()
+        #expect(good.count == FixtureDataset.trainCount)
+        for (index, location) in good.locations.enumerated() {
+            #expect(fixture.fileByDigest[location.digest] != nil, "sample \(index) has a digest no fixture file has")
+            #expect(location.codec == .raw || location.codec == .lz4)
+            #expect(location.storedSize > 0 && location.rawSize == fixture.fileByDigest[location.digest]?.bytes.count)
+        }
+        let digest = good.locations[3].digest
+        // The shell, as another program could: the catalog's CHECKs would refuse these rows.
+        func damage(_ set: String) throws {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = ["sqlite3", fixture.layout.catalogPath,
+                                 "PRAGMA ignore_check_constraints = ON; UPDATE blobs SET \(set) WHERE digest = x'\(digest.hex)'"]
+            try process.run()
+            process.waitUntilExit()
+            #expect(process.terminationStatus == 0, "the premise: the sqlite3 shell changed the catalog")
+        }
+        try damage("codec = 'zstd'")
+        var failure: (any Error)?
+        do { _ = try fixture.table() } catch { failure = error }
+        var error = try #require(failure as? StoreError, "got \(String(describing: failure))")
+        #expect(error.code == .corrupt && error.message.contains(digest.hex) && error.message.contains("\"zstd\""), "\(error)")
+
+        try damage("codec = 'raw', digest = x'00ff'")
+        failure = nil
+        do { _ = try fixture.table() } catch { failure = error }
+        error = try #require(failure as? StoreError, "got \(String(describing: failure))")
+        #expect(error.code == .corrupt && error.message.contains("malformed digest"), "\(error)")
+    }
+
     @Test func damagedRecordFailsItsBatchOrIsSkipped() throws {
         let fixture = try LoaderFixture()
         let table = try fixture.table()
