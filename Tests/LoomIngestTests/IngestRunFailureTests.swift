@@ -8,16 +8,6 @@ import Testing
 /// recorded leaves it `failed` with the error, not `running` as if the ingest were still going.
 @Suite("ingest run failure")
 struct IngestRunFailureTests {
-    /// Runs `sql` on the catalog from another process (the sqlite3 shell), as another program could.
-    static func sqlite(_ database: String, _ sql: String) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["sqlite3", database, sql]
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw CocoaError(.fileWriteUnknown) }
-    }
-
     @Test("a batch that cannot commit marks the ingest run failed with the error")
     func failedCommitFailsTheRun() throws {
         let temp = try TemporaryDirectory(prefix: "loom-run-failure-")
@@ -33,7 +23,7 @@ struct IngestRunFailureTests {
                 // next batch's images break a foreign key and that commit throws.
                 guard progress.done == 1, !sabotaged else { return }
                 sabotaged = true
-                do { try Self.sqlite(store.layout.catalogPath, "DELETE FROM classes") } catch { sabotage = error }
+                do { try runSQLiteShell(store.layout.catalogPath, "DELETE FROM classes") } catch { sabotage = error }
             }
         }
         #expect(sabotaged && sabotage == nil, "the premise: the sqlite3 shell changed the catalog")

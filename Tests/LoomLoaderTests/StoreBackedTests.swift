@@ -98,13 +98,8 @@ import Testing
         let digest = good.locations[3].digest
         // The shell, as another program could: the catalog's CHECKs would refuse these rows.
         func damage(_ set: String) throws {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["sqlite3", fixture.layout.catalogPath,
-                                 "PRAGMA ignore_check_constraints = ON; UPDATE blobs SET \(set) WHERE digest = x'\(digest.hex)'"]
-            try process.run()
-            process.waitUntilExit()
-            #expect(process.terminationStatus == 0, "the premise: the sqlite3 shell changed the catalog")
+            try runSQLiteShell(fixture.layout.catalogPath,
+                               "PRAGMA ignore_check_constraints = ON; UPDATE blobs SET \(set) WHERE digest = x'\(digest.hex)'")
         }
         try damage("codec = 'zstd'")
         var failure: (any Error)?

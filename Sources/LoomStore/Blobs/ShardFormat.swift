@@ -27,11 +27,17 @@ public enum ShardFormat {
 
         public var name: String { self == .raw ? "raw" : "lz4" }
 
-        public init?(name: String) {
-            switch name {
-            case "raw": self = .raw
-            case "lz4": self = .lz4
-            default: return nil
+        public init?(name: String) { self.init(utf8Name: name.utf8) }
+
+        /// The codec a name's UTF-8 bytes spell, read in place: the sample query matches each
+        /// row's codec column this way rather than making a String per row.
+        public init?(utf8Name bytes: some Collection<UInt8>) {
+            if bytes.elementsEqual("raw".utf8) {
+                self = .raw
+            } else if bytes.elementsEqual("lz4".utf8) {
+                self = .lz4
+            } else {
+                return nil
             }
         }
     }

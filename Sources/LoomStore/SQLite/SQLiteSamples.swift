@@ -137,14 +137,9 @@ private final class RawStatement {
                             storedSize: Int(int64(first + 3)), rawSize: Int(int64(first + 4)), codec: codec)
     }
 
-    /// The codec column read in place: a String per row was a measurable share of the load.
     private func codec(_ column: Int32) -> ShardFormat.Codec? {
-        guard sqlite3_column_bytes(handle, column) == 3, let text = sqlite3_column_text(handle, column) else { return nil }
-        switch (text[0], text[1], text[2]) {
-        case (UInt8(ascii: "r"), UInt8(ascii: "a"), UInt8(ascii: "w")): return .raw
-        case (UInt8(ascii: "l"), UInt8(ascii: "z"), UInt8(ascii: "4")): return .lz4
-        default: return nil
-        }
+        guard let text = sqlite3_column_text(handle, column) else { return nil }
+        return ShardFormat.Codec(utf8Name: UnsafeBufferPointer(start: text, count: Int(sqlite3_column_bytes(handle, column))))
     }
 
     private func check(_ code: Int32) throws {
