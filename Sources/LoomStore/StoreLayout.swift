@@ -7,6 +7,7 @@ import Foundation
 ///   catalog.sqlite       WAL mode; the only source of truth for what exists
 ///   shards/000001.loom   append-only while open, immutable once sealed
 ///   tmp/                 partial writes; emptied when a writer opens the store
+///   cache/sample-tables/ loaders' saved sample tables, each valid at one catalog token (rebuilt when stale)
 ///   writer.lock          flock'ed by the one process allowed to write
 /// ```
 public struct StoreLayout: Sendable {
@@ -27,6 +28,7 @@ public struct StoreLayout: Sendable {
     public var shardsDirectory: String { root + "/shards" }
     public var tmpDirectory: String { root + "/tmp" }
     public var lockPath: String { root + "/writer.lock" }
+    public var sampleTablesDirectory: String { root + "/cache/sample-tables" }
 
     public static func shardName(_ id: Int64) -> String {
         let digits = String(id)

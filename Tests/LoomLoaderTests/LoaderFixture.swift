@@ -139,19 +139,13 @@ func perSample(_ batches: [DeliveredBatch], sampleBytes: Int) -> [(sample: UInt3
 /// A sample table with `count` placeholder samples in one component (the sampler reads only the
 /// count and the components).
 func syntheticTable(components sizes: [Int], weights: [Double]? = nil) -> SampleTable {
-    var table = SampleTable()
-    let digest = Digest.sha256([0])
-    var start = 0
+    var builder = SampleTable.Builder()
+    let location = BlobLocation(digest: Digest.sha256([0]), shardID: 1, offset: 0, storedSize: 0, rawSize: 0, codec: .raw)
     for (index, size) in sizes.enumerated() {
-        for _ in 0..<size {
-            table.locations.append(BlobLocation(digest: digest, shardID: 1, offset: 0, storedSize: 0, rawSize: 0, codec: .raw))
-            table.labels.append(Int32(index))
-            table.cached.append(nil)
-        }
-        table.components.append((start..<(start + size), weights?[index] ?? 1))
-        start += size
+        for _ in 0..<size { builder.append(location: location, blobID: 1, label: Int32(index)) }
+        builder.endComponent(weight: weights?[index] ?? 1)
     }
-    return table
+    return builder.finish(classNames: [])
 }
 
 /// Records an issue when two byte sequences differ, naming how many bytes differ and where the

@@ -137,8 +137,15 @@ extension ServerTests {
         #expect(rest.map(\.pixels) == expected[2...].map(\.pixels))
         #expect(rest.map(\.labels) == expected[2...].map(\.labels))
 
-        // The server is still well after the cut, and counted what it sent.
-        let metrics = try fixture.get("/metrics").text
+        // The server is still well after the cut, and counted what it sent. A stream leaves the
+        // gauge once its handler returns, which can be just after the client has read the end
+        // frame (or, for the cut stream, once a write fails): wait for it, a few seconds at most.
+        var metrics = try fixture.get("/metrics").text
+        let deadline = ContinuousClock.now + .seconds(10)
+        while !metrics.contains("loom_batch_streams 0"), ContinuousClock.now < deadline {
+            Thread.sleep(forTimeInterval: 0.05)
+            metrics = try fixture.get("/metrics").text
+        }
         #expect(metrics.contains("loom_batches_total"), "\(metrics.prefix(2000))")
         #expect(metrics.contains("loom_batch_streams 0"), "no stream left behind")
         // A cursor outside the epoch is refused before anything is streamed.

@@ -205,4 +205,5 @@ protocol PostgresRepository {
 struct PostgresInfoReader: CatalogInfoReading, PostgresRepository {
     let session: PostgresSession
     func schemaVersion() throws -> Int { try PostgresMigrations.version(session) }
+    func changeToken() throws -> Int64? { nil }
 }

@@ -55,4 +55,5 @@ struct SQLiteTransaction: CatalogTransaction {
 struct SQLiteInfoReader: CatalogInfoReading, SQLiteRepository {
     let db: Database
     func schemaVersion() throws -> Int { try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0 }
+    func changeToken() throws -> Int64? { try Int64.fetchOne(db, sql: "SELECT token FROM catalog_token WHERE id = 1") }
 }

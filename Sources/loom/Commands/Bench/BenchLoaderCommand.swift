@@ -14,8 +14,9 @@ struct BenchLoaderCommand: ParsableCommand {
             --catalog-rows N: whether the loader's memory and start-up stay flat in catalog size. Takes up to \
             --distinct of the selection's real images as blobs and builds two scratch stores under --scratch, one \
             with --baseline-rows rows and one with N rows pointing at those blobs round robin; runs --max-batches \
-            batches of each in a child process of its own; prints table load time, time to first batch, peak RSS \
-            and img/s of each, and N against the baseline.
+            batches of each in a child process of its own, twice: first reading the catalog (which saves the sample \
+            table), then mapping the saved table; prints table load time, time to first batch, peak RSS and img/s of \
+            each, and N against the baseline.
             """)
 
     @OptionGroup var options: StoreOptions
@@ -62,7 +63,11 @@ struct BenchLoaderCommand: ParsableCommand {
         var workers: Int
         var epochs: [Epoch]
         var table_ms: Double
+        /// Whether the sample table was mapped from a saved one (see SampleTable.load).
+        var table_mapped: Bool
         var peak_rss_mb: Double
+        /// The most anonymous RSS seen after any batch (see anonymousResidentBytes()).
+        var peak_anon_rss_mb: Double
     }
 
     func run() throws {
@@ -76,6 +81,7 @@ struct BenchLoaderCommand: ParsableCommand {
         let tableTime = ContinuousClock.now - tableStart
         var results: [Epoch] = []
         var checksum: UInt64 = 0
+        var peakAnonymous = anonymousResidentBytes()
         for epoch in 0..<max(1, epochs) {
             let start = ContinuousClock.now
             let loader = try Loader(store: store, table: table, spec: spec, config: SamplerConfig(seed: seed), epoch: epoch,
@@ -89,6 +95,7 @@ struct BenchLoaderCommand: ParsableCommand {
                 images += view.count
                 // Touch the batch as a consumer would, so nothing is optimised away.
                 checksum &+= UInt64(view.pixels[view.pixels.count / 2])
+                peakAnonymous = max(peakAnonymous, anonymousResidentBytes())
             }
             let seconds = (ContinuousClock.now - start) / .seconds(1)
             results.append(Epoch(epoch: epoch, images: images, seconds: seconds, images_per_s: Double(images) / seconds,
@@ -96,13 +103,15 @@ struct BenchLoaderCommand: ParsableCommand {
         }
         let report = Report(
             selection: chosen.description, images: table.count, cached: noCache ? 0 : table.cachedCount, batch: batch, size: size,
-            augment: augment.rawValue, workers: workers, epochs: results, table_ms: tableTime / .milliseconds(1),
-            peak_rss_mb: Double(peakResidentBytes()) / 1e6)
+            augment: augment.rawValue, workers: workers, epochs: results, table_ms: tableTime / .milliseconds(1), table_mapped: table.isMapped,
+            peak_rss_mb: Double(peakResidentBytes()) / 1e6, peak_anon_rss_mb: Double(peakAnonymous) / 1e6)
         if options.json { return try Output.json(report) }
         Output.stdout("\(report.selection): \(report.images) images (\(report.cached) from the pixel cache), batch \(batch), \(size)px \(augment.rawValue), \(workers) workers")
         for e in results {
             Output.stdout(String(format: "  epoch %d: %.0f img/s (%.2f s), first batch %.0f ms", e.epoch, e.images_per_s, e.seconds, e.first_batch_ms))
         }
-        Output.stdout(String(format: "  sample table %.0f ms, peak RSS %.0f MB   (checksum %llu)", report.table_ms, report.peak_rss_mb, checksum))
+        let source = table.isMapped ? "mapped from the saved table" : "read from the catalog"
+        Output.stdout(String(format: "  sample table %.1f ms (\(source)), peak RSS %.0f MB (anonymous %.0f MB)   (checksum %llu)",
+                             report.table_ms, report.peak_rss_mb, report.peak_anon_rss_mb, checksum))
     }
 }
