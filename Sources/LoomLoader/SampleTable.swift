@@ -88,7 +88,7 @@ public struct SampleTable: Sendable {
         let key = SampleTableFile.key(selection, cacheShortSide: cacheShortSide)
         let (table, token) = try store.read { catalog -> (SampleTable, Int64?) in
             let token = try catalog.info.changeToken()
-            if let token, let saved = SampleTableFile.open(store.layout, key: key, token: token) { return (saved, nil) }
+            if let token, let saved = SampleTableFile.open(store.layout, selection: selection, key: key, token: token) { return (saved, nil) }
             return (try query(catalog, selection: selection, cacheShortSide: cacheShortSide), token)
         }
         if let token { try? SampleTableFile.save(table, layout: store.layout, key: key, token: token) }

@@ -18,22 +18,26 @@ import LoomStore
 /// metadata: JSON {class_names, components: [{start, end, weight}]}, padded to 8 bytes
 /// sample records, then cache records (see ``SampleRows``)
 /// ```
+///
+/// At most ``kept`` tables stay saved, the most recently used: a client of `loom serve` choosing
+/// ever new selections or sizes cannot fill the disk with them.
 enum SampleTableFile {
     static let magic = Array("LOOMSTBL".utf8)
     static let version: UInt32 = 1
     static let headerSize = 96
+    static let kept = 8
 
     struct Metadata: Codable {
-        struct Component: Codable { var start: Int; var end: Int; var weight: Double }
+        struct Component: Codable { var start: Int; var end: Int }
         var class_names: [String]
         var components: [Component]
     }
 
-    /// What the table was loaded for: the selection with its class filters, and the pixel-cache side.
+    /// What the table's rows depend on: each component with its class filter, and the pixel-cache
+    /// side. Not the weights: they come from the selection each load (a mixture reweighted
+    /// maps the same rows).
     static func key(_ selection: Selection, cacheShortSide: Int?) -> String {
-        let parts = selection.components.map { c in
-            "\(c.name)*\(c.weight.bitPattern)[\(c.classes?.joined(separator: ",") ?? "*")]"
-        }
+        let parts = selection.components.map { c in "\(c.name)[\(c.classes?.joined(separator: ",") ?? "*")]" }
         return "v\(version)|" + parts.joined(separator: "+") + "|cache=\(cacheShortSide.map(String.init) ?? "none")"
     }
 
@@ -41,8 +45,9 @@ enum SampleTableFile {
         layout.sampleTablesDirectory + "/" + Digest.sha256(Array(key.utf8)).hex.prefix(32) + ".samples"
     }
 
-    /// The saved table for `key` at `token`, mapped; nil when there is none or it is not current.
-    static func open(_ layout: StoreLayout, key: String, token: Int64) -> SampleTable? {
+    /// The saved table of `selection` at `token`, mapped, with the selection's weights; nil when
+    /// there is none or it is not current.
+    static func open(_ layout: StoreLayout, selection: Selection, key: String, token: Int64) -> SampleTable? {
         let path = path(layout, key: key)
         let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
@@ -74,8 +79,11 @@ enum SampleTableFile {
         var metaBytes = [UInt8](repeating: 0, count: metaLength)
         guard pread(fd, &metaBytes, metaLength, off_t(headerSize)) == metaLength,
               let meta = try? JSONDecoder().decode(Metadata.self, from: Data(metaBytes)),
+              meta.components.count == selection.components.count,
               meta.components.allSatisfy({ 0 <= $0.start && $0.start <= $0.end && $0.end <= count })
         else { return nil }
+        // Marks the table used, for pruning (fails harmlessly on read-only media).
+        futimens(fd, nil)
         guard let mapped = mmap(nil, size, PROT_READ, MAP_SHARED, fd, 0), mapped != MAP_FAILED else { return nil }
         // Epochs visit samples in random order: read-ahead would only pull in pages no batch asks for.
         madvise(mapped, size, MADV_RANDOM)
@@ -85,7 +93,8 @@ enum SampleTableFile {
             samples: UnsafeRawBufferPointer(start: base + samplesOffset, count: count * SampleRows.sampleSize),
             cache: UnsafeRawBufferPointer(start: base + cacheOffset, count: cacheCount * SampleRows.cacheSize),
             isMapped: true) { munmap(UnsafeMutableRawPointer(bitPattern: address), size) }
-        return SampleTable(rows: rows, components: meta.components.map { ($0.start..<$0.end, $0.weight) }, classNames: meta.class_names)
+        let components = zip(meta.components, selection.components).map { ($0.start..<$0.end, $1.weight) }
+        return SampleTable(rows: rows, components: components, classNames: meta.class_names)
     }
 
     /// Saves `table` for `key` at `token`: written in `tmp/`, synced, renamed into place.
@@ -94,7 +103,7 @@ enum SampleTableFile {
         encoder.outputFormatting = .sortedKeys  // the same table saves as the same bytes
         let meta = try encoder.encode(Metadata(
             class_names: table.classNames,
-            components: table.components.map { .init(start: $0.range.lowerBound, end: $0.range.upperBound, weight: $0.weight) }))
+            components: table.components.map { .init(start: $0.range.lowerBound, end: $0.range.upperBound) }))
         var head = [UInt8](repeating: 0, count: headerSize)
         head.withUnsafeMutableBytes { bytes in
             magic.withUnsafeBytes { bytes.copyMemory(from: $0) }
@@ -127,6 +136,20 @@ enum SampleTableFile {
             throw error
         }
         try SystemFile.syncDirectory(layout.sampleTablesDirectory)
+        prune(layout.sampleTablesDirectory)
+    }
+
+    /// Removes all but the ``kept`` most recently used tables. Another process may still map one
+    /// removed here: its mapping outlives the name.
+    static func prune(_ directory: String) {
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasSuffix(".samples") }
+        guard names.count > kept else { return }
+        let used = names.map { name -> (String, Int) in
+            var info = stat()
+            let path = directory + "/" + name
+            return (path, stat(path, &info) == 0 ? Int(info.st_mtim.tv_sec) * 1_000_000_000 + Int(info.st_mtim.tv_nsec) : 0)
+        }
+        for (path, _) in used.sorted(by: { $0.1 > $1.1 }).dropFirst(kept) { unlink(path) }
     }
 
     private static func padded(_ length: Int) -> Int { (length + 7) & ~7 }

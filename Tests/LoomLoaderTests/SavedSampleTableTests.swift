@@ -43,6 +43,11 @@ import Testing
         #expect(second.count == FixtureDataset.trainCount + FixtureDataset.valCount)
         #expect(second.classNames == FixtureDataset.classes)
         #expect(second.components.map(\.weight) == [2, 0.5])
+        // Weights are the selection's, not the file's: a reweighted mixture maps the same rows.
+        let reweighted = try fixture.table("ds:train+ds:val*3")
+        #expect(reweighted.isMapped && reweighted.components.map(\.weight) == [1, 3])
+        #expect(reweighted.components.map(\.range) == first.components.map(\.range))
+        #expect(Self.savedFiles(fixture).count == 1)
         // Each sample still reads back as the fixture file it names, with its class as label.
         for index in 0..<second.count {
             let file = try #require(fixture.fileByDigest[second.locations[index].digest])
@@ -63,14 +68,32 @@ import Testing
         let all = try SampleTable.load(fixture.store, selection: Selection(parsing: "ds:train"))
         let filtered = try SampleTable.load(fixture.store, selection: Selection(dataset: "ds", split: "train", classes: ["n002"]))
         let cacheSide = try fixture.table("ds:train", cacheShortSide: 36)
-        let weighted = try fixture.table("ds:train*3")
-        #expect([all, filtered, cacheSide, weighted].allSatisfy { !$0.isMapped })
+        let valToo = try fixture.table("ds:train+ds:val")
+        #expect([all, filtered, cacheSide, valToo].allSatisfy { !$0.isMapped })
         #expect(Self.savedFiles(fixture).count == 4)
         let again = try SampleTable.load(fixture.store, selection: Selection(dataset: "ds", split: "train", classes: ["n002"]))
         #expect(again.isMapped && Contents(again) == Contents(filtered))
         #expect(again.count == FixtureDataset.files.filter { $0.split == "train" && $0.wnid == "n002" }.count)
-        #expect(try fixture.table("ds:train*3").components.map(\.weight) == [3])
+        #expect(try fixture.table("ds:train+ds:val").count == FixtureDataset.trainCount + FixtureDataset.valCount)
         #expect(try fixture.table().count == FixtureDataset.trainCount)
+    }
+
+    @Test func onlyTheMostRecentlyUsedTablesStaySaved() throws {
+        let fixture = try LoaderFixture()
+        // File times are kept in clock ticks of a few milliseconds: space the loads out.
+        func load(side: Int) throws -> SampleTable {
+            Thread.sleep(forTimeInterval: 0.02)
+            return try fixture.table(cacheShortSide: side)
+        }
+        for side in 1...SampleTableFile.kept { #expect(try !load(side: side).isMapped) }
+        #expect(Self.savedFiles(fixture).count == SampleTableFile.kept)
+        #expect(try load(side: 1).isMapped)  // now the most recently used
+        #expect(try !load(side: 100).isMapped)  // one more: the least recently used (side 2) goes
+        #expect(Self.savedFiles(fixture).count == SampleTableFile.kept)
+        #expect(try load(side: 1).isMapped)
+        #expect(try load(side: 100).isMapped)
+        #expect(try !load(side: 2).isMapped)
+        #expect(Self.savedFiles(fixture).count == SampleTableFile.kept)
     }
 
     /// Writes by another program, straight into the catalog: each must make the saved table stale,
