@@ -6,7 +6,7 @@ extension CLITests {
     @Test("readers run beside a long ingest: always clean, counts only grow; a second writer is refused")
     func readersDuringIngest() throws {
         let temp = try ScratchDirectory()
-        let count = 6000
+        let count = 12000
         let images = DatasetMaker.bulk(count: count, classes: (0..<20).map { "class\($0)" }, split: "train", bases: 12,
                                        baseSize: (32, 24), tag: "r")
         try DatasetMaker.write(images, into: temp, root: "big")
