@@ -55,9 +55,11 @@ let package = Package(
         // Region decode through libjpeg's own API: TurboJPEG 2.1 (Debian 12) cannot crop.
         .target(name: "CJPEGRegion", linkerSettings: [.linkedLibrary("jpeg")]),
         .target(name: "LoomImage", dependencies: ["CTurboJPEG", "CJPEGRegion", "CSPNG"]),
+        // CRC-32 folded with PCLMULQDQ where the CPU has it, zlib's elsewhere (Sources/CCRC32/crc32_fold.c).
+        .target(name: "CCRC32", linkerSettings: [.linkedLibrary("z")]),
         // GRDBSQLite: user SQL runs on raw connections of its own (an authorizer, limits, a progress handler).
         .target(name: "LoomStore", dependencies: [
-            grdb, .product(name: "GRDBSQLite", package: "GRDB.swift"), "CLZ4", "CZlib", "CLibCrypto",
+            grdb, .product(name: "GRDBSQLite", package: "GRDB.swift"), "CLZ4", "CCRC32", "CLibCrypto",
             .product(name: "PostgresNIO", package: "postgres-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOCore", package: "swift-nio"),
