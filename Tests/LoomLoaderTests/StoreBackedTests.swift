@@ -63,6 +63,33 @@ import Testing
         #expect(try fixture.table("ds:train+ds:val", cacheShortSide: 36).cachedCount == FixtureDataset.trainCount + FixtureDataset.valCount)
     }
 
+    @Test("a raw cache stores every image uncompressed and serves the same pixels as an LZ4 one")
+    func rawCodecCache() throws {
+        let lz4Fixture = try LoaderFixture(), rawFixture = try LoaderFixture()
+        let selection = try Selection(parsing: "ds:train")
+        let packed = try PixelCache.build(writer: lz4Fixture.store.makeWriter(), selection: selection, spec: Self.eval32, workers: 2)
+        let raw = try PixelCache.build(writer: rawFixture.store.makeWriter(), selection: selection, spec: Self.eval32, workers: 2,
+                                       codec: .raw)
+        #expect(packed.codec == .lz4 && raw.codec == .raw)
+        #expect(raw.built == FixtureDataset.trainCount && raw.failed.isEmpty)
+        #expect(raw.rawBytes == packed.rawBytes)
+        #expect(raw.storedBytes > raw.rawBytes, "raw records hold every pixel byte plus a header each: \(raw)")
+        let rawTable = try rawFixture.table(cacheShortSide: 36), lz4Table = try lz4Fixture.table(cacheShortSide: 36)
+        #expect(rawTable.cached.allSatisfy { $0?.location.codec == .raw })
+        #expect(lz4Table.cached.contains { $0?.location.codec == .lz4 }, "the fixture's RGB should compress")
+
+        for spec in [Self.eval32, TransformSpec(size: 32, augment: .train)] {
+            let config = SamplerConfig(seed: 9)
+            let fromRaw = try drain(rawFixture.loader(table: rawTable, spec: spec, config: config, batch: 5, workers: 2))
+            let fromLZ4 = try drain(lz4Fixture.loader(table: lz4Table, spec: spec, config: config, batch: 5, workers: 2))
+            #expect(fromRaw.count == fromLZ4.count && !fromRaw.isEmpty)
+            for (i, batch) in fromRaw.enumerated() {
+                #expect(batch.samples == fromLZ4[i].samples && batch.labels == fromLZ4[i].labels)
+                expectSameBytes(batch.pixels, fromLZ4[i].pixels, "\(spec.augment) batch \(i): raw and LZ4 caches differ")
+            }
+        }
+    }
+
     @Test func cacheImagesAreTheFullEvalResize() throws {
         let fixture = try LoaderFixture()
         let writer = try fixture.store.makeWriter()

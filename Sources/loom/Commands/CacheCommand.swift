@@ -3,6 +3,8 @@ import Foundation
 import LoomLoader
 import LoomStore
 
+extension PixelCache.Codec: ExpressibleByArgument {}
+
 struct CacheCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cache", abstract: "The pixel cache: pre-decoded samples for fast epochs.",
@@ -20,6 +22,9 @@ struct CacheCommand: ParsableCommand {
         @Option(help: "The loader output size the cache serves (cached short side = size / 0.875).")
         var size: Int = 224
 
+        @Option(help: "How cache images are stored: lz4 (where it saves at least 1/16 of the bytes) or raw (larger, no decompress on each read).")
+        var codec: PixelCache.Codec = .lz4
+
         @Option(help: "Decoding threads (default: all cores).")
         var workers: Int = ProcessInfo.processInfo.activeProcessorCount
 
@@ -28,13 +33,12 @@ struct CacheCommand: ParsableCommand {
             let progress = ProgressLine("cache")
             let summary = try PixelCache.build(
                 writer: writer, selection: try selection.resolve(), spec: TransformSpec(size: size, augment: .eval),
-                workers: workers) { progress.update(done: $0, total: $1) }
+                workers: workers, codec: codec) { progress.update(done: $0, total: $1) }
             progress.finish()
             if options.json { return try Output.json(summary) }
-            Output.stderr(String(
-                format: "pixel cache (short side %d): %d built, %d already present, %d failed; %@ raw -> %@ stored in %.1f s",
-                summary.shortSide, summary.built, summary.present, summary.failed.count, Output.bytes(summary.rawBytes),
-                Output.bytes(summary.storedBytes), summary.seconds))
+            Output.stderr("pixel cache (short side \(summary.shortSide), \(codec.rawValue)): \(summary.built) built, "
+                + "\(summary.present) already present, \(summary.failed.count) failed; \(Output.bytes(summary.rawBytes)) raw -> "
+                + "\(Output.bytes(summary.storedBytes)) stored in \(String(format: "%.1f", summary.seconds)) s")
             for failure in summary.failed.prefix(10) { Output.stderr("  failed: \(failure)") }
         }
     }
