@@ -8,6 +8,7 @@
 
 #if defined(__x86_64__)
 #include <cpuid.h>
+#include <stdatomic.h>
 #include <immintrin.h>
 
 // Constants for the reflected polynomial 0x1DB710641: x^(4*128+32), x^(4*128-32) mod P (fold by
@@ -82,10 +83,14 @@ static int detect(void) {
 }
 
 int loom_crc32_is_folded(void) {
-    static int folded = -1;
-    // A race here only computes the same answer twice.
-    if (folded < 0) folded = detect();
-    return folded;
+    // Threads that race here all store the same answer.
+    static atomic_int folded = -1;
+    int known = atomic_load_explicit(&folded, memory_order_relaxed);
+    if (known < 0) {
+        known = detect();
+        atomic_store_explicit(&folded, known, memory_order_relaxed);
+    }
+    return known;
 }
 
 uint32_t loom_crc32(uint32_t crc, const uint8_t *bytes, size_t length) {
