@@ -164,8 +164,8 @@ final class LoaderPipeline: @unchecked Sendable {
         var expected = 0
         var error: (any Error)?
 
-        init(bytes: Int, batchSize: Int) {
-            pixels = UnsafeMutableRawBufferPointer.allocate(byteCount: max(bytes, 1), alignment: 64)
+        init(bytes: Int, batchSize: Int) throws {
+            pixels = try BatchMemory.shared.take(bytes: bytes)
             labels = .allocate(capacity: batchSize)
             labels.initialize(repeating: 0)
             samples = .allocate(capacity: batchSize)
@@ -173,7 +173,7 @@ final class LoaderPipeline: @unchecked Sendable {
         }
 
         deinit {
-            pixels.deallocate()
+            BatchMemory.shared.give(pixels)
             labels.deallocate()
             samples.deallocate()
         }
@@ -198,7 +198,9 @@ final class LoaderPipeline: @unchecked Sendable {
         self.startPosition = startPosition
         self.nextPosition = startPosition
         let ring = options.batchBuffers
-        slots = (0..<ring).map { _ in Slot(bytes: options.batchSize * spec.sampleBytes, batchSize: options.batchSize) }
+        let (batchBytes, overflow) = options.batchSize.multipliedReportingOverflow(by: spec.sampleBytes)
+        guard !overflow else { throw LoaderError("batch size \(options.batchSize) at size \(spec.size) is too large", code: .invalidArgument) }
+        slots = try (0..<ring).map { _ in try Slot(bytes: batchBytes, batchSize: options.batchSize) }
         // Every renderer is made before any worker starts: a worker without one could claim
         // nothing, and the consumer would wait forever for the batches it was to fill.
         let renderers: [SampleRenderer]
