@@ -38,7 +38,12 @@ public final class Loader {
                                       options: options, startPosition: startPosition, makeRenderer: makeRenderer)
     }
 
-    deinit { pipeline.cancel() }
+    deinit {
+        pipeline.cancel()
+        // No worker runs now and no view can outlive the loader: the next epoch's loader, made
+        // right after this one goes, gets this ring's memory instead of mapping another.
+        pipeline.releaseBatchMemory()
+    }
 
     /// Batches in this rank's epoch from the start position on.
     public var batchCount: Int { pipeline.batchCount }
@@ -172,8 +177,17 @@ final class LoaderPipeline: @unchecked Sendable {
             samples.initialize(repeating: 0)
         }
 
-        deinit {
+        private var pixelsReleased = false
+
+        /// Hands the pixel memory back to ``BatchMemory`` (once); the slot is not used after.
+        func releasePixels() {
+            guard !pixelsReleased else { return }
+            pixelsReleased = true
             BatchMemory.shared.give(pixels)
+        }
+
+        deinit {
+            releasePixels()
             labels.deallocate()
             samples.deallocate()
         }
@@ -252,6 +266,11 @@ final class LoaderPipeline: @unchecked Sendable {
     var resumeToken: ResumeToken {
         let position = condition.withLock { startPosition + nextBatch * options.batchSize }
         return ResumeToken(seed: config.seed, epoch: plan.epoch, position: min(position, endPosition), rank: config.rank, world: config.world)
+    }
+
+    /// After ``cancel()``, when the loader that owns this pipeline is gone.
+    func releaseBatchMemory() {
+        condition.withLock { for slot in slots { slot.releasePixels() } }
     }
 
     func cancel() {
