@@ -10,8 +10,8 @@ import Synchronization
 /// epoch's CPU on 2,000 images, in `perf record` of `loom bench loader`). Released buffers wait
 /// here instead, with `MADV_FREE`: while memory is plentiful the next loader writes into pages
 /// that are still mapped; under pressure the kernel may take them back, and a write then faults
-/// in a zeroed page, which costs no more than a fresh map. At most ``keptBytes`` wait in ``shared``, so a
-/// long-lived `loom serve` holds no more than that in idle batch memory.
+/// in a zeroed page, which costs no more than a fresh map. At most ``keptBytes`` wait in
+/// ``shared``, so a long-lived `loom serve` holds no more than that in idle batch memory.
 final class BatchMemory: Sendable {
     /// The pool every loader in the process shares.
     static let shared = BatchMemory(keptBytes: 1 << 30)
