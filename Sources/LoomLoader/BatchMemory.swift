@@ -61,17 +61,16 @@ final class BatchMemory: Sendable {
     /// Hands back memory from ``take(bytes:)``; kept for the next loader, or unmapped past ``keptBytes``.
     func give(_ buffer: UnsafeMutableRawBufferPointer) {
         guard let base = buffer.baseAddress else { return }
+        // Before the buffer is in the pool: once there, another loader may take it and write,
+        // and a MADV_FREE after that write would let the kernel drop its pixels.
+        _ = madvise(base, buffer.count, MADV_FREE)
         let entry = (address: UInt(bitPattern: base), length: buffer.count)
         let kept = idle.withLock { idle -> Bool in
             guard idle.reduce(0, { $0 + $1.length }) + entry.length <= keptBytes else { return false }
             idle.append(entry)
             return true
         }
-        if kept {
-            _ = madvise(base, buffer.count, MADV_FREE)
-        } else {
-            munmap(base, buffer.count)
-        }
+        if !kept { munmap(base, buffer.count) }
     }
 
     /// Whole pages, so every buffer of one batch size has the same length and is reusable.
