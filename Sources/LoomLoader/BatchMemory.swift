@@ -30,6 +30,12 @@ final class BatchMemory: Sendable {
     /// Bytes released and waiting for reuse.
     var idleBytes: Int { idle.withLock { $0.reduce(0) { $0 + $1.length } } }
 
+    /// Released buffers waiting that a request for `bytes` would get.
+    func idleBuffers(forBytes bytes: Int) -> Int {
+        let length = roundedLength(bytes)
+        return idle.withLock { $0.count { $0.length == length } }
+    }
+
     /// Page-aligned memory of at least `bytes` bytes (a released buffer of the same length when
     /// one waits).
     /// - Throws: ``LoaderError`` when the kernel refuses the mapping even after the idle ones go.

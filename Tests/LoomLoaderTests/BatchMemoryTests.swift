@@ -69,3 +69,25 @@ struct BatchMemoryTests {
         }
     }
 }
+
+extension BatchMemoryTests {
+    @Test("a loader dropped mid-epoch leaves its ring in the shared pool, and the next request of that size gets it")
+    func loaderHandsBackItsRing() throws {
+        let fixture = try LoaderFixture()
+        let table = try fixture.table()
+        // An odd size and batch, so no other test's loader asks the shared pool for this length.
+        let spec = TransformSpec(size: 43, augment: .train), batch = 7
+        var ring: Set<UInt> = []
+        do {
+            let loader = try fixture.loader(table: table, spec: spec, config: SamplerConfig(seed: 3), batch: batch, workers: 2, prefetch: 2)
+            // Two batches of several, then dropped mid-epoch with its workers still waiting on the ring.
+            for _ in 0..<2 { ring.insert(UInt(bitPattern: try #require(try loader.next()).pixels.baseAddress)) }
+            #expect(loader.batchCount > 3)
+        }
+        #expect(ring.count == 2)
+        #expect(BatchMemory.shared.idleBuffers(forBytes: batch * spec.sampleBytes) == 2)
+        let next = try BatchMemory.shared.take(bytes: batch * spec.sampleBytes)
+        defer { BatchMemory.shared.give(next) }
+        #expect(ring.contains(UInt(bitPattern: next.baseAddress)))
+    }
+}
