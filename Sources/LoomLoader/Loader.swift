@@ -400,13 +400,12 @@ final class LoaderPipeline: @unchecked Sendable {
         let location = table.locations[sample]
         do {
             if options.useCache, let cached = table.cached[sample] {
-                let range = try store.blobs.read(cached.location, into: &buffer)
-                guard range.count == cached.width * cached.height * 3 else {
-                    throw LoaderError("pixel cache entry has \(range.count) bytes, expected \(cached.width)x\(cached.height)x3")
-                }
-                buffer.withUnsafeBufferPointer { bytes in
-                    renderer.render(cached: bytes.baseAddress! + range.lowerBound, width: cached.width, height: cached.height,
-                                    rng: &rng, into: target)
+                try store.blobs.withRecord(cached.location, buffer: &buffer) { pixels in
+                    guard let base = pixels.baseAddress, pixels.count == cached.width * cached.height * 3 else {
+                        throw LoaderError("pixel cache entry has \(pixels.count) bytes, expected \(cached.width)x\(cached.height)x3")
+                    }
+                    renderer.render(cached: base.assumingMemoryBound(to: UInt8.self), width: cached.width,
+                                    height: cached.height, rng: &rng, into: target)
                 }
             } else {
                 let range = try store.blobs.read(location, into: &buffer)

@@ -17,6 +17,7 @@ public final class BlobReader: Sendable {
     let source: Source
     let reader: any CatalogReader
     private let files = Mutex<[Int64: SystemFile]>([:])
+    private let maps = Mutex<[Int64: ShardMap]>([:])
 
     init(layout: StoreLayout, source: Source, reader: any CatalogReader) {
         self.layout = layout
@@ -91,6 +92,36 @@ public final class BlobReader: Sendable {
         return rawStart..<(rawStart + location.rawSize)
     }
 
+    /// Runs `body` on the original bytes of the record at `location`, checked as
+    /// ``read(_:into:verifyDigest:)`` checks them (header and payload CRC-32; no SHA-256).
+    ///
+    /// On an embedded store the record is read from a mapping of its shard (``ShardMap``): a raw
+    /// record is handed to `body` where it lies in the page cache, an LZ4 one is decompressed from
+    /// there into `buffer`. A `perf` profile of a raw pixel-cache train epoch put a quarter of the
+    /// CPU in the kernel's copy out of the page cache for `pread`. Records the mapping cannot
+    /// reach, and every record of a fleet store, go through ``read(_:into:verifyDigest:)``.
+    public func withRecord<R>(_ location: BlobLocation, buffer: inout [UInt8], _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
+        let start = location.offset
+        guard case .files = source, let map = try shardMap(location.shardID, reaching: start + location.recordSize),
+              let record = map.bytes(start..<(start + location.recordSize)) else {
+            let range = try read(location, into: &buffer)
+            return try buffer.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[range])) }
+        }
+        // `map` is held to the end of the scope: a concurrent `forget` may drop it from the
+        // table, but the mapping lasts while this read uses it.
+        return try withExtendedLifetime(map) {
+            if let problem = Self.check(record, expected: location) { throw corrupt(location, problem.description) }
+            let payload = UnsafeRawBufferPointer(rebasing: record[ShardFormat.recordHeaderSize...])
+            guard location.codec == .lz4 else { return try body(payload) }
+            if buffer.count < location.rawSize { buffer = [UInt8](repeating: 0, count: location.rawSize) }
+            return try buffer.withUnsafeMutableBytes { bytes in
+                let raw = UnsafeMutableRawBufferPointer(rebasing: bytes[0..<location.rawSize])
+                if let problem = BlobCodec.decompressFrame(payload, into: raw) { throw corrupt(location, problem.description) }
+                return try body(UnsafeRawBufferPointer(raw))
+            }
+        }
+    }
+
     /// Checks a whole record (header + payload) against what the catalog expects of it.
     static func check(_ record: UnsafeRawBufferPointer, expected: BlobLocation) -> ShardFormat.FormatProblem? {
         let header: ShardFormat.RecordHeader
@@ -142,7 +173,20 @@ public final class BlobReader: Sendable {
         }
     }
 
+    /// The mapping of shard `id`, made afresh when the one held ends before `end`; nil when the
+    /// kernel will not map it.
+    private func shardMap(_ id: Int64, reaching end: Int) throws -> ShardMap? {
+        if let map = maps.withLock({ $0[id] }), map.length >= end { return map }
+        guard let map = ShardMap(file: try shardFile(id)) else { return nil }
+        return maps.withLock { held in
+            if let existing = held[id], existing.length >= map.length { return existing }
+            held[id] = map
+            return map
+        }
+    }
+
     func forget(shardID: Int64) {
         _ = files.withLock { $0.removeValue(forKey: shardID) }
+        _ = maps.withLock { $0.removeValue(forKey: shardID) }
     }
 }
