@@ -60,6 +60,9 @@ public final class Resampler {
     private var blended: [UInt8] = []
     private var accumulator16: [UInt16] = []
     private var accumulator32: [UInt32] = []
+    /// The narrow horizontal pass's weights for pixel pairs `(2p, 2p+1)`: per tap, each pixel's
+    /// weight in four lanes, so a pair takes one multiply per tap and no broadcasts.
+    private var pairWeights: [SIMD8<UInt16>] = []
 
     public init() {}
 
@@ -104,6 +107,7 @@ public final class Resampler {
         } else if accumulator16.count < spanCount {
             accumulator16 = [UInt16](repeating: 0, count: spanCount)
         }
+        if !wide { columns.pairWeights(into: &pairWeights, count: windowWidth) }
         columns.byteOffsets.withUnsafeBufferPointer { xOffsets in
         columns.weights.withUnsafeBufferPointer { xWeights in
         rows.firsts.withUnsafeBufferPointer { yFirsts in
@@ -112,6 +116,7 @@ public final class Resampler {
         blended.withUnsafeMutableBufferPointer { row in
         accumulator16.withUnsafeMutableBufferPointer { acc16 in
         accumulator32.withUnsafeMutableBufferPointer { acc32 in
+        pairWeights.withUnsafeBufferPointer { pairs in
             let v = row.baseAddress!, xo = xOffsets.baseAddress!, xw = xWeights.baseAddress!
             let yStride = rows.stride, xStride = columns.stride
             var cachedRow = -1
@@ -133,11 +138,11 @@ public final class Resampler {
                     Self.blendColumns(UnsafeRawPointer(v), offsets: xo, weights: xw, taps: xStride, lane: UInt32.self, bits: bits,
                                       width: windowWidth, into: out)
                 } else {
-                    Self.blendColumns(UnsafeRawPointer(v), offsets: xo, weights: xw, taps: xStride, lane: UInt16.self, bits: bits,
-                                      width: windowWidth, into: out)
+                    Self.blendColumnPairs(UnsafeRawPointer(v), offsets: xo, weights: xw, pairs: pairs.baseAddress!, taps: xStride,
+                                          width: windowWidth, into: out)
                 }
             }
-        }}}}}}}}
+        }}}}}}}}}
     }
 
     /// The vertical pass: `count` source rows from `top`, weighted, rounded to bytes in `out`.
@@ -182,6 +187,54 @@ public final class Resampler {
         case 4: blendColumns(row, offsets: offsets, weights: weights, fixedTaps: 4, lane: lane, bits: bits, width: width, into: out)
         case 5: blendColumns(row, offsets: offsets, weights: weights, fixedTaps: 5, lane: lane, bits: bits, width: width, into: out)
         default: blendColumns(row, offsets: offsets, weights: weights, fixedTaps: taps, lane: lane, bits: bits, width: width, into: out)
+        }
+    }
+
+    /// The narrow (8-bit weight) horizontal pass, two output pixels per 8-lane multiply-add:
+    /// the 4-lane pass spent more instructions broadcasting each weight than blending with it.
+    /// The last pixel or two go through the 4-lane pass, which keeps every store inside the row.
+    @inline(__always)
+    private static func blendColumnPairs(
+        _ row: UnsafeRawPointer, offsets: UnsafePointer<Int>, weights: UnsafePointer<UInt16>, pairs: UnsafePointer<SIMD8<UInt16>>,
+        taps: Int, width: Int, into out: UnsafeMutablePointer<UInt8>
+    ) {
+        let paired = (width - 1) / 2
+        switch taps {
+        case 1: blendColumnPairs(row, offsets: offsets, pairs: pairs, fixedTaps: 1, count: paired, into: out)
+        case 2: blendColumnPairs(row, offsets: offsets, pairs: pairs, fixedTaps: 2, count: paired, into: out)
+        case 3: blendColumnPairs(row, offsets: offsets, pairs: pairs, fixedTaps: 3, count: paired, into: out)
+        case 4: blendColumnPairs(row, offsets: offsets, pairs: pairs, fixedTaps: 4, count: paired, into: out)
+        case 5: blendColumnPairs(row, offsets: offsets, pairs: pairs, fixedTaps: 5, count: paired, into: out)
+        default: blendColumnPairs(row, offsets: offsets, pairs: pairs, fixedTaps: taps, count: paired, into: out)
+        }
+        let done = paired * 2
+        blendColumns(row, offsets: offsets + done, weights: weights + done * taps, taps: taps, lane: UInt16.self, bits: 8,
+                     width: width - done, into: out + done * 3)
+    }
+
+    @inline(__always)
+    private static func blendColumnPairs(
+        _ row: UnsafeRawPointer, offsets: UnsafePointer<Int>, pairs: UnsafePointer<SIMD8<UInt16>>, fixedTaps taps: Int, count: Int,
+        into out: UnsafeMutablePointer<UInt8>
+    ) {
+        let half = SIMD8<UInt16>(repeating: 1 << 7)
+        for p in 0..<count {
+            let a = offsets[2 &* p], b = offsets[2 &* p &+ 1], w = pairs + p &* taps
+            var sum = half
+            for k in 0..<taps {
+                // Both pixels' bytes through one 64-bit integer: built from two SIMD4 halves the
+                // compiler inserts them a byte at a time.
+                let left = UInt64(row.loadUnaligned(fromByteOffset: a &+ k &* 3, as: UInt32.self))
+                let right = UInt64(row.loadUnaligned(fromByteOffset: b &+ k &* 3, as: UInt32.self))
+                let bytes = unsafeBitCast(left | right &<< 32, to: SIMD8<UInt8>.self)
+                sum &+= SIMD8<UInt16>(truncatingIfNeeded: bytes) &* w[k]
+            }
+            let pixels = unsafeBitCast(SIMD8<UInt8>(truncatingIfNeeded: sum &>> 8), to: UInt64.self)
+            // 4-byte stores: each one's 4th byte is overwritten by the next pixel, and the row's
+            // last pixel is never in a pair.
+            let target = UnsafeMutableRawPointer(out + p &* 6)
+            target.storeBytes(of: UInt32(truncatingIfNeeded: pixels), as: UInt32.self)
+            (target + 3).storeBytes(of: UInt32(truncatingIfNeeded: pixels &>> 32), as: UInt32.self)
         }
     }
 
@@ -313,6 +366,18 @@ struct FilterTaps {
                 for k in 0..<used { weights[i * used + k] = weights[i * stride + k] }
             }
             stride = used
+        }
+    }
+
+    /// ``Resampler/pairWeights``'s layout of the first `count` outputs' weights.
+    func pairWeights(into pairs: inout [SIMD8<UInt16>], count: Int) {
+        let needed = (count / 2) * stride
+        if pairs.count < needed { pairs = [SIMD8<UInt16>](repeating: .zero, count: needed) }
+        for p in 0..<(count / 2) {
+            for k in 0..<stride {
+                let left = weights[2 * p * stride + k], right = weights[(2 * p + 1) * stride + k]
+                pairs[p * stride + k] = SIMD8(lowHalf: SIMD4(repeating: left), highHalf: SIMD4(repeating: right))
+            }
         }
     }
 
