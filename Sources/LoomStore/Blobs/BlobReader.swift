@@ -1,6 +1,7 @@
 import Synchronization
 
-/// Random-access reads of blobs by location: one `pread` per record, checked on the way out.
+/// Random-access reads of blobs by location: one `pread` per record, or for
+/// ``withRecord(_:buffer:_:)`` a read in place from a mapping of the shard, checked on the way out.
 ///
 /// Every read checks the record header (magic, checksum, digest, sizes) and the payload CRC-32;
 /// `verifyDigest` also recomputes SHA-256 (what `cat`, `export` and `verify` ask for). Shard
