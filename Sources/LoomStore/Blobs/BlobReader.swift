@@ -74,17 +74,10 @@ public final class BlobReader: Sendable {
             } else {
                 try file!.read(into: record, at: location.offset)
             }
-            if let problem = Self.check(UnsafeRawBufferPointer(rebasing: bytes[0..<recordSize]), expected: location) {
-                throw corrupt(location, problem.description)
-            }
-            if location.codec == .lz4 {
-                let frame = UnsafeRawBufferPointer(rebasing: bytes[ShardFormat.recordHeaderSize..<recordSize])
-                if let problem = BlobCodec.decompressFrame(frame, into: UnsafeMutableRawBufferPointer(rebasing: bytes[rawStart..<needed])) {
-                    throw corrupt(location, problem.description)
-                }
-            }
+            let original = try payload(of: UnsafeRawBufferPointer(record), location,
+                                       decompressingInto: UnsafeMutableRawBufferPointer(rebasing: bytes[rawStart..<needed]))
             if verifyDigest {
-                let actual = Digest.sha256(UnsafeRawBufferPointer(rebasing: bytes[rawStart..<(rawStart + location.rawSize)]))
+                let actual = Digest.sha256(original)
                 if actual != location.digest {
                     throw corrupt(location, "content hashes to \(actual.hex), not its digest")
                 }
@@ -111,16 +104,25 @@ public final class BlobReader: Sendable {
         // `map` is held to the end of the scope: a concurrent `forget` may drop it from the
         // table, but the mapping lasts while this read uses it.
         return try withExtendedLifetime(map) {
-            if let problem = Self.check(record, expected: location) { throw corrupt(location, problem.description) }
-            let payload = UnsafeRawBufferPointer(rebasing: record[ShardFormat.recordHeaderSize...])
-            guard location.codec == .lz4 else { return try body(payload) }
-            if buffer.count < location.rawSize { buffer = [UInt8](repeating: 0, count: location.rawSize) }
-            return try buffer.withUnsafeMutableBytes { bytes in
-                let raw = UnsafeMutableRawBufferPointer(rebasing: bytes[0..<location.rawSize])
-                if let problem = BlobCodec.decompressFrame(payload, into: raw) { throw corrupt(location, problem.description) }
-                return try body(UnsafeRawBufferPointer(raw))
+            guard location.codec == .lz4 else {
+                return try body(payload(of: record, location, decompressingInto: UnsafeMutableRawBufferPointer(start: nil, count: 0)))
             }
+            if buffer.count < location.rawSize { buffer = [UInt8](repeating: 0, count: location.rawSize) }
+            return try buffer.withUnsafeMutableBytes { try body(payload(of: record, location, decompressingInto: $0)) }
         }
+    }
+
+    /// The original bytes of a whole `record` (header and stored payload), checked against
+    /// `location`: the stored payload itself when raw, or the LZ4 frame decompressed into the
+    /// start of `raw` (which then holds at least `location.rawSize` bytes).
+    private func payload(of record: UnsafeRawBufferPointer, _ location: BlobLocation,
+                         decompressingInto raw: UnsafeMutableRawBufferPointer) throws -> UnsafeRawBufferPointer {
+        if let problem = Self.check(record, expected: location) { throw corrupt(location, problem.description) }
+        let stored = UnsafeRawBufferPointer(rebasing: record[ShardFormat.recordHeaderSize..<location.recordSize])
+        guard location.codec == .lz4 else { return stored }
+        let original = UnsafeMutableRawBufferPointer(rebasing: raw[0..<location.rawSize])
+        if let problem = BlobCodec.decompressFrame(stored, into: original) { throw corrupt(location, problem.description) }
+        return UnsafeRawBufferPointer(original)
     }
 
     /// Checks a whole record (header + payload) against what the catalog expects of it.
@@ -185,6 +187,9 @@ public final class BlobReader: Sendable {
             return map
         }
     }
+
+    /// The shards read through a mapping so far (what the tests check the mapped path by).
+    var mappedShards: Set<Int64> { maps.withLock { Set($0.keys) } }
 
     func forget(shardID: Int64) {
         _ = files.withLock { $0.removeValue(forKey: shardID) }
