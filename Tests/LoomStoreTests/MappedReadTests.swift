@@ -25,6 +25,8 @@ struct MappedReadTests {
             #expect(try Self.mapped(scratch.store, location) == blob.bytes, "\(blob.testDescription)")
             #expect(try Self.mapped(other, location) == blob.bytes, "\(blob.testDescription)")
         }
+        let shards = Set(staged.values.map(\.shardID))
+        #expect(scratch.store.blobs.mappedShards == shards && other.blobs.mappedShards == shards, "read through the mapping, not pread")
     }
 
     @Test("records committed after the shard was mapped are read through the mapping the shard grew under")
@@ -74,6 +76,7 @@ struct MappedReadTests {
         for location in locations.prefix(2) {
             #expect(try Self.mapped(reader, location) == blobs.first { $0.digest == location.digest }!.bytes)
         }
+        #expect(reader.blobs.mappedShards == [locations[0].shardID], "the records before the cut come through the mapping")
         for location in locations.suffix(2) {
             let error = #expect(throws: StoreError.self) { try Self.mapped(reader, location) }
             #expect(error?.code == .corrupt && error?.message.contains("file ends at") == true, "\(String(describing: error))")
