@@ -115,6 +115,7 @@ let package = Package(
             "LoomExperiment", "LoomTrain", "LoomPipeline", "LoomLoader", "LoomIngest", "LoomImage", "LoomStore", "LoomTar", "LoomTestSupport"]),
         .testTarget(name: "LoomServerTests", dependencies: [
             "LoomServer", "LoomIngest", "LoomTestSupport", .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
         ]),
         .testTarget(name: "LoomCLITests", dependencies: ["LoomStore", "LoomObjectStore", "LoomTar", "LoomTestSupport"]),
         .testTarget(name: "LoomObjectStoreTests", dependencies: [

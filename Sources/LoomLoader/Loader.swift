@@ -55,6 +55,14 @@ public final class Loader {
     /// - Throws: the first error a sample of that batch met (naming its digest) unless `skipBad`.
     public func next() throws -> BatchView? { try pipeline.next() }
 
+    /// Takes the pixel memory of the batch last returned by ``next()`` out of the ring: from
+    /// now on the caller owns it (the view's pixels stay valid in it until the caller releases
+    /// it), and the ring fills a buffer from the process's pool in its place. For a consumer
+    /// that hands a batch on instead of copying it out: `GET /v1/batches` gives it to the
+    /// socket, which releases it once written.
+    /// - Throws: ``LoaderError`` when no batch is held, or when no replacement can be mapped.
+    public func takePixels() throws -> TakenPixels { try pipeline.takePixels() }
+
     /// The token that resumes right after the last batch returned.
     public var resumeToken: ResumeToken {
         var token = pipeline.resumeToken
@@ -127,6 +135,19 @@ extension Loader {
     }
 }
 
+extension Loader {
+    /// Batch pixel memory taken out of a loader's ring (``Loader/takePixels()``). Whoever holds
+    /// it calls ``release()`` exactly once, when nothing reads it any more.
+    public struct TakenPixels: @unchecked Sendable {
+        // @unchecked: a mapping owned by whoever holds this; nothing else reads or writes it.
+        /// The whole mapping (page-rounded); the batch is its first bytes.
+        public let memory: UnsafeMutableRawBufferPointer
+
+        /// Hands the memory back to the pool the loaders draw from.
+        public func release() { BatchMemory.shared.give(memory) }
+    }
+}
+
 /// The shared state of a loader's workers and its consumer.
 final class LoaderPipeline: @unchecked Sendable {
     // @unchecked: mutable state is guarded by `condition`; each slot's pixel memory is written
@@ -149,6 +170,8 @@ final class LoaderPipeline: @unchecked Sendable {
     private var nextPosition: Int
     private var nextBatch = 0
     private var holding: Int? = nil
+    /// The held batch's pixels were taken out (``takePixels()``): its slot holds a fresh buffer.
+    private var heldTaken = false
     private var releasedBatches = 0
     private var cancelled = false
     private var running = 0
@@ -158,7 +181,9 @@ final class LoaderPipeline: @unchecked Sendable {
     private var bad: Set<Int> = []
 
     final class Slot {
-        let pixels: UnsafeMutableRawBufferPointer
+        /// Replaced (under the lock) only while the consumer holds this slot's batch, which no
+        /// worker writes to: ``LoaderPipeline/takePixels()``.
+        var pixels: UnsafeMutableRawBufferPointer
         // Raw storage, allocated once: several workers write different elements of one slot at
         // the same time, which a Swift Array (copy-on-write, a struct) does not allow.
         let labels: UnsafeMutableBufferPointer<Int32>
@@ -243,6 +268,7 @@ final class LoaderPipeline: @unchecked Sendable {
         if let held = holding {
             releasedBatches = held + 1
             holding = nil
+            heldTaken = false
             condition.broadcast()
         }
         let batch = nextBatch
@@ -261,6 +287,22 @@ final class LoaderPipeline: @unchecked Sendable {
             pixels: UnsafeRawBufferPointer(rebasing: slot.pixels[0..<(count * spec.sampleBytes)]),
             labels: UnsafeBufferPointer(rebasing: slot.labels[0..<count]),
             samples: Array(slot.samples[0..<count])[...], endPosition: first + count)
+    }
+
+    func takePixels() throws -> Loader.TakenPixels {
+        let held = condition.withLock { heldTaken ? nil : holding.map { (batch: $0, bytes: slots[$0 % slots.count].pixels.count) } }
+        guard let held else {
+            throw LoaderError("no batch is held whose pixels are still in the ring: takePixels() follows next(), once", code: .invalidArgument)
+        }
+        // Mapped outside the lock: the workers claim samples under it.
+        let fresh = try BatchMemory.shared.take(bytes: held.bytes)
+        return condition.withLock {
+            let slot = slots[held.batch % slots.count]
+            let taken = slot.pixels
+            slot.pixels = fresh
+            heldTaken = true
+            return Loader.TakenPixels(memory: taken)
+        }
     }
 
     var resumeToken: ResumeToken {

@@ -33,21 +33,18 @@ public enum BatchFrame {
         public static let error = Flags(rawValue: 1 << 2)
     }
 
-    /// A batch frame: header, the view's pixels as they are, labels widened to int64, written
-    /// over `buffer` (a written frame's, to be filled again: cleared, grown if need be).
-    static func batch(_ view: Loader.BatchView, size: Int, epoch: Int, cursor: ResumeToken, last: Bool,
-                      into buffer: inout ByteBuffer) {
+    /// A batch frame as the three buffers written in turn: the header, the pixels (the view's,
+    /// as they are, in `pixels`: ``FramePixels`` gives the loader's memory itself), and the
+    /// labels widened to int64.
+    static func batch(_ view: Loader.BatchView, pixels: ByteBuffer, size: Int, epoch: Int, cursor: ResumeToken,
+                      last: Bool) -> [ByteBuffer] {
         let labelBytes = view.count * 8
-        buffer.clear(minimumCapacity: headerBytes + view.pixels.count + labelBytes)
-        writeHeader(into: &buffer, n: view.count, height: size, width: size, flags: last ? .lastOfEpoch : [], epoch: epoch,
-                    positionAfter: cursor.position, pixelBytes: view.pixels.count, labelBytes: labelBytes, cursor: cursor)
-        buffer.writeBytes(view.pixels)
-        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: labelBytes) { target in
-            for (i, label) in view.labels.enumerated() {
-                target.storeBytes(of: Int64(label).littleEndian, toByteOffset: i * 8, as: Int64.self)
-            }
-            return labelBytes
-        }
+        var head = ByteBufferAllocator().buffer(capacity: headerBytes)
+        writeHeader(into: &head, n: view.count, height: size, width: size, flags: last ? .lastOfEpoch : [], epoch: epoch,
+                    positionAfter: cursor.position, pixelBytes: pixels.readableBytes, labelBytes: labelBytes, cursor: cursor)
+        var labels = ByteBufferAllocator().buffer(capacity: labelBytes)
+        for label in view.labels { labels.writeInteger(Int64(label), endianness: .little) }
+        return [head, pixels, labels]
     }
 
     /// The frame that ends a complete stream: n = 0, the cursor where the stream stopped.

@@ -98,8 +98,8 @@ enum BatchStreamRoutes {
         }
     }
 
-    /// Encoded frames a stream holds besides its loader's ring: those queued, the one the
-    /// producer is encoding, and two in the writer (one waiting for the socket to drain, one
+    /// Batch frames a stream holds besides its loader's ring, each owning a batch's pixel memory
+    /// (``FramePixels``): those queued, the one the producer is building, and two in the writer (one waiting for the socket to drain, one
     /// the socket is taking).
     static let framesInFlight = queueCapacity + 3
     static let queueCapacity = 2
@@ -115,6 +115,11 @@ enum BatchStreamRoutes {
                                                                        consumerBuffers: framesInFlight)
         } catch {
             throw APIError.badParameter("batch", "\(error) (loom serve --stream-memory)")
+        }
+        // Within any budget a frame's pixels must fit one ByteBuffer (FramePixels.maximumBytes).
+        if let bytes = StreamBudget.batchBytes(batch: asked.batch, size: asked.spec.size), bytes > FramePixels.maximumBytes {
+            throw APIError.badParameter("batch", "batch \(asked.batch) at size \(asked.spec.size) is \(StreamBudget.format(bytes)) of pixels "
+                                        + "per frame, over the \(StreamBudget.format(FramePixels.maximumBytes)) a frame can carry; lower batch or size")
         }
         return options
     }
@@ -165,12 +170,12 @@ enum BatchStreamRoutes {
                     // A shutdown closes the queue: the stream ends without its end frame, which
                     // tells the client to reconnect with its last cursor.
                     while let frame = await queue.pop() {
-                        try await writer.write(frame.buffer)
+                        for buffer in frame.buffers { try await writer.write(buffer) }
+                        let bytes = frame.buffers.reduce(0) { $0 + $1.readableBytes }
                         if frame.samples > 0 {
-                            metrics.batchSent(samples: frame.samples, bytes: frame.buffer.readableBytes)
-                            queue.recycle(frame.buffer)
+                            metrics.batchSent(samples: frame.samples, bytes: bytes)
                         } else {
-                            metrics.responseBytes(frame.buffer.readableBytes, route: "/v1/batches")
+                            metrics.responseBytes(bytes, route: "/v1/batches")
                         }
                         if frame.terminal { break }
                     }
@@ -230,22 +235,31 @@ enum BatchStreamRoutes {
     private static func produce(_ loader: Loader, asked: Request, queue: FrameQueue, logger: Logger) {
         defer { loader.cancel() }
         let size = asked.spec.size, epoch = asked.epoch
-        let report = BatchProducer.run(loader) { view, after in
-            // Once taken from the queue a spare is held only here (unless the channel has yet to
-            // let go of it; FrameQueue.recycle says what then), so filling it allocates nothing.
-            var frame = queue.spare() ?? ByteBuffer()
-            BatchFrame.batch(view, size: size, epoch: epoch, cursor: after, last: view.endPosition == loader.endPosition,
-                             into: &frame)
-            return queue.push(.init(buffer: frame, samples: view.count, terminal: false))
+        // A batch whose pixels cannot leave the ring (no memory to map its replacement) ends the
+        // stream as a loader failure does, with an error frame at the batch's start.
+        var takeError: (any Error)? = nil
+        var report = BatchProducer.run(loader) { view, after in
+            let taken: Loader.TakenPixels
+            do {
+                taken = try loader.takePixels()
+            } catch {
+                takeError = error
+                return false
+            }
+            let pixels = FramePixels.buffer(taking: taken, count: view.pixels.count)
+            let frame = BatchFrame.batch(view, pixels: pixels, size: size, epoch: epoch, cursor: after,
+                                         last: view.endPosition == loader.endPosition)
+            return queue.push(.init(buffers: frame, samples: view.count, terminal: false))
         }
+        if let takeError { report.end = .failed(takeError) }
         switch report.end {
         case .consumerStopped:
             return
         case .finished:
-            _ = queue.push(.init(buffer: BatchFrame.end(size: size, epoch: epoch, cursor: report.cursor), samples: 0, terminal: true))
+            _ = queue.push(.init(buffers: [BatchFrame.end(size: size, epoch: epoch, cursor: report.cursor)], samples: 0, terminal: true))
         case .failed(let error):
             logger.error("batch stream failed", metadata: ["error": "\(error)", "cursor": "\(report.cursor)"])
-            _ = queue.push(.init(buffer: BatchFrame.error("\(error)", size: size, epoch: epoch, cursor: report.cursor),
+            _ = queue.push(.init(buffers: [BatchFrame.error("\(error)", size: size, epoch: epoch, cursor: report.cursor)],
                                  samples: 0, terminal: true))
         }
     }

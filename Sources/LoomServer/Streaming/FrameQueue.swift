@@ -12,7 +12,9 @@ import Hummingbird
 final class FrameQueue: @unchecked Sendable {
     // @unchecked: every mutable field is read and written under `condition`.
     struct Frame: Sendable {
-        var buffer: ByteBuffer
+        /// Written in turn: a batch frame's header, pixels and labels (``BatchFrame``), or an
+        /// end or error frame's one buffer.
+        var buffers: [ByteBuffer]
         var samples: Int
         /// The last frame of the stream (end or error).
         var terminal: Bool
@@ -22,9 +24,6 @@ final class FrameQueue: @unchecked Sendable {
     private var frames: [Frame] = []
     private var waiter: CheckedContinuation<Frame?, Never>?
     private var closed = false
-    /// Frame buffers the writer is done with, for the producer to fill again: a batch frame is
-    /// tens of MB, which malloc maps fresh (and the kernel zero-fills page by page) every time.
-    private var spares: [ByteBuffer] = []
     private let capacity: Int
     private let metrics: ServerMetrics
 
@@ -74,22 +73,6 @@ final class FrameQueue: @unchecked Sendable {
         }
     }
 
-    /// Writer side: a frame's buffer once written. The oldest spare is reused first, so by the
-    /// time the producer fills it the channel has most likely let go of it; if it has not,
-    /// ByteBuffer copies on write and the frame in the channel is untouched.
-    func recycle(_ buffer: ByteBuffer) {
-        condition.lock()
-        if !closed && spares.count < capacity + 2 { spares.append(buffer) }
-        condition.unlock()
-    }
-
-    /// Producer side: a written frame's buffer to fill again, if there is one.
-    func spare() -> ByteBuffer? {
-        condition.lock()
-        defer { condition.unlock() }
-        return spares.isEmpty ? nil : spares.removeFirst()
-    }
-
     /// Ends the stream from either side: the producer stops at its next push, a waiting
     /// consumer gets nil, and frames not yet sent are dropped.
     func close() {
@@ -97,7 +80,6 @@ final class FrameQueue: @unchecked Sendable {
         closed = true
         let dropped = frames.count
         frames.removeAll()
-        spares.removeAll()
         let waiter = self.waiter
         self.waiter = nil
         condition.broadcast()
