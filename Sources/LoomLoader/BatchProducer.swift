@@ -37,26 +37,70 @@ public enum BatchProducer {
     public static func run(
         _ loader: Loader, limit: Int = .max, deliver: (Loader.BatchView, ResumeToken) throws -> Bool
     ) rethrows -> Report {
-        var report = Report(end: .finished, batches: 0, samples: 0, cursor: loader.resumeToken, skipped: [])
-        produce: while report.batches < limit {
+        var first: Loader? = loader
+        return try run(epochs: 1, first: &first, next: { _ in preconditionFailure("one epoch") }, limit: limit) { _, view, after in
+            try deliver(view, after)
+        }
+    }
+
+    /// Runs `epochs` epochs one after another as one stream (or `limit` batches in all).
+    ///
+    /// `first` is the first epoch's loader (resumed or not), made before the stream starts; the
+    /// run takes it out, so no other reference keeps its ring alive. `next(k)` makes the
+    /// loader of the stream's k-th epoch (k >= 1), as soon as the epoch before has handed over
+    /// its last batch and its loader is gone: its ring reuses that memory, and its workers
+    /// decode while the consumer is still busy with that batch. A trainer running many epochs
+    /// over one stream pays a request's or a process's start-up once, not once per epoch.
+    /// - Parameter deliver: takes the batch's loader, the batch (valid only during the call)
+    ///   and the token after it; as for ``run(_:limit:deliver:)``.
+    /// - Returns: when a later epoch's loader cannot be made, `.failed` with the cursor at the
+    ///   end of the epoch before (resuming from it starts the failed epoch afresh).
+    public static func run(
+        epochs: Int, first: inout Loader?, next: (_ epoch: Int) -> Result<Loader, any Error>, limit: Int = .max,
+        deliver: (Loader, Loader.BatchView, ResumeToken) throws -> Bool
+    ) rethrows -> Report {
+        var loader = first
+        first = nil
+        guard loader != nil else { preconditionFailure("the first epoch's loader is made before the stream starts") }
+        var report = Report(end: .finished, batches: 0, samples: 0, cursor: loader!.resumeToken, skipped: [])
+        for epoch in 0..<max(1, epochs) {
+            if epoch > 0 {
+                report.skipped += loader!.skippedSamples
+                loader = nil  // the old loader goes first, so the next one's ring reuses its memory
+                switch next(epoch) {
+                case .success(let made): loader = made
+                case .failure(let error):
+                    report.end = .failed(error)
+                    return report
+                }
+            }
+            let end = try produce(loader!, limit: limit, report: &report, deliver: deliver)
+            if case .finished = end, report.batches < limit { continue }
+            report.end = end
+            break
+        }
+        report.skipped += loader!.skippedSamples
+        return report
+    }
+
+    /// One epoch's batches into `report`; how the epoch ended.
+    private static func produce(
+        _ loader: Loader, limit: Int, report: inout Report, deliver: (Loader, Loader.BatchView, ResumeToken) throws -> Bool
+    ) rethrows -> Report.End {
+        while report.batches < limit {
             let view: Loader.BatchView
             do {
-                guard let next = try loader.next() else { break produce }
+                guard let next = try loader.next() else { return .finished }
                 view = next
             } catch {
-                report.end = .failed(error)
-                break produce
+                return .failed(error)
             }
             let after = loader.resumeToken
-            guard try deliver(view, after) else {
-                report.end = .consumerStopped
-                break produce
-            }
+            guard try deliver(loader, view, after) else { return .consumerStopped }
             report.batches += 1
             report.samples += view.count
             report.cursor = after
         }
-        report.skipped = loader.skippedSamples
-        return report
+        return .finished
     }
 }

@@ -48,6 +48,10 @@ public final class Loader {
     /// Batches in this rank's epoch from the start position on.
     public var batchCount: Int { pipeline.batchCount }
 
+    /// Batches in a whole epoch of this rank, from its first sample: what each later epoch of a
+    /// multi-epoch stream holds (the sampler gives every epoch as many samples).
+    public var epochBatchCount: Int { (endPosition + options.batchSize - 1) / options.batchSize }
+
     /// Digests of samples that `skipBad` replaced so far.
     public var skippedSamples: [Digest] { pipeline.skippedSamples }
 

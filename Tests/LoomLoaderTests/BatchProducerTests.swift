@@ -85,4 +85,58 @@ struct BatchProducerTests {
         guard case .finished = skipped.end else { Issue.record("ended \(skipped.end)"); return }
         #expect(skipped.samples == 47 && skipped.skipped == [table.locations[last].digest])
     }
+
+    @Test("epochs in one run: a resumed first epoch, then whole ones, each as its own loader gives it; the old loader goes before the next is made")
+    func epochsInOneRun() throws {
+        let fixture = try LoaderFixture()
+        let table = try fixture.table()
+        let config = SamplerConfig(seed: 9)
+        func alone(_ epoch: Int, from start: Int = 0) throws -> [[UInt32]] {
+            let loader = try fixture.loader(table: table, spec: Self.train32, config: config, epoch: epoch, batch: 4, workers: 2,
+                                            startPosition: start)
+            var samples: [[UInt32]] = []
+            while let view = try loader.next() { samples.append(Array(view.samples)) }
+            return samples
+        }
+        let expected = try alone(3, from: 40) + alone(4) + alone(5)
+        #expect(expected.count == 2 + 12 + 12)
+
+        var first: Loader? = try fixture.loader(table: table, spec: Self.train32, config: config, epoch: 3, batch: 4, workers: 2,
+                                                startPosition: 40)
+        weak var previous = first
+        var opened: [Int] = []
+        var seen: [(epoch: Int, samples: [UInt32], cursor: ResumeToken, last: Bool)] = []
+        let report = BatchProducer.run(epochs: 3, first: &first, next: { k in
+            #expect(previous == nil, "epoch \(k)'s loader is made while the one before is still alive")
+            opened.append(k)
+            let made = Result { try fixture.loader(table: table, spec: Self.train32, config: config, epoch: 3 + k, batch: 4, workers: 2) }
+            previous = try? made.get()
+            return made
+        }) { loader, view, cursor in
+            seen.append((loader.plan.epoch, Array(view.samples), cursor, view.endPosition == loader.endPosition))
+            return true
+        }
+        #expect(first == nil, "the run holds the first loader, not the caller")
+        guard case .finished = report.end else { Issue.record("ended \(report.end)"); return }
+        #expect(opened == [1, 2])
+        #expect(seen.map(\.samples) == expected)
+        #expect(seen.map(\.epoch) == Array(repeating: 3, count: 2) + Array(repeating: 4, count: 12) + Array(repeating: 5, count: 12))
+        #expect(seen.indices.filter { seen[$0].last } == [1, 13, 25], "each epoch's last batch is marked")
+        #expect(report.batches == 26 && report.samples == 7 + 47 + 47)
+        #expect(report.cursor == seen.last?.cursor && report.cursor.epoch == 5 && report.cursor.position == 47)
+
+        // A limit counts batches over the epochs; a later epoch that cannot be made fails the run
+        // with the cursor at the end of the epoch before.
+        var limitedFirst: Loader? = try fixture.loader(table: table, spec: Self.train32, config: config, epoch: 3, batch: 4, workers: 2)
+        let limited = BatchProducer.run(epochs: 3, first: &limitedFirst, next: { k in
+            Result { try fixture.loader(table: table, spec: Self.train32, config: config, epoch: 3 + k, batch: 4, workers: 2) }
+        }, limit: 15) { _, _, _ in true }
+        guard case .finished = limited.end else { Issue.record("ended \(limited.end)"); return }
+        #expect(limited.batches == 15 && limited.cursor.epoch == 4 && limited.cursor.position == 12)
+
+        var failingFirst: Loader? = try fixture.loader(table: table, spec: Self.train32, config: config, epoch: 3, batch: 4, workers: 2)
+        let failing = BatchProducer.run(epochs: 2, first: &failingFirst, next: { _ in .failure(ReaderBroke()) }) { _, _, _ in true }
+        guard case .failed(let error) = failing.end, error is ReaderBroke else { Issue.record("ended \(failing.end)"); return }
+        #expect(failing.batches == 12 && failing.cursor.epoch == 3 && failing.cursor.position == 47)
+    }
 }

@@ -152,4 +152,51 @@ extension ServerTests {
         let beyond = try fixture.get("/v1/batches?selection=pets:train&batch=2&size=16&cursor=loom1.11.1.99.0.1")
         #expect(beyond.status == 400 && beyond.error.contains("outside"), "\(beyond)")
     }
+
+    @Test("epochs=3 streams epochs 1 to 3 as three single-epoch streams would, byte for byte; a cursor in the second resumes with epochs counted from its own")
+    func epochsOverOneStream() throws {
+        let fixture = try ServerFixture()
+        try fixture.start()
+        defer { _ = try? fixture.stop() }
+        let expected = try (1...3).map { epoch in
+            try loaderBatches(store: fixture.store, selection: "pets:train", batch: 5, size: 16, augment: .train, seed: 4, epoch: epoch)
+        }
+        #expect(expected.map(\.count) == [3, 3, 3])
+        func frames(_ query: String) throws -> (RawHTTP.Reply, [Frame], Frame?) {
+            let (connection, head) = try openStream(fixture, query)
+            var got: [Frame] = []
+            while let frame = try Frame.read(connection) {
+                if frame.isEnd { return (head, got, frame) }
+                got.append(frame)
+            }
+            return (head, got, nil)
+        }
+
+        let (head, batches, end) = try frames("selection=pets:train&batch=5&size=16&seed=4&epoch=1&epochs=3")
+        #expect(head.status == 200, "\(head)")
+        #expect(head.header("x-loom-epochs") == "3" && head.header("x-loom-batch-count") == "9" && head.header("x-loom-sample-count") == "36",
+                "\(head.headers)")
+        let want = expected.flatMap { $0 }
+        #expect(batches.count == 9)
+        #expect(batches.map(\.pixels) == want.map(\.pixels), "the epochs' pixels differ from single-epoch loaders'")
+        #expect(batches.map(\.labels) == want.map(\.labels))
+        #expect(batches.map(\.epoch) == [1, 1, 1, 2, 2, 2, 3, 3, 3])
+        #expect(batches.map(\.positionAfter) == [5, 10, 12, 5, 10, 12, 5, 10, 12])
+        #expect(batches.indices.filter { batches[$0].flags & 1 != 0 } == [2, 5, 8], "bit 0 marks each epoch's last batch")
+        let finished = try #require(end, "the stream must finish with an end frame")
+        #expect(!finished.isError && finished.epoch == 3 && finished.cursor == batches.last?.cursor)
+
+        // Cut after epoch 2's first batch; its cursor and 2 more epochs (2 and 3) give the rest.
+        let cursor = batches[3].cursor
+        #expect(cursor.hasPrefix("loom2.4.2.5.0.1."), "\(cursor)")
+        let (resumedHead, rest, restEnd) = try frames("selection=pets:train&batch=5&size=16&cursor=\(cursor)&epochs=2")
+        #expect(resumedHead.header("x-loom-batch-count") == "5", "\(resumedHead.headers)")
+        #expect(rest.map(\.pixels) == want[4...].map(\.pixels) && rest.map(\.epoch) == [2, 2, 3, 3, 3])
+        #expect(restEnd?.cursor == batches.last?.cursor)
+
+        for (query, name) in [("epochs=0", "epochs"), ("epochs=100001", "epochs"), ("epoch=2147483647&epochs=2", "epochs")] {
+            let refused = try fixture.get("/v1/batches?selection=pets:train&batch=5&size=16&" + query)
+            #expect(refused.status == 400 && refused.error.contains("parameter \(name)"), "\(query): \(refused)")
+        }
+    }
 }

@@ -27,4 +27,36 @@ extension ServerTests {
         }
         #expect(batches.last?.cursor == (expected.last as? [String: Any])?["resume"] as? String)
     }
+
+    @Test("loom stream --epochs 3 gives the three single-epoch streams one after another, in its lines and in one ring")
+    func streamEpochsIntoSharedMemory() throws {
+        let fixture = try ServerFixture()
+        let base = ["stream", "--selection", "pets:train", "--batch", "5", "--size", "16", "--augment", "train", "--seed", "4",
+                    "--json", "--store", fixture.store]
+        let single = try (2...4).map { epoch in
+            try Loom.ok(base + ["--epoch", String(epoch)], in: fixture.scratch.path).jsonLines().compactMap { $0 as? [String: Any] }
+        }
+        let arguments = base + ["--epoch", "2", "--epochs", "3"]
+        let together = try Loom.ok(arguments, in: fixture.scratch.path).jsonLines().compactMap { $0 as? [String: Any] }
+        let expected = single.flatMap { $0.dropLast() }
+        let lines = together.dropLast()
+        #expect(lines.count == 9 && expected.count == 9)
+        #expect(lines.map { $0["checksum"] as? String } == expected.map { $0["checksum"] as? String })
+        #expect(lines.map { $0["epoch"] as? Int } == [2, 2, 2, 3, 3, 3, 4, 4, 4])
+        #expect(lines.map { $0["index"] as? Int } == [0, 1, 2, 0, 1, 2, 0, 1, 2])
+        #expect(together.last?["resume"] as? String == single.last?.last?["resume"] as? String)
+        #expect(together.last?["batches"] as? Int == 9)
+
+        let name = ringName()
+        defer { shm_unlink("/" + name) }
+        let producer = try Child(arguments + ["--shm", name, "--shm-slots", "2"], directory: fixture.scratch.path)
+        let reader = try RingReader(name: name)
+        var batches: [RingReader.Batch] = []
+        while let batch = try reader.read() { batches.append(batch) }
+        let run = producer.wait()
+        #expect(run.status == 0, "\(run)")
+        #expect(batches.map { String(Digest.sha256($0.pixels).hex.prefix(16)) } == expected.map { $0["checksum"] as? String })
+        #expect(batches.indices.filter { batches[$0].lastOfEpoch } == [2, 5, 8])
+        #expect(batches.last?.cursor == single.last?.last?["resume"] as? String)
+    }
 }

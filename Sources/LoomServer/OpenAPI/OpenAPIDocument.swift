@@ -345,14 +345,16 @@ paths:
       tags: [streaming]
       summary: The loader's batches as binary frames (docs/batch-stream.md).
       description: |
-        One epoch (one rank's share) per request, as a chunked stream of frames: a 128-byte
-        little-endian header, uint8 NHWC pixels, int64 labels; then an end frame. Reconnect with
-        `cursor` set to the last frame's cursor to resume exactly.
+        One epoch (one rank's share), or `epochs` epochs one after another, per request, as a
+        chunked stream of frames: a 128-byte little-endian header, uint8 NHWC pixels, int64
+        labels; then an end frame. Each epoch's last batch has flag bit 0 set. Reconnect with
+        `cursor` set to the last frame's cursor (and `epochs` counting from the cursor's epoch)
+        to resume exactly.
 
         A stream may hold `--stream-memory` bytes (default 1 GiB) in batch buffers of
         `batch x size x size x 3` bytes: the loader's ring (`--workers` + 2, fewer where they do
-        not fit) and 5 encoded frames in flight. A request for which even 2 ring buffers do not
-        fit is a 400 naming the limit. At most `--max-streams` run at once (default 2 per core);
+        not fit) and 5 frames in flight. A request for which even 2 ring buffers do not fit, or
+        whose batch is over 4 GiB of pixels, is a 400 naming the limit. At most `--max-streams` run at once (default 2 per core);
         past that, 503 with Retry-After.
       operationId: batches
       parameters:
@@ -362,6 +364,7 @@ paths:
         - { name: augment, in: query, required: false, schema: { enum: [train, eval], default: train } }
         - { name: seed, in: query, required: false, schema: { type: integer, minimum: 0, default: 0 } }
         - { name: epoch, in: query, required: false, schema: { type: integer, minimum: 0, default: 0 } }
+        - { name: epochs, in: query, required: false, schema: { type: integer, minimum: 1, maximum: 100000, default: 1 } }
         - { name: rank, in: query, required: false, schema: { type: integer, minimum: 0, default: 0 } }
         - { name: world, in: query, required: false, schema: { type: integer, minimum: 1, default: 1 } }
         - { name: cursor, in: query, required: false, schema: { type: string, pattern: "^loom(1(\\.[0-9]+){5}|2(\\.[0-9]+){5}\\.[0-9a-f]{8})$" } }
@@ -374,6 +377,7 @@ paths:
           headers:
             X-Loom-Batch-Count: { schema: { type: integer } }
             X-Loom-Sample-Count: { schema: { type: integer } }
+            X-Loom-Epochs: { schema: { type: integer } }
             X-Loom-Classes: { schema: { type: integer } }
             X-Loom-Cursor: { schema: { type: string } }
           content: { application/x-loom-batches: { schema: { type: string, contentMediaType: application/octet-stream } } }

@@ -17,8 +17,12 @@ enum BatchStreamRoutes {
     static let routes: [Route] = [Route(.get, "/v1/batches", batches)]
 
     static let parameters: Set<String> = [
-        "selection", "batch", "size", "augment", "seed", "epoch", "rank", "world", "cursor", "remainder", "drop_last", "epoch_length",
+        "selection", "batch", "size", "augment", "seed", "epoch", "epochs", "rank", "world", "cursor", "remainder", "drop_last",
+        "epoch_length",
     ]
+
+    /// The most epochs one request streams.
+    static let maximumEpochs = 100_000
 
     /// What a request asks the loader for.
     struct Request: Sendable {
@@ -27,6 +31,8 @@ enum BatchStreamRoutes {
         var spec: TransformSpec
         var config: SamplerConfig
         var epoch: Int
+        /// Epochs streamed, from `epoch` (the cursor's, when resuming) on.
+        var epochs: Int = 1
         var start: Int
         var dropLast: Bool
         var cursor: ResumeToken? = nil
@@ -80,18 +86,29 @@ enum BatchStreamRoutes {
         guard rank < world else { throw APIError.badParameter("rank", "\(rank) is outside world size \(world)") }
         let remainder = try query.choice("remainder", RankRemainder.self) ?? .pad
         let epochLength = try query.int("epoch_length", in: 1...Int(Int32.max))
+        let epochs = try query.int("epochs", in: 1...maximumEpochs) ?? 1
+        guard epoch + (epochs - 1) <= Int(Int32.max) else {
+            throw APIError.badParameter("epochs", "\(epochs) epochs from epoch \(epoch) run past epoch \(Int32.max)")
+        }
         return Request(
             selection: selection, batch: batch, spec: TransformSpec(size: size, augment: augment),
             config: SamplerConfig(seed: seed, rank: rank, world: world, remainder: remainder, epochLength: epochLength),
-            epoch: epoch, start: start, dropLast: try query.bool("drop_last") ?? false, cursor: cursor)
+            epoch: epoch, epochs: epochs, start: start, dropLast: try query.bool("drop_last") ?? false, cursor: cursor)
     }
 
-    /// Owns the loader for the producer thread. `@unchecked`: the loader is created on a
-    /// blocking-work thread and from then on touched only by the one producer thread, which
-    /// takes it out, so the loader's buffers go when the producer is done with them.
+    /// Owns the first epoch's loader for the producer thread, with what the later epochs' are
+    /// made from. `@unchecked`: the loader is created on a blocking-work thread and from then
+    /// on touched only by the one producer thread, which takes it out, so the loader's buffers
+    /// go when the producer is done with them.
     final class LoaderBox: @unchecked Sendable {
         private var loader: Loader?
-        init(_ loader: Loader) { self.loader = loader }
+        let store: Store
+        let table: SampleTable
+        init(_ loader: Loader, store: Store) {
+            self.loader = loader
+            self.store = store
+            self.table = loader.table
+        }
         func take() -> Loader? {
             defer { loader = nil }
             return loader
@@ -147,7 +164,7 @@ enum BatchStreamRoutes {
                 let loader = try Loader(
                     store: store, table: table, spec: asked.spec, config: asked.config, epoch: asked.epoch,
                     options: options, startPosition: asked.start)
-                return (LoaderBox(loader), try streamHeaders(loader, asked: asked))
+                return (LoaderBox(loader, store: store), try streamHeaders(loader, asked: asked))
             }
             (box, headers) = (prepared.0, prepared.1)
         } catch {
@@ -155,7 +172,7 @@ enum BatchStreamRoutes {
             throw error
         }
         let queue = FrameQueue(capacity: queueCapacity, metrics: state.metrics)
-        startProducer(box, asked: asked, queue: queue, place: place, logger: context.logger)
+        startProducer(box, asked: asked, options: options, queue: queue, place: place, logger: context.logger)
         // Owned by the body: when the body is done, or dropped unrun because the client went
         // away before the head was written, the queue closes (the producer stops) and the body's
         // hold on the place goes.
@@ -208,6 +225,7 @@ enum BatchStreamRoutes {
     private static func streamHeaders(_ loader: Loader, asked: Request) throws -> HTTPFields {
         var longestToken = loader.resumeToken
         longestToken.position = loader.endPosition
+        longestToken.epoch = asked.epoch + asked.epochs - 1
         let longest = longestToken.description
         guard longest.utf8.count <= BatchFrame.cursorBytes else {
             throw APIError(.badRequest, "this stream's cursors would be longer than \(BatchFrame.cursorBytes) bytes; use a smaller seed")
@@ -215,16 +233,18 @@ enum BatchStreamRoutes {
         return [
             .contentType: "application/x-loom-batches",
             .cacheControl: "no-store",
-            HTTPField.Name("X-Loom-Batch-Count")!: String(loader.batchCount),
-            HTTPField.Name("X-Loom-Sample-Count")!: String(loader.endPosition - loader.startPosition),
+            HTTPField.Name("X-Loom-Batch-Count")!: String(loader.batchCount + (asked.epochs - 1) * loader.epochBatchCount),
+            HTTPField.Name("X-Loom-Sample-Count")!: String(loader.endPosition - loader.startPosition + (asked.epochs - 1) * loader.endPosition),
+            HTTPField.Name("X-Loom-Epochs")!: String(asked.epochs),
             HTTPField.Name("X-Loom-Classes")!: String(loader.table.classNames.count),
             HTTPField.Name("X-Loom-Cursor")!: loader.resumeToken.description,
         ]
     }
 
-    private static func startProducer(_ box: LoaderBox, asked: Request, queue: FrameQueue, place: StreamPlace, logger: Logger) {
+    private static func startProducer(_ box: LoaderBox, asked: Request, options: Loader.Options, queue: FrameQueue, place: StreamPlace,
+                                      logger: Logger) {
         let thread = Thread {
-            if let loader = box.take() { produce(loader, asked: asked, queue: queue, logger: logger) }
+            produce(box, asked: asked, options: options, queue: queue, logger: logger)
             // After `produce` returned, and with it the last reference to the loader's buffers.
             place.leave()
         }
@@ -232,13 +252,20 @@ enum BatchStreamRoutes {
         thread.start()
     }
 
-    private static func produce(_ loader: Loader, asked: Request, queue: FrameQueue, logger: Logger) {
-        defer { loader.cancel() }
-        let size = asked.spec.size, epoch = asked.epoch
+    private static func produce(_ box: LoaderBox, asked: Request, options: Loader.Options, queue: FrameQueue, logger: Logger) {
+        let size = asked.spec.size
         // A batch whose pixels cannot leave the ring (no memory to map its replacement) ends the
         // stream as a loader failure does, with an error frame at the batch's start.
         var takeError: (any Error)? = nil
-        var report = BatchProducer.run(loader) { view, after in
+        // Each loader is held only inside the run, which lets one go before it makes the next,
+        // and the last when it returns: then the thread leaves the stream's place.
+        var first = box.take()
+        var report = BatchProducer.run(epochs: asked.epochs, first: &first, next: { k in
+            Result {
+                try Loader(store: box.store, table: box.table, spec: asked.spec, config: asked.config, epoch: asked.epoch + k,
+                           options: options)
+            }
+        }) { loader, view, after in
             let taken: Loader.TakenPixels
             do {
                 taken = try loader.takePixels()
@@ -247,11 +274,12 @@ enum BatchStreamRoutes {
                 return false
             }
             let pixels = FramePixels.buffer(taking: taken, count: view.pixels.count)
-            let frame = BatchFrame.batch(view, pixels: pixels, size: size, epoch: epoch, cursor: after,
+            let frame = BatchFrame.batch(view, pixels: pixels, size: size, epoch: loader.plan.epoch, cursor: after,
                                          last: view.endPosition == loader.endPosition)
             return queue.push(.init(buffers: frame, samples: view.count, terminal: false))
         }
         if let takeError { report.end = .failed(takeError) }
+        let epoch = report.cursor.epoch
         switch report.end {
         case .consumerStopped:
             return

@@ -29,7 +29,12 @@ struct StreamCommand: ParsableCommand {
     @Option(help: "Resume token from an earlier stream's last line.")
     var resume: String?
 
-    @Option(name: .customLong("max-batches"), help: "Stop after this many batches.")
+    @Option(help: ArgumentHelp(
+        "Epochs to stream one after another, from --epoch (or the resume token's) on.",
+        discussion: "A reader of many epochs pays the start-up (process, store, sample table, ring) once, and each later epoch's workers start as soon as the epoch before has handed over its last batch, while that batch is still being read."))
+    var epochs = 1
+
+    @Option(name: .customLong("max-batches"), help: "Stop after this many batches (over all --epochs).")
     var maxBatches: Int?
 
     @Flag(name: .customLong("drop-last"), help: "Drop the epoch's last partial batch.")
@@ -55,10 +60,12 @@ struct StreamCommand: ParsableCommand {
         guard shmSlots >= 1 && shmSlots <= 1024 else { throw ValidationError("--shm-slots must be 1...1024") }
         if let shm { try SharedMemoryRing.checkName(shm) }
         guard batching.batch >= 1 else { throw ValidationError("--batch must be positive") }
+        guard epochs >= 1 && epochs <= 100_000 else { throw ValidationError("--epochs must be 1...100000, not \(epochs)") }
         if explain && !options.json { throw ValidationError("--explain adds to the --json batch lines: give --json too") }
     }
 
     struct BatchLine: Encodable {
+        var epoch: Int
         var index: Int
         var count: Int
         var digests: [String]
@@ -108,22 +115,34 @@ struct StreamCommand: ParsableCommand {
         let store = try options.openReadOnly()
         let table = try SampleTable.load(store, selection: try selection.resolve(), cacheShortSide: batching.cacheShortSide)
         try token?.check(table: table, config: config)
-        let loader = try Loader(
+        guard epoch + (epochs - 1) <= Int(Int32.max) else {
+            throw ValidationError("--epochs \(epochs) from epoch \(epoch) runs past epoch \(Int32.max)")
+        }
+        var first: Loader? = try Loader(
             store: store, table: table, spec: batching.spec, config: config, epoch: epoch, options: loaderOptions,
             startPosition: start)
         let encoder = Output.lineEncoder()
         let clock = ContinuousClock.now
         let progress = ProgressLine("stream")
-        let total = min(maxBatches ?? .max, loader.batchCount)
+        let (firstBatches, epochBatches) = (first!.batchCount, first!.epochBatchCount)
+        let streamBatches = firstBatches + (epochs - 1) * epochBatches
+        let total = min(maxBatches ?? .max, streamBatches)
+        let streamSamples = first!.endPosition - first!.startPosition + (epochs - 1) * first!.endPosition
+        let startCursor = first!.resumeToken.description
         var ring = try shm.map { name in
             try SharedMemoryRing(
                 name: name, layout: SharedMemoryRingLayout(slotCount: shmSlots, batch: batching.batch, height: batching.size,
                                                            width: batching.size),
-                epoch: epoch, batchCount: total, sampleCount: min(loader.endPosition - loader.startPosition, total * batching.batch),
-                startCursor: loader.resumeToken.description)
+                epoch: epoch, batchCount: total, sampleCount: min(streamSamples, total * batching.batch),
+                startCursor: startCursor)
         }
         var delivered = 0
-        let report = try BatchProducer.run(loader, limit: total) { view, after in
+        let later = { (k: Int) in
+            Result {
+                try Loader(store: store, table: table, spec: batching.spec, config: config, epoch: epoch + k, options: loaderOptions)
+            }
+        }
+        let report = try BatchProducer.run(epochs: epochs, first: &first, next: later, limit: total) { loader, view, after in
             if ring != nil {
                 let published = try ring!.publish(
                     count: view.count, pixels: view.pixels, labels: view.labels, positionAfter: view.endPosition,
@@ -139,13 +158,13 @@ struct StreamCommand: ParsableCommand {
             // The line's checksum hashes the whole batch: only a --json reader pays for it.
             if options.json {
                 let line = BatchLine(
-                    index: view.index, count: view.count,
+                    epoch: loader.plan.epoch, index: view.index, count: view.count,
                     digests: view.samples.map { table.locations[Int($0)].digest.hex }, labels: Array(view.labels),
                     checksum: String(Digest.sha256(view.pixels).hex.prefix(16)),
                     crops: explain ? try view.samples.map { try loader.cropChoice(sample: Int($0)) } : nil)
                 try Output.jsonLine(line, encoder: encoder)
             }
-            progress.update(done: delivered, total: loader.batchCount, unit: "batch")
+            progress.update(done: delivered, total: total, unit: "batch")
             return true
         }
         var consumerClosed = false
@@ -160,7 +179,7 @@ struct StreamCommand: ParsableCommand {
         progress.finish()
         if !consumerClosed { ring?.finish() }
         let elapsed = (ContinuousClock.now - clock) / .seconds(1)
-        let summary = Summary(resume: loader.resumeToken.description, batches: batches, samples: samples, skipped: skipped.count,
+        let summary = Summary(resume: report.cursor.description, batches: batches, samples: samples, skipped: skipped.count,
                               skipped_digests: skipped.map(\.hex), seconds: elapsed, images_per_s: Double(samples) / max(elapsed, 1e-9),
                               shm: shm, consumer_closed: shm == nil ? nil : consumerClosed)
         if options.json { return try Output.jsonLine(summary, encoder: encoder) }

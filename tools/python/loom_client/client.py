@@ -178,19 +178,27 @@ class LoomClient:
 
     def batches(self, selection: str, batch: int = 256, size: int = 224, augment: str = "train", seed: int = 0,
                 epoch: int = 0, rank: int = 0, world: int = 1, cursor: Optional[str] = None, retries: int = 3,
-                busy_timeout: float = 600.0, **extra) -> Iterator[Batch]:
-        """One epoch (this rank's share) of batches. A cut stream is resumed from its last cursor, up to `retries` times.
+                busy_timeout: float = 600.0, epochs: int = 1, **extra) -> Iterator[Batch]:
+        """`epochs` epochs (this rank's share of each) of batches over one stream, from `epoch` (or the cursor's) on;
+        each batch says its epoch and whether it is the epoch's last. The server starts each later epoch while the
+        one before is still being sent, so many epochs over one stream pay a request's start-up once.
+        A cut stream is resumed from its last cursor, up to `retries` times.
 
         While the server is serving all the streams it allows (503), waits as its Retry-After says and asks
         again, for up to `busy_timeout` seconds in a row."""
+        if epochs < 1:
+            raise ValueError(f"epochs must be at least 1, not {epochs}")
         params = {"selection": selection, "batch": batch, "size": size, "augment": augment, **extra}
+        last_epoch = (_cursor_epoch(cursor) if cursor else epoch) + epochs - 1
         failures = 0
         busy_since = None
         while True:
             if cursor:
-                query = dict(params, cursor=cursor)
+                # A resumed stream runs from the cursor's epoch to the same last epoch.
+                remaining = last_epoch - _cursor_epoch(cursor) + 1
+                query = dict(params, cursor=cursor, **({"epochs": remaining} if remaining > 1 else {}))
             else:
-                query = dict(params, seed=seed, epoch=epoch, rank=rank, world=world)
+                query = dict(params, seed=seed, epoch=epoch, rank=rank, world=world, **({"epochs": epochs} if epochs > 1 else {}))
             try:
                 for item in self._stream(query):
                     busy_since = None
@@ -248,6 +256,14 @@ class LoomClient:
                             bool(flags & FLAG_LAST_OF_EPOCH))
         finally:
             connection.close()
+
+
+def _cursor_epoch(cursor: str) -> int:
+    """The epoch a resume token (loom2.SEED.EPOCH.POSITION.RANK.WORLD.FINGERPRINT) names."""
+    parts = cursor.split(".")
+    if len(parts) < 4 or not parts[2].isdigit():
+        raise ValueError(f"not a Loom resume token: {cursor!r}")
+    return int(parts[2])
 
 
 def _text(value) -> str:

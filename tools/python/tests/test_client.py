@@ -75,6 +75,28 @@ def test_resume_from_a_cursor(server):
     assert [b.labels.tolist() for b in first_two + rest] == [b.labels.tolist() for b in whole]
 
 
+def test_epochs_over_one_stream(server):
+    client = LoomClient(server["url"])
+    single = [list(client.batches("fmnist:train", batch=16, size=8, seed=3, epoch=e)) for e in (1, 2, 3)]
+    assert [len(epoch) for epoch in single] == [3, 3, 3]  # 40 images: 16, 16, 8
+    whole = [b for epoch in single for b in epoch]
+    together = list(client.batches("fmnist:train", batch=16, size=8, seed=3, epoch=1, epochs=3))
+    assert [b.pixels.tobytes() for b in together] == [b.pixels.tobytes() for b in whole]
+    assert [b.epoch for b in together] == [1, 1, 1, 2, 2, 2, 3, 3, 3]
+    assert [i for i, b in enumerate(together) if b.last_of_epoch] == [2, 5, 8]
+    # Cut in the second epoch; its cursor with epochs=2 (counted from the cursor's own) gives the rest.
+    first_four = []
+    for batch in client.batches("fmnist:train", batch=16, size=8, seed=3, epoch=1, epochs=3):
+        first_four.append(batch)
+        if len(first_four) == 4:
+            break
+    assert first_four[-1].cursor.startswith("loom2.3.2.16.")
+    rest = list(client.batches("fmnist:train", batch=16, size=8, cursor=first_four[-1].cursor, epochs=2))
+    assert [b.pixels.tobytes() for b in first_four + rest] == [b.pixels.tobytes() for b in whole]
+    with pytest.raises(ValueError):
+        next(iter(client.batches("fmnist:train", epochs=0)))
+
+
 def test_a_cursor_names_its_stream(server):
     client = LoomClient(server["url"])
     first = next(iter(client.batches("fmnist:train", batch=8, size=16, seed=2)))
