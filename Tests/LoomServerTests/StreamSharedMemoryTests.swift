@@ -5,13 +5,8 @@ import LoomTestSupport
 import Testing
 
 extension ServerTests {
-    @Test("loom stream --shm puts exactly the batches of loom stream --json into the ring")
-    func streamIntoSharedMemory() throws {
-        let fixture = try ServerFixture()
-        let arguments = ["stream", "--selection", "pets:train*2+pets:val", "--batch", "5", "--size", "24", "--augment", "train",
-                         "--seed", "4", "--epoch", "1", "--json", "--store", fixture.store]
-        let expected = try Loom.ok(arguments, in: fixture.scratch.path).jsonLines()
-        let lines = expected.dropLast().compactMap { $0 as? [String: Any] }
+    /// Runs `loom ARGUMENTS --shm NAME` with a 2-slot ring and reads every batch it publishes.
+    func ringBatches(_ arguments: [String], fixture: ServerFixture) throws -> [RingReader.Batch] {
         let name = ringName()
         defer { shm_unlink("/" + name) }
         let producer = try Child(arguments + ["--shm", name, "--shm-slots", "2"], directory: fixture.scratch.path)
@@ -20,6 +15,17 @@ extension ServerTests {
         while let batch = try reader.read() { batches.append(batch) }
         let run = producer.wait()
         #expect(run.status == 0, "\(run)")
+        return batches
+    }
+
+    @Test("loom stream --shm puts exactly the batches of loom stream --json into the ring")
+    func streamIntoSharedMemory() throws {
+        let fixture = try ServerFixture()
+        let arguments = ["stream", "--selection", "pets:train*2+pets:val", "--batch", "5", "--size", "24", "--augment", "train",
+                         "--seed", "4", "--epoch", "1", "--json", "--store", fixture.store]
+        let expected = try Loom.ok(arguments, in: fixture.scratch.path).jsonLines()
+        let lines = expected.dropLast().compactMap { $0 as? [String: Any] }
+        let batches = try ringBatches(arguments, fixture: fixture)
         #expect(batches.count == lines.count && lines.count >= 3, "\(lines.count) batches")
         for (batch, line) in zip(batches, lines) {
             #expect(String(Digest.sha256(batch.pixels).hex.prefix(16)) == line["checksum"] as? String)
@@ -47,14 +53,7 @@ extension ServerTests {
         #expect(together.last?["resume"] as? String == single.last?.last?["resume"] as? String)
         #expect(together.last?["batches"] as? Int == 9)
 
-        let name = ringName()
-        defer { shm_unlink("/" + name) }
-        let producer = try Child(arguments + ["--shm", name, "--shm-slots", "2"], directory: fixture.scratch.path)
-        let reader = try RingReader(name: name)
-        var batches: [RingReader.Batch] = []
-        while let batch = try reader.read() { batches.append(batch) }
-        let run = producer.wait()
-        #expect(run.status == 0, "\(run)")
+        let batches = try ringBatches(arguments, fixture: fixture)
         #expect(batches.map { String(Digest.sha256($0.pixels).hex.prefix(16)) } == expected.map { $0["checksum"] as? String })
         #expect(batches.indices.filter { batches[$0].lastOfEpoch } == [2, 5, 8])
         #expect(batches.last?.cursor == single.last?.last?["resume"] as? String)
