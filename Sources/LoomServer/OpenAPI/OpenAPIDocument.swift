@@ -354,8 +354,8 @@ paths:
         A stream may hold `--stream-memory` bytes (default 1 GiB) in batch buffers of
         `batch x size x size x 3` bytes: the loader's ring (`--workers` + 2, fewer where they do
         not fit) and 5 frames in flight. A request for which even 2 ring buffers do not fit, or
-        whose batch is over 4 GiB of pixels, is a 400 naming the limit. At most `--max-streams` run at once (default 2 per core);
-        past that, 503 with Retry-After.
+        whose batch is over 4 GiB of pixels, is a 400 naming the limit. At most `--max-streams`
+        run at once (default 2 per core); past that, 503 with Retry-After.
       operationId: batches
       parameters:
         - { name: selection, in: query, required: true, schema: { type: string }, example: "fashion-mnist:train" }

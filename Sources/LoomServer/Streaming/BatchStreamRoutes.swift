@@ -116,8 +116,8 @@ enum BatchStreamRoutes {
     }
 
     /// Batch frames a stream holds besides its loader's ring, each owning a batch's pixel memory
-    /// (``FramePixels``): those queued, the one the producer is building, and two in the writer (one waiting for the socket to drain, one
-    /// the socket is taking).
+    /// (``FramePixels``): those queued, the one the producer is building, and two in the writer
+    /// (one waiting for the socket to drain, one the socket is taking).
     static let framesInFlight = queueCapacity + 3
     static let queueCapacity = 2
 
@@ -135,8 +135,9 @@ enum BatchStreamRoutes {
         }
         // Within any budget a frame's pixels must fit one ByteBuffer (FramePixels.maximumBytes).
         if let bytes = StreamBudget.batchBytes(batch: asked.batch, size: asked.spec.size), bytes > FramePixels.maximumBytes {
-            throw APIError.badParameter("batch", "batch \(asked.batch) at size \(asked.spec.size) is \(StreamBudget.format(bytes)) of pixels "
-                                        + "per frame, over the \(StreamBudget.format(FramePixels.maximumBytes)) a frame can carry; lower batch or size")
+            throw APIError.badParameter(
+                "batch", "batch \(asked.batch) at size \(asked.spec.size) is \(StreamBudget.format(bytes)) of pixels per frame, "
+                    + "over the \(StreamBudget.format(FramePixels.maximumBytes)) a frame can carry; lower batch or size")
         }
         return options
     }
@@ -234,7 +235,8 @@ enum BatchStreamRoutes {
             .contentType: "application/x-loom-batches",
             .cacheControl: "no-store",
             HTTPField.Name("X-Loom-Batch-Count")!: String(loader.batchCount + (asked.epochs - 1) * loader.epochBatchCount),
-            HTTPField.Name("X-Loom-Sample-Count")!: String(loader.endPosition - loader.startPosition + (asked.epochs - 1) * loader.endPosition),
+            HTTPField.Name("X-Loom-Sample-Count")!:
+                String(loader.endPosition - loader.startPosition + (asked.epochs - 1) * loader.endPosition),
             HTTPField.Name("X-Loom-Epochs")!: String(asked.epochs),
             HTTPField.Name("X-Loom-Classes")!: String(loader.table.classNames.count),
             HTTPField.Name("X-Loom-Cursor")!: loader.resumeToken.description,

@@ -24,8 +24,9 @@ enum FramePixels {
         deallocate: { pointer in FramePixels.deallocate(pointer) },
         copy: { target, source, count in _ = memcpy(target, source, count) })
 
-    /// The largest pixel payload a buffer holds: `ByteBuffer` counts its capacity in 32 bits.
-    static let maximumBytes = Int(UInt32.max)
+    /// The largest pixel payload a buffer holds: `ByteBuffer` counts its capacity in 32 bits,
+    /// and the loaders' pool rounds a buffer up to whole pages.
+    static let maximumBytes = Int(UInt32.max) / Int(getpagesize()) * Int(getpagesize())
 
     /// A buffer whose readable bytes are the first `count` bytes of `pixels`; it owns them from
     /// now on. `count` is at most ``maximumBytes`` (checked before a stream starts).
