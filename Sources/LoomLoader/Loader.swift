@@ -48,9 +48,14 @@ public final class Loader {
     /// Batches in this rank's epoch from the start position on.
     public var batchCount: Int { pipeline.batchCount }
 
-    /// Batches in a whole epoch of this rank, from its first sample: what each later epoch of a
-    /// multi-epoch stream holds (the sampler gives every epoch as many samples).
-    public var epochBatchCount: Int { (endPosition + options.batchSize - 1) / options.batchSize }
+    /// Batches in a stream of `epochs` epochs that starts with this loader's (from its start
+    /// position) and goes on with whole ones: the sampler gives every epoch as many samples.
+    public func streamBatchCount(epochs: Int) -> Int {
+        batchCount + (epochs - 1) * ((endPosition + options.batchSize - 1) / options.batchSize)
+    }
+
+    /// Samples in such a stream (``streamBatchCount(epochs:)``).
+    public func streamSampleCount(epochs: Int) -> Int { endPosition - startPosition + (epochs - 1) * endPosition }
 
     /// Digests of samples that `skipBad` replaced so far.
     public var skippedSamples: [Digest] { pipeline.skippedSamples }

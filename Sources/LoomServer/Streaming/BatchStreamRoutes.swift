@@ -234,9 +234,8 @@ enum BatchStreamRoutes {
         return [
             .contentType: "application/x-loom-batches",
             .cacheControl: "no-store",
-            HTTPField.Name("X-Loom-Batch-Count")!: String(loader.batchCount + (asked.epochs - 1) * loader.epochBatchCount),
-            HTTPField.Name("X-Loom-Sample-Count")!:
-                String(loader.endPosition - loader.startPosition + (asked.epochs - 1) * loader.endPosition),
+            HTTPField.Name("X-Loom-Batch-Count")!: String(loader.streamBatchCount(epochs: asked.epochs)),
+            HTTPField.Name("X-Loom-Sample-Count")!: String(loader.streamSampleCount(epochs: asked.epochs)),
             HTTPField.Name("X-Loom-Epochs")!: String(asked.epochs),
             HTTPField.Name("X-Loom-Classes")!: String(loader.table.classNames.count),
             HTTPField.Name("X-Loom-Cursor")!: loader.resumeToken.description,

@@ -124,10 +124,8 @@ struct StreamCommand: ParsableCommand {
         let encoder = Output.lineEncoder()
         let clock = ContinuousClock.now
         let progress = ProgressLine("stream")
-        let (firstBatches, epochBatches) = (first!.batchCount, first!.epochBatchCount)
-        let streamBatches = firstBatches + (epochs - 1) * epochBatches
-        let total = min(maxBatches ?? .max, streamBatches)
-        let streamSamples = first!.endPosition - first!.startPosition + (epochs - 1) * first!.endPosition
+        let total = min(maxBatches ?? .max, first!.streamBatchCount(epochs: epochs))
+        let streamSamples = first!.streamSampleCount(epochs: epochs)
         let startCursor = first!.resumeToken.description
         var ring = try shm.map { name in
             try SharedMemoryRing(
