@@ -31,7 +31,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.0"),
         // Hummingbird's own dependencies, named because LoomServer imports them directly.
-        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),  // ByteBuffer(takingOwnershipOf:): Streaming/FramePixels.swift
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0", traits: []),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.0.0"),
         // The fleet catalog (`--catalog postgresql://...`): PostgreSQL's wire protocol over swift-nio.
