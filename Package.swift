@@ -57,9 +57,11 @@ let package = Package(
         .target(name: "LoomImage", dependencies: ["CTurboJPEG", "CJPEGRegion", "CSPNG"]),
         // CRC-32 folded with PCLMULQDQ where the CPU has it, zlib's elsewhere (Sources/CCRC32/crc32_fold.c).
         .target(name: "CCRC32", linkerSettings: [.linkedLibrary("z")]),
+        // sync_file_range for shard appends (Sources/CWriteback/writeback.c says why it is C).
+        .target(name: "CWriteback"),
         // GRDBSQLite: user SQL runs on raw connections of its own (an authorizer, limits, a progress handler).
         .target(name: "LoomStore", dependencies: [
-            grdb, .product(name: "GRDBSQLite", package: "GRDB.swift"), "CLZ4", "CCRC32", "CLibCrypto",
+            grdb, .product(name: "GRDBSQLite", package: "GRDB.swift"), "CLZ4", "CCRC32", "CWriteback", "CLibCrypto",
             .product(name: "PostgresNIO", package: "postgres-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOCore", package: "swift-nio"),

@@ -235,6 +235,11 @@ public final class Ingestor {
     }
 
     /// Reads, checks and commits `work` (on all cores, committing in batches, in order).
+    ///
+    /// Files are staged (CRC'd and appended to the shard) in small groups as they arrive, so the
+    /// appends overlap the workers' decoding and a commit is left with the fdatasync and the
+    /// catalog transaction alone; staging a whole batch at its commit stalled the workers once
+    /// their window filled.
     func ingest(_ work: [(file: SourceFile, previous: IngestedFile?)], pass: inout Pass) throws {
         guard !work.isEmpty else { return }
         let files = work.map(\.file)
@@ -245,17 +250,28 @@ public final class Ingestor {
         }
         defer { map.cancel() }
 
-        var batch: [(checked: CheckedImage, previous: IngestedFile?)] = []
-        var batchBytes = 0, done = 0
-        func flush() throws {
-            guard !batch.isEmpty else { return }
+        var group: [(checked: CheckedImage, previous: IngestedFile?)] = []
+        var staged = StagedBatch()
+        var batchImages = 0, batchBytes = 0, done = 0
+        func failing<T>(_ body: () throws -> T) throws -> T {
             do {
-                try commit(batch, writer: pass.writer, plan: pass.plan, setup: &pass.setup, summary: &pass.summary)
+                return try body()
             } catch {
                 failRun(setup: pass.setup, writer: pass.writer, error: error)
                 throw error
             }
-            batch.removeAll(keepingCapacity: true)
+        }
+        func stageGroup() throws {
+            guard !group.isEmpty else { return }
+            try failing { try stage(group, writer: pass.writer, into: &staged) }
+            group.removeAll(keepingCapacity: true)
+        }
+        func flush() throws {
+            try stageGroup()
+            guard batchImages > 0 else { return }
+            try failing { try commit(staged, writer: pass.writer, plan: pass.plan, setup: &pass.setup, summary: &pass.summary) }
+            staged = StagedBatch()
+            batchImages = 0
             batchBytes = 0
         }
         let total = pass.writer.isShared ? pass.plan.scan.files.count : files.count
@@ -269,9 +285,14 @@ public final class Ingestor {
                 pass.summary.rejected.append(rejection)
             case .image(let checked):
                 pass.summary.bytesRead += checked.bytes.count
-                batch.append((checked, previous))
+                group.append((checked, previous))
+                batchImages += 1
                 batchBytes += checked.bytes.count
-                if batch.count >= options.commitImages || batchBytes >= options.commitBytes { try flush() }
+                if batchImages >= options.commitImages || batchBytes >= options.commitBytes {
+                    try flush()
+                } else if group.count >= Self.stagingGroup {
+                    try stageGroup()
+                }
             }
             pass.progress(IngestProgress(done: pass.writer.isShared ? pass.handled : done, total: total, bytes: pass.summary.bytesRead,
                                          seconds: (ContinuousClock.now - pass.clock) / .seconds(1)))
@@ -279,58 +300,82 @@ public final class Ingestor {
         try flush()
     }
 
-    private func commit(_ batch: [(checked: CheckedImage, previous: IngestedFile?)], writer: StoreWriter, plan: Plan,
-                        setup: inout Setup?, summary: inout IngestSummary) throws {
-        let committed = try writer.committedBlobIDs(batch.map(\.checked.digest))
+    /// Files looked up in the catalog and staged together: one query per group (a round trip on
+    /// a fleet store), small enough that appends keep pace with the decoding.
+    static let stagingGroup = 64
+
+    /// What the next commit holds: the rows staged since the last one and their counts.
+    struct StagedBatch {
+        var blobIDs: StoreWriter.BlobIDs = [:]
         var newInBatch: Set<Digest> = []
-        var counts = (added: 0, duplicates: 0, updated: 0, unchanged: 0)
-        var touched: [(Int64, Int64)] = []
-        var rows: [(CheckedImage, Bool)] = []
+        var rows: [StagedRow] = []
+        var touched: [(id: Int64, mtime: Int64)] = []
+        var added = 0, duplicates = 0, updated = 0, unchanged = 0
+        var bytesStored = 0
+    }
+
+    /// A file's catalog row in waiting; its bytes are in the writer by then.
+    struct StagedRow {
+        var file: SourceFile
+        var digest: Digest
+        var info: ImageInfo
+    }
+
+    /// Looks `group` up in the catalog and appends the bytes of what it does not hold yet.
+    private func stage(_ group: [(checked: CheckedImage, previous: IngestedFile?)], writer: StoreWriter,
+                       into staged: inout StagedBatch) throws {
+        let unknown = group.map(\.checked.digest).filter { staged.blobIDs[$0] == nil && !staged.newInBatch.contains($0) }
+        staged.blobIDs.merge(try writer.committedBlobIDs(unknown)) { old, _ in old }
         let before = writer.pendingBytes
-        for (checked, previous) in batch {
+        for (checked, previous) in group {
             if let previous, previous.digest == checked.digest, ExactName(previous.wnid) == ExactName(checked.file.wnid) {
                 // Same content, new mtime: remember the mtime so the next run skips the file unread.
-                touched.append((previous.id, checked.file.mtimeNanoseconds))
-                counts.unchanged += 1
+                staged.touched.append((previous.id, checked.file.mtimeNanoseconds))
+                staged.unchanged += 1
                 continue
             }
-            if committed[checked.digest] == nil && !newInBatch.contains(checked.digest) {
+            if staged.blobIDs[checked.digest] == nil && !staged.newInBatch.contains(checked.digest) {
                 try checked.bytes.withUnsafeBytes { raw in
                     _ = try writer.stage(raw, digest: checked.digest, mediaType: checked.info.format.mediaType)
                 }
-                newInBatch.insert(checked.digest)
-                if previous == nil { counts.added += 1 }
+                staged.newInBatch.insert(checked.digest)
+                if previous == nil { staged.added += 1 }
             } else if previous == nil {
-                counts.duplicates += 1
+                staged.duplicates += 1
             }
-            if previous != nil { counts.updated += 1 }
-            rows.append((checked, previous != nil))
+            if previous != nil { staged.updated += 1 }
+            staged.rows.append(StagedRow(file: checked.file, digest: checked.digest, info: checked.info))
         }
-        let stored = writer.pendingBytes - before
+        staged.bytesStored += writer.pendingBytes - before
+    }
+
+    /// Makes the staged bytes durable and commits their rows in one transaction.
+    private func commit(_ staged: StagedBatch, writer: StoreWriter, plan: Plan, setup: inout Setup?,
+                        summary: inout IngestSummary) throws {
         let known = setup
         setup = try writer.transaction { tx in
             let prepared = try known ?? Setup(tx: tx, options: options, plan: plan)
             let datasets = tx.datasets, newIDs = tx.newBlobIDs
-            try datasets.upsertRealImages(try rows.map { checked, _ in
-                guard let blobID = committed[checked.digest] ?? newIDs[checked.digest],
-                      let split = prepared.splitIDs[ExactName(checked.file.split)],
-                      let classRecord = prepared.classes[ExactName(checked.file.wnid)] else {
-                    throw IngestError(.internal, "internal: no blob, split or class for \(checked.file.path)")
+            try datasets.upsertRealImages(try staged.rows.map { row in
+                guard let blobID = staged.blobIDs[row.digest] ?? newIDs[row.digest],
+                      let split = prepared.splitIDs[ExactName(row.file.split)],
+                      let classRecord = prepared.classes[ExactName(row.file.wnid)] else {
+                    throw IngestError(.internal, "internal: no blob, split or class for \(row.file.path)")
                 }
                 return RealImageRow(
-                    splitID: split, classID: classRecord.id, blobID: blobID, path: checked.file.path, name: checked.file.name,
-                    width: checked.info.width, height: checked.info.height, format: checked.info.format.rawValue,
-                    colorSpace: checked.info.colorSpace.rawValue, fileSize: checked.file.size,
-                    mtimeNanoseconds: checked.file.mtimeNanoseconds)
+                    splitID: split, classID: classRecord.id, blobID: blobID, path: row.file.path, name: row.file.name,
+                    width: row.info.width, height: row.info.height, format: row.info.format.rawValue,
+                    colorSpace: row.info.colorSpace.rawValue, fileSize: row.file.size,
+                    mtimeNanoseconds: row.file.mtimeNanoseconds)
             })
-            for (id, mtime) in touched { try datasets.touchRealImage(id: id, mtimeNanoseconds: mtime) }
+            for (id, mtime) in staged.touched { try datasets.touchRealImage(id: id, mtimeNanoseconds: mtime) }
             return prepared
         }
-        summary.added += counts.added
-        summary.duplicates += counts.duplicates
-        summary.updated += counts.updated
-        summary.unchanged += counts.unchanged
-        summary.bytesStored += stored
+        summary.added += staged.added
+        summary.duplicates += staged.duplicates
+        summary.updated += staged.updated
+        summary.unchanged += staged.unchanged
+        summary.bytesStored += staged.bytesStored
     }
 
     private static func classNames(source: some IngestSource, path: String?, classes: Set<ExactName>) throws

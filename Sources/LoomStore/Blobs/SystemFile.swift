@@ -1,3 +1,4 @@
+import CWriteback
 import Glibc
 
 /// An owned file descriptor with positioned I/O; closed in `deinit`.
@@ -60,6 +61,13 @@ public final class SystemFile: Sendable {
     /// catalog commits rows that point at them.
     public func syncData() throws {
         _ = try Self.retrying("fdatasync", path) { fdatasync(fd) }
+    }
+
+    /// Starts writing `length` bytes at `offset` to disk without waiting (`sync_file_range`), so
+    /// that a later ``syncData()`` waits only for what was written since. Advisory: a failure
+    /// (a file system without it) changes nothing, since ``syncData()`` alone makes bytes durable.
+    public func startWriteback(offset: Int, length: Int) {
+        _ = loom_start_writeback(fd, Int64(offset), Int64(length))
     }
 
     public func truncate(to size: Int) throws {
