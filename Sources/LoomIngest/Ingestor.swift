@@ -302,7 +302,7 @@ public final class Ingestor {
 
     /// Files looked up in the catalog and staged together: one query per group (a round trip on
     /// a fleet store), small enough that appends keep pace with the decoding.
-    static let stagingGroup = 64
+    public static let stagingGroup = 64
 
     /// What the next commit holds: the rows staged since the last one and their counts.
     struct StagedBatch {
