@@ -260,9 +260,8 @@ public final class StoreWriter: CatalogWriter {
     private func flush() throws {
         guard !buffer.isEmpty else { return }
         try buffer.withUnsafeBytes { try shard.file.write($0, at: shard.writtenEnd) }
-        // Writeback starts now, while the workers decode the next files: the commit's fdatasync
-        // then waits for the last write alone, not for every byte since the previous commit (at
-        // the end of an ingest, nothing else overlaps that wait).
+        // Writeback starts now, while the workers decode the next files, so the commit's
+        // fdatasync has less left to wait for (at the end of an ingest nothing overlaps it).
         shard.file.startWriteback(offset: shard.writtenEnd, length: buffer.count)
         shard.writtenEnd += buffer.count
         buffer.removeAll(keepingCapacity: true)

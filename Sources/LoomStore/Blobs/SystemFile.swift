@@ -64,7 +64,7 @@ public final class SystemFile: Sendable {
     }
 
     /// Starts writing `length` bytes at `offset` to disk without waiting (`sync_file_range`), so
-    /// that a later ``syncData()`` waits only for what was written since. Advisory: a failure
+    /// that a later ``syncData()`` finds part of them written already. Advisory: a failure
     /// (a file system without it) changes nothing, since ``syncData()`` alone makes bytes durable.
     public func startWriteback(offset: Int, length: Int) {
         _ = loom_start_writeback(fd, Int64(offset), Int64(length))
